@@ -1,0 +1,256 @@
+"""A sans-IO, incremental parser for server-sent events (the WHATWG "event stream interpretation").
+
+Feed it bytes split anywhere; it returns the frames completed so far and never raises on any input.
+It does no IO: transports, the decoder and the CLI feed it.
+
+Spec: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+__all__ = ["PayloadBatch", "SSEFrame", "SSEParser"]
+
+_BOM = b"\xef\xbb\xbf"
+
+# A region made only of standard frames: an optional `event:` line, one `data:` line, a blank line.
+_STANDARD_REGION = re.compile(rb"(?:(?:event:[^\n]*\n)?data:[^\n]*\n\n)*")
+_DATA_PAYLOAD = re.compile(rb"^data: ?([^\n]*)$", re.MULTILINE)
+
+
+class SSEFrame(msgspec.Struct, frozen=True, gc=False):
+    """One dispatched event: its `data` (data lines joined by LF) and where it came from.
+
+    `event` is the event type ("message" when no `event:` line was given), `id` the last event ID
+    in force when the frame was dispatched (it persists across frames, as the spec says), `retry`
+    a valid `retry:` value seen since the previous frame, `comments` the comment lines seen since
+    the previous frame (one leading space removed), `offset` the byte offset in the whole stream of
+    the frame's first line, and `truncated` is true for a frame the stream ended in the middle of.
+    """
+
+    data: str
+    event: str = "message"
+    id: str = ""
+    retry: int | None = None
+    comments: tuple[str, ...] = ()
+    offset: int = 0
+    truncated: bool = False
+
+
+class PayloadBatch(msgspec.Struct, frozen=True, gc=False):
+    """Payloads of consecutive standard frames (see `SSEParser.feed_payloads`).
+
+    `region` holds the frames' bytes, starting at stream byte `offset`; re-parsing it with
+    `SSEParser.resume_at(offset)` gives the exact frames (used only when an error needs offsets).
+    """
+
+    offset: int
+    region: bytes
+    payloads: list[bytes]
+
+
+class SSEParser:
+    """Incremental SSE parser: `feed(bytes) -> list[SSEFrame]`, then `close()` at the end of stream.
+
+    Line ends may be LF, CRLF or a lone CR, including a CR ending one chunk and its LF starting the
+    next. A UTF-8 byte order mark at the start of the stream is skipped. Bytes that are not valid
+    UTF-8 are replaced with U+FFFD. `close()` dispatches a frame the stream cut before its blank
+    line (with `truncated=True`) so a recording that was cut never silently loses its last event;
+    fields without any `data:` line and a trailing comment are dropped there, as the spec says.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._offset = 0  # stream offset of the first byte not yet split into lines
+        self._tail: list[bytes] = []  # bytes after the last line end (fast path: after last frame)
+        self._bom = b""  # the first bytes, held until we know whether they are a byte order mark
+        self._bom_pending = True
+        self._skip_lf = False  # the previous chunk ended with CR: an LF now would finish a CRLF
+        self._exact_only = False  # fast path off for good once a CR is seen
+        self._event = ""
+        self._data: list[str] = []
+        self._last_id = ""
+        self._retry: int | None = None
+        self._comments: list[str] = []
+        self._start: int | None = None
+
+    @classmethod
+    def resume_at(cls, offset: int) -> SSEParser:
+        """A parser for bytes that start at a frame boundary `offset` bytes into a stream."""
+        parser = cls()
+        parser._offset = offset
+        parser._bom_pending = offset == 0
+        return parser
+
+    @property
+    def offset(self) -> int:
+        """Number of stream bytes fed so far."""
+        return self._offset + sum(map(len, self._tail)) + len(self._bom)
+
+    def feed(self, data: bytes) -> list[SSEFrame]:
+        """Parse the next bytes of the stream and return every frame they complete."""
+        data = self._start_of_stream(data)
+        if not data:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if data[:1] == b"\n":
+                data = data[1:]
+                self._offset += 1
+                if not data:
+                    return []
+        if b"\n" not in data and b"\r" not in data:
+            self._tail.append(data)  # no line end: only queue it, join once a line completes
+            return []
+        if self._tail:
+            self._tail.append(data)
+            data = b"".join(self._tail)
+            self._tail = []
+        out: list[SSEFrame] = []
+        self._lines(data, out)
+        return out
+
+    def close(self) -> list[SSEFrame]:
+        """End of stream: return the frame cut short, if any, and reset the parser."""
+        out: list[SSEFrame] = []
+        if self._bom_pending and self._bom:
+            self._bom_pending = False
+            self._tail.insert(0, self._bom)
+            self._bom = b""
+        if self._tail:
+            rest = b"".join(self._tail)
+            self._tail = []
+            self._lines(rest, out)
+            if self._tail:  # the unterminated last line still counts
+                self._line(self._tail.pop(), self._offset, out)
+        if self._data:
+            self._dispatch(out, truncated=True)
+        self._reset()
+        return out
+
+    def feed_payloads(self, data: bytes) -> list[SSEFrame | PayloadBatch]:
+        """Like `feed`, but return runs of standard frames as raw payload bytes (a fast path).
+
+        When the bytes since the last frame boundary hold only `event:`/`data:` frames with one
+        LF-terminated `data:` line each, their payloads are cut out with one C-level regex call and
+        returned as a `PayloadBatch`; anything unusual (a CR, a comment, several `data:` lines, an
+        `id:` or `retry:` field, a blank line too many) goes through the exact parser and comes back
+        as `SSEFrame`s. Do not mix `feed` and `feed_payloads` on one parser.
+        """
+        data = self._start_of_stream(data)
+        if not data:
+            return []
+        if self._exact_only or b"\r" in data:
+            self._exact_only = True
+            return [*self.feed(data)]
+        tail = self._tail
+        if b"\n\n" not in data and not (data[:1] == b"\n" and tail and tail[-1][-1:] == b"\n"):
+            tail.append(data)  # no frame ends here: only queue it
+            return []
+        if tail:
+            tail.append(data)
+            data = b"".join(tail)
+        cut = data.rfind(b"\n\n") + 2
+        region = data[:cut]
+        self._tail = [data[cut:]] if cut < len(data) else []
+        if region[:1] != b":" and b"\n:" not in region and _STANDARD_REGION.fullmatch(region):
+            batch = PayloadBatch(self._offset, region, _DATA_PAYLOAD.findall(region))
+            self._offset += len(region)
+            self._comments = []  # they belonged to the first frame of the batch
+            self._retry = None
+            return [batch]
+        out: list[SSEFrame] = []
+        self._lines(region, out)
+        return [*out]
+
+    def _start_of_stream(self, data: bytes) -> bytes:
+        """Skip a byte order mark at the very start, even when it arrives split over chunks."""
+        if not self._bom_pending:
+            return data
+        head = self._bom + data
+        if len(head) < len(_BOM) and _BOM.startswith(head):
+            self._bom = head
+            return b""
+        self._bom_pending = False
+        self._bom = b""
+        if head.startswith(_BOM):
+            self._offset += len(_BOM)
+            return head[len(_BOM) :]
+        return head
+
+    def _lines(self, buf: bytes, out: list[SSEFrame]) -> None:
+        """Interpret each complete line of `buf` (it starts at `self._offset`); queue the rest."""
+        pos = self._offset
+        line_ = self._line
+        if b"\r" not in buf:
+            lines = buf.split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                line_(line, pos, out)
+                pos += len(line) + 1
+        else:
+            lines = buf.splitlines(keepends=True)  # bytes split only at LF, CR and CRLF
+            rest = b""
+            if lines and lines[-1][-1:] not in (b"\n", b"\r"):
+                rest = lines.pop()
+            for line in lines:
+                size = len(line)
+                line_(line[:-2] if line.endswith(b"\r\n") else line[:-1], pos, out)
+                pos += size
+            self._skip_lf = buf.endswith(b"\r")
+        self._offset = pos
+        if rest:
+            self._tail = [rest]
+
+    def _line(self, line: bytes, pos: int, out: list[SSEFrame]) -> None:
+        """Apply one line (without its line end) that starts at stream offset `pos`."""
+        if not line:
+            self._dispatch(out)
+            return
+        if self._start is None:
+            self._start = pos
+        colon = line.find(b":")
+        if colon == 0:
+            comment = line[2:] if line[1:2] == b" " else line[1:]
+            self._comments.append(comment.decode("utf-8", "replace"))
+            return
+        if colon < 0:
+            name, value = line, b""
+        else:
+            name = line[:colon]
+            value = line[colon + 2 :] if line[colon + 1 : colon + 2] == b" " else line[colon + 1 :]
+        if name == b"data":
+            self._data.append(value.decode("utf-8", "replace"))
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id":
+            if b"\0" not in value:
+                self._last_id = value.decode("utf-8", "replace")
+        elif name == b"retry" and value.isdigit():  # bytes.isdigit: ASCII digits only
+            self._retry = int(value)
+        # any other field name is ignored, as the spec says
+
+    def _dispatch(self, out: list[SSEFrame], truncated: bool = False) -> None:
+        """A blank line: emit the frame if it has data, then reset the per-frame buffers."""
+        if self._data:
+            out.append(
+                SSEFrame(
+                    data="\n".join(self._data),
+                    event=self._event or "message",
+                    id=self._last_id,
+                    retry=self._retry,
+                    comments=tuple(self._comments),
+                    offset=self._start if self._start is not None else self._offset,
+                    truncated=truncated,
+                )
+            )
+            self._comments = []
+            self._retry = None
+            self._data = []
+        self._event = ""
+        self._start = None

@@ -1,0 +1,317 @@
+"""SSEParser: the WHATWG examples, every fixture under every split, and arbitrary bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamtape.sse import PayloadBatch, SSEFrame, SSEParser
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SSE_FILES = sorted(FIXTURES.rglob("*.sse"))
+LINE_ENDS = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}
+
+
+def parse(chunks: Iterable[bytes], parser: SSEParser | None = None) -> list[SSEFrame]:
+    parser = parser or SSEParser()
+    frames: list[SSEFrame] = []
+    for chunk in chunks:
+        frames += parser.feed(chunk)
+    return frames + parser.close()
+
+
+def parse_fast(chunks: Iterable[bytes]) -> list[SSEFrame]:
+    """Frames through `feed_payloads`, with each batch re-parsed into its exact frames.
+
+    The fast path serves the decoder, which has no use for comments, so they are left out here.
+    """
+    parser = SSEParser()
+    items: list[SSEFrame | PayloadBatch] = []
+    for chunk in chunks:
+        items += parser.feed_payloads(chunk)
+    items += parser.close()
+    frames: list[SSEFrame] = []
+    for item in items:
+        if isinstance(item, PayloadBatch):
+            batch = parse([item.region], SSEParser.resume_at(item.offset))
+            assert [f.data.encode() for f in batch] == item.payloads
+            frames += batch
+        else:
+            frames.append(item)
+    return [msgspec.structs.replace(f, comments=()) for f in frames]
+
+
+def bare(frames: list[SSEFrame]) -> list[SSEFrame]:
+    return [msgspec.structs.replace(f, comments=()) for f in frames]
+
+
+def with_line_ends(data: bytes, end: bytes) -> bytes:
+    return data.replace(b"\n", end)
+
+
+def segments(data: bytes, end: bytes) -> list[tuple[int, bytes]]:
+    """The stream cut after each blank line: every piece starts at a frame boundary."""
+    blank = end + end
+    out: list[tuple[int, bytes]] = []
+    start = 0
+    while (cut := data.find(blank, start)) >= 0:
+        out.append((start, data[start : cut + len(blank)]))
+        start = cut + len(blank)
+    if start < len(data):
+        out.append((start, data[start:]))
+    return out
+
+
+def data_of(frames: Sequence[SSEFrame]) -> list[tuple[str, str]]:
+    return [(f.event, f.data) for f in frames]
+
+
+# --- the examples of the WHATWG spec, section "Event stream interpretation" -------------------
+
+
+def test_whatwg_stock_ticker_example_joins_data_lines() -> None:
+    frames = parse([b"data: YHOO\ndata: +2\ndata: 10\n\n"])
+    assert data_of(frames) == [("message", "YHOO\n+2\n10")]
+
+
+def test_whatwg_comment_and_id_example() -> None:
+    stream = b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n"
+    frames = parse([stream])
+    assert [(f.data, f.id) for f in frames] == [
+        ("first event", "1"),
+        ("second event", ""),
+        (" third event", ""),
+    ]
+    assert frames[0].comments == ("test stream",)
+
+
+def test_whatwg_empty_data_example_and_unterminated_last_frame() -> None:
+    parser = SSEParser()
+    frames = parser.feed(b"data\n\ndata\ndata\n\ndata:")
+    assert [f.data for f in frames] == ["", "\n"]
+    # The spec discards the last, unterminated event; we keep it, flagged as truncated.
+    (last,) = parser.close()
+    assert (last.data, last.truncated) == ("", True)
+
+
+def test_whatwg_space_after_colon_example() -> None:
+    assert [f.data for f in parse([b"data:test\n\ndata: test\n\n"])] == ["test", "test"]
+
+
+def test_whatwg_event_type_example() -> None:
+    stream = b"event: add\ndata: 73857293\n\nevent: remove\ndata: 2153\n\nevent: add\ndata: 113411\n\n"
+    assert data_of(parse([stream])) == [("add", "73857293"), ("remove", "2153"), ("add", "113411")]
+
+
+# --- single rules -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("end", LINE_ENDS.values(), ids=LINE_ENDS.keys())
+def test_every_line_end_kind(end: bytes) -> None:
+    stream = with_line_ends(b"event: a\ndata: 1\ndata: 2\n\n", end)
+    assert data_of(parse([stream])) == [("a", "1\n2")]
+
+
+def test_cr_at_end_of_chunk_and_lf_at_start_of_next_is_one_line_end() -> None:
+    frames = parse([b"data: 1\r", b"\n\r", b"\ndata: 2\r\n\r\n"])
+    assert [f.data for f in frames] == ["1", "2"]
+
+
+def test_lone_cr_at_chunk_end_followed_by_data() -> None:
+    assert [f.data for f in parse([b"data: 1\r", b"\rdata: 2\r\r"])] == ["1", "2"]
+
+
+def test_bom_at_stream_start_is_skipped_even_split() -> None:
+    frames = parse([b"\xef", b"\xbb", b"\xbfdata: x\n\n"])
+    assert [(f.data, f.offset) for f in frames] == [("x", 3)]
+    # only one BOM, and only at the start
+    assert parse([b"\xef\xbb\xbf\xef\xbb\xbfdata: x\n\n"]) == []
+    assert [f.data for f in parse([b"data: \xef\xbb\xbfx\n\n"])] == ["\ufeffx"]
+
+
+def test_short_stream_that_only_looks_like_a_bom_prefix() -> None:
+    assert parse([b"\xef"]) == []
+
+
+def test_line_without_colon_is_a_field_name_with_empty_value() -> None:
+    assert [f.data for f in parse([b"data\n\n"])] == [""]
+    assert parse([b"event\n\n"]) == []
+
+
+def test_unknown_fields_are_ignored() -> None:
+    assert data_of(parse([b"foo: bar\ndata: x\nbaz\n\n"])) == [("message", "x")]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(b"1000", 1000), (b"10x", None), (b"", None), (b" 5", 5), (b"-1", None)]
+)
+def test_retry_only_accepts_ascii_digits(value: bytes, expected: int | None) -> None:
+    (frame,) = parse([b"retry:" + value + b"\ndata: x\n\n"])
+    assert frame.retry == expected
+
+
+def test_retry_with_unicode_digits_is_ignored() -> None:
+    (frame,) = parse(["retry: ١٢\ndata: x\n\n".encode()])
+    assert frame.retry is None
+
+
+def test_id_persists_and_null_in_id_is_ignored() -> None:
+    frames = parse([b"id: 7\ndata: a\n\ndata: b\n\nid: x\x00y\ndata: c\n\n"])
+    assert [f.id for f in frames] == ["7", "7", "7"]
+
+
+def test_data_before_event_line_bedrock_order() -> None:
+    assert data_of(parse([b'data: {"a":1}\nevent: chunk\n\n'])) == [("chunk", '{"a":1}')]
+
+
+def test_done_sentinel_is_a_plain_frame() -> None:
+    assert [f.data for f in parse([b"data: [DONE]\n\n"])] == ["[DONE]"]
+
+
+def test_multibyte_character_split_across_chunks() -> None:
+    text = "data: h\u00e9llo \u20ac \U0001f600\n\n".encode()
+    for cut in range(len(text)):
+        assert [f.data for f in parse([text[:cut], text[cut:]])] == ["h\u00e9llo \u20ac \U0001f600"]
+
+
+def test_invalid_utf8_is_replaced_not_raised() -> None:
+    (frame,) = parse([b"data: a\xffb\xc3\n\n"])
+    assert frame.data == "a\ufffdb\ufffd"
+
+
+def test_comments_attach_to_the_next_frame_keepalive() -> None:
+    stream = b": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\ndata: {}\n\n:tail\n\n"
+    (frame,) = parse([stream])
+    assert frame.comments == ("OPENROUTER PROCESSING", "OPENROUTER PROCESSING")
+    assert frame.offset == stream.index(b"data:")
+
+
+def test_offsets_are_stream_byte_offsets_of_each_frames_first_line() -> None:
+    stream = b"event: a\ndata: 1\n\n\n\nid: 2\ndata: 2\n\n"
+    frames = parse([stream])
+    assert [f.offset for f in frames] == [0, stream.index(b"id:")]
+
+
+def test_close_keeps_a_cut_frame_flagged_truncated() -> None:
+    parser = SSEParser()
+    assert parser.feed(b'data: {"type":"a"}\n\ndata: {"type":"b"}\n') != []
+    (cut,) = parser.close()
+    assert (cut.data, cut.truncated, cut.offset) == ('{"type":"b"}', True, 20)
+
+
+def test_close_keeps_an_unterminated_last_line() -> None:
+    (cut,) = parse([b"data: [DONE]"])
+    assert (cut.data, cut.truncated) == ("[DONE]", True)
+
+
+def test_close_drops_fields_without_data_and_resets() -> None:
+    parser = SSEParser()
+    parser.feed(b"event: x\n")
+    assert parser.close() == []
+    assert parser.feed(b"data: y\n\n")[0].offset == 0
+
+
+def test_long_line_in_one_byte_chunks() -> None:
+    payload = b"x" * 100_000
+    parser = SSEParser()
+    assert parser.feed(b"data: ") == []
+    for i in range(len(payload)):
+        assert parser.feed(payload[i : i + 1]) == []
+    (frame,) = parser.feed(b"\n\n")
+    assert frame.data == payload.decode()
+
+
+# --- every real fixture, every split ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=SSE_FILES, ids=lambda p: str(p.relative_to(FIXTURES)))
+def fixture_bytes(request: pytest.FixtureRequest) -> bytes:
+    path: Path = request.param
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("end", LINE_ENDS.values(), ids=LINE_ENDS.keys())
+def test_fixture_whole_equals_byte_by_byte(fixture_bytes: bytes, end: bytes) -> None:
+    data = with_line_ends(fixture_bytes, end)
+    whole = parse([data])
+    assert whole, "every fixture holds frames"
+    assert all(not f.truncated for f in whole)
+    assert parse([data[i : i + 1] for i in range(len(data))]) == whole
+    if end == b"\n":
+        assert parse_fast([data]) == bare(whole)
+        assert parse_fast([data[i : i + 1] for i in range(len(data))]) == bare(whole)
+    else:
+        assert [f.data for f in whole] == [f.data for f in parse([fixture_bytes])]
+
+
+@pytest.mark.parametrize("end", LINE_ENDS.values(), ids=LINE_ENDS.keys())
+def test_fixture_split_at_every_offset(fixture_bytes: bytes, end: bytes) -> None:
+    data = with_line_ends(fixture_bytes, end)
+    # A split only changes how the frame it falls in is parsed, so each frame is checked on its
+    # own, from a parser resumed at that frame's boundary: every offset, linear total cost.
+    for start, seg in segments(data, end):
+        expected = parse([seg], SSEParser.resume_at(start))
+        for cut in range(1, len(seg)):
+            got = parse([seg[:cut], seg[cut:]], SSEParser.resume_at(start))
+            assert got == expected, f"split at byte {start + cut}"
+    whole = parse([data])
+    for cut in (1, len(data) // 3, len(data) // 2, len(data) - 1):
+        assert parse([data[:cut], data[cut:]]) == whole
+        if end == b"\n":
+            assert parse_fast([data[:cut], data[cut:]]) == bare(whole)
+
+
+def test_fixture_every_offset_fast_path() -> None:
+    data = (FIXTURES / "fantasy/TestOpenAIResponsesCommon/openai-gpt-4o/simple_streaming.sse")
+    raw = data.read_bytes()
+    whole = parse([raw])
+    for cut in range(1, len(raw)):
+        assert parse_fast([raw[:cut], raw[cut:]]) == bare(whole), cut
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_fixture_random_splits(data: st.DataObject) -> None:
+    raw = data.draw(st.sampled_from(SSE_FILES)).read_bytes()
+    end = data.draw(st.sampled_from(list(LINE_ENDS.values())))
+    raw = with_line_ends(raw, end)
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(raw)), max_size=40)))
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]
+    whole = parse([raw])
+    assert parse(pieces) == whole
+    if end == b"\n":
+        assert parse_fast(pieces) == bare(whole)
+
+
+# --- arbitrary bytes --------------------------------------------------------------------------
+
+SSE_ALPHABET = st.sampled_from(
+    [b"\n", b"\r", b"\r\n", b":", b" ", b"data", b"event", b"id", b"retry", b"1", b"\xff", b"\xc3",
+     b"\xa9", b"\xef\xbb\xbf", b"x", b"\x00", b"[DONE]", b'{"type":"a"}']
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SSE_ALPHABET, max_size=60), st.data())
+def test_arbitrary_input_never_raises_and_chunking_never_changes_frames(
+    tokens: list[bytes], data: st.DataObject
+) -> None:
+    raw = b"".join(tokens)
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(raw)), max_size=12)))
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]
+    whole = parse([raw])
+    assert parse(pieces) == whole
+    assert [(f.data, f.offset) for f in parse_fast(pieces)] == [(f.data, f.offset) for f in whole]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=64), max_size=20))
+def test_random_binary_chunks_never_raise(chunks: list[bytes]) -> None:
+    frames = parse(chunks)
+    assert all(isinstance(f.data, str) for f in frames)
+    assert parse([b"".join(chunks)]) == frames
