@@ -80,7 +80,12 @@ def test_whatwg_stock_ticker_example_joins_data_lines() -> None:
 
 
 def test_whatwg_comment_and_id_example() -> None:
-    stream = b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n"
+    stream = (
+        b": test stream\n\n"
+        b"data: first event\nid: 1\n\n"
+        b"data:second event\nid\n\n"
+        b"data:  third event\n\n"
+    )
     frames = parse([stream])
     assert [(f.data, f.id) for f in frames] == [
         ("first event", "1"),
@@ -104,7 +109,9 @@ def test_whatwg_space_after_colon_example() -> None:
 
 
 def test_whatwg_event_type_example() -> None:
-    stream = b"event: add\ndata: 73857293\n\nevent: remove\ndata: 2153\n\nevent: add\ndata: 113411\n\n"
+    stream = (
+        b"event: add\ndata: 73857293\n\nevent: remove\ndata: 2153\n\nevent: add\ndata: 113411\n\n"
+    )
     assert data_of(parse([stream])) == [("add", "73857293"), ("remove", "2153"), ("add", "113411")]
 
 
@@ -267,7 +274,7 @@ def test_fixture_split_at_every_offset(fixture_bytes: bytes, end: bytes) -> None
 
 
 def test_fixture_every_offset_fast_path() -> None:
-    data = (FIXTURES / "fantasy/TestOpenAIResponsesCommon/openai-gpt-4o/simple_streaming.sse")
+    data = FIXTURES / "fantasy/TestOpenAIResponsesCommon/openai-gpt-4o/simple_streaming.sse"
     raw = data.read_bytes()
     whole = parse([raw])
     for cut in range(1, len(raw)):
@@ -281,7 +288,7 @@ def test_fixture_random_splits(data: st.DataObject) -> None:
     end = data.draw(st.sampled_from(list(LINE_ENDS.values())))
     raw = with_line_ends(raw, end)
     cuts = sorted(data.draw(st.sets(st.integers(0, len(raw)), max_size=40)))
-    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     whole = parse([raw])
     assert parse(pieces) == whole
     if end == b"\n":
@@ -291,8 +298,26 @@ def test_fixture_random_splits(data: st.DataObject) -> None:
 # --- arbitrary bytes --------------------------------------------------------------------------
 
 SSE_ALPHABET = st.sampled_from(
-    [b"\n", b"\r", b"\r\n", b":", b" ", b"data", b"event", b"id", b"retry", b"1", b"\xff", b"\xc3",
-     b"\xa9", b"\xef\xbb\xbf", b"x", b"\x00", b"[DONE]", b'{"type":"a"}']
+    [
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b":",
+        b" ",
+        b"data",
+        b"event",
+        b"id",
+        b"retry",
+        b"1",
+        b"\xff",
+        b"\xc3",
+        b"\xa9",
+        b"\xef\xbb\xbf",
+        b"x",
+        b"\x00",
+        b"[DONE]",
+        b'{"type":"a"}',
+    ]
 )
 
 
@@ -303,7 +328,7 @@ def test_arbitrary_input_never_raises_and_chunking_never_changes_frames(
 ) -> None:
     raw = b"".join(tokens)
     cuts = sorted(data.draw(st.sets(st.integers(0, len(raw)), max_size=12)))
-    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     whole = parse([raw])
     assert parse(pieces) == whole
     assert [(f.data, f.offset) for f in parse_fast(pieces)] == [(f.data, f.offset) for f in whole]
