@@ -1,0 +1,137 @@
+"""The import direction of the design: each module imports only the layers below it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parent.parent / "streamtape"
+
+# What each module may import from the package; a module not listed here fails the test, so a
+# new module must be placed in the layering on purpose.
+ALLOWED: dict[str, set[str] | None] = {
+    "_version": set(),
+    "errors": set(),
+    "sse": set(),
+    "events": set(),
+    "redact": {"errors"},
+    "matching": {"errors"},
+    "decode": {"sse", "events", "errors"},
+    "accumulate": {"events", "errors"},
+    "cassette": {"decode", "accumulate", "redact", "errors", "events", "sse", "_version"},
+    "transport": {"cassette", "matching", "redact", "errors", "_version"},
+    "tape": {"transport", "cassette", "matching", "redact", "errors", "accumulate", "events"},
+    "bench": {"decode", "sse", "events", "cassette", "errors", "_version"},
+    "cli": {
+        "tape",
+        "transport",
+        "cassette",
+        "decode",
+        "accumulate",
+        "events",
+        "sse",
+        "redact",
+        "matching",
+        "errors",
+        "bench",
+        "convert",
+        "render",
+        "_version",
+    },
+    "convert": {"cassette", "decode", "events", "sse", "errors", "_version"},
+    "render": {"cassette", "decode", "accumulate", "events", "sse", "errors"},
+    "pytest_plugin": {
+        "tape",
+        "cassette",
+        "accumulate",
+        "errors",
+        "matching",
+        "redact",
+        "transport",
+    },
+    "__main__": {"cli", "render", "cassette", "decode", "accumulate"},
+    "__init__": None,  # the facade re-exports everything
+}
+NEVER_TOGETHER = [("cli", "pytest_plugin"), ("pytest_plugin", "cli")]
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The `streamtape.X` modules a file imports, at any depth of the file."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                names = [f"streamtape.{node.module or ''}"]
+            else:
+                names = [node.module or ""]
+                if node.module == "streamtape":
+                    names = [f"streamtape.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {n.split(".")[1] for n in names if n.startswith("streamtape.")}
+    return found
+
+
+MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_imports_only_lower_layers(module: str) -> None:
+    assert module in ALLOWED, f"streamtape/{module}.py is not placed in the layering"
+    allowed = ALLOWED[module]
+    if allowed is None:
+        return
+    extra = imported_modules(PACKAGE / f"{module}.py") - allowed - {module}
+    assert not extra, f"streamtape/{module}.py imports {sorted(extra)}, above or beside its layer"
+
+
+def test_leaves_import_nothing_outside_stdlib_and_msgspec() -> None:
+    for leaf in ("sse", "events", "errors", "redact", "matching"):
+        path = PACKAGE / f"{leaf}.py"
+        if not path.exists():
+            continue
+        tree = ast.parse(path.read_text())
+        roots = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                roots |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                roots.add(node.module.split(".")[0])
+        assert roots <= {
+            "__future__",
+            "re",
+            "collections",
+            "typing",
+            "msgspec",
+            "streamtape",
+            "dataclasses",
+            "json",
+            "urllib",
+            "base64",
+            "math",
+            "itertools",
+            "functools",
+            "enum",
+            "copy",
+            "sys",
+            "difflib",
+            "string",
+            "types",
+        }, f"{leaf}: {sorted(roots)}"
+
+
+def test_the_layer_rule_itself_catches_an_upward_import(tmp_path: Path) -> None:
+    bad = tmp_path / "sse.py"
+    bad.write_text("from streamtape.cassette import Cassette\nimport streamtape.tape\n")
+    assert imported_modules(bad) == {"cassette", "tape"}
+
+
+@pytest.mark.parametrize(("a", "b"), NEVER_TOGETHER)
+def test_cli_and_pytest_plugin_never_import_each_other(a: str, b: str) -> None:
+    path = PACKAGE / f"{a}.py"
+    if path.exists():
+        assert b not in imported_modules(path)
