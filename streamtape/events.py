@@ -195,6 +195,8 @@ Number: TypeAlias = int | float
 """A JSON number the specs type as int in one SDK and float in the other."""
 
 
+# msgspec inherits frozen/kw_only/gc/tag_field from a base, but type checkers treat every Struct
+# subclass as its own dataclass, so each class below repeats frozen=True, kw_only=True.
 class _Shape(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Base of the untagged nested objects."""
 
