@@ -28,6 +28,7 @@ from typing import Any, TextIO, cast
 
 import msgspec
 
+from streamtape.cassette import Cassette
 from streamtape.decode import EventDecoder, iter_events
 from streamtape.events import Done, TaggedEvent
 from streamtape.sse import SSEParser
@@ -67,6 +68,7 @@ _SSE_HEADERS = {"content-type": "text/event-stream"}
 _URL = "http://127.0.0.1:9/v1/responses"  # never contacted: responses are built in memory
 _FRAME_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 _DONE = "[DONE]"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 # ---------------------------------------------------------------------------------------- inputs
@@ -226,17 +228,42 @@ def concat_fixtures(paths: Iterable[Path]) -> bytes:
 
 
 def load_input(path: Path) -> BenchInput:
-    """A bench input from a file: a raw SSE body, or JSON-lines payloads (`.chunks.txt`,
-    `.jsonl`, `.ndjson`) framed as an OpenAI stream."""
+    """A bench input from a file: a cassette (zstd; each streamed interaction is one stream, run
+    with its chunks as recorded), a raw SSE body, or JSON-lines payloads (`.chunks.txt`, `.jsonl`,
+    `.ndjson`) framed as an OpenAI stream. Raises ValueError for a cassette with no stream and
+    `CassetteError` for a damaged one."""
+    with path.open("rb") as file:
+        if file.read(4) == _ZSTD_MAGIC:
+            return _cassette_input(path)
     data = path.read_bytes()
     if path.name.endswith((".chunks.txt", ".jsonl", ".ndjson")):
         data = _json_lines_to_sse(data)
     return BenchInput(path.name, [data])
 
 
-def default_inputs(generated_size: int = 256 * 1024, seed: int = 0) -> list[BenchInput]:
-    """The inputs of a bare `streamtape bench`: a generated stream small enough for CI."""
-    return [BenchInput("generated", [synthetic_stream(size=generated_size, seed=seed)])]
+def _cassette_input(path: Path) -> BenchInput:
+    streams: list[bytes] = []
+    recorded: list[list[bytes]] = []
+    for interaction in Cassette.iter_interactions(path):
+        response = interaction.response
+        if response is None or "text/event-stream" not in (response.header("content-type") or ""):
+            continue
+        chunks = list(interaction.iter_body())
+        if chunks:
+            streams.append(b"".join(chunks))
+            recorded.append(chunks)
+    if not streams:
+        raise ValueError(f"{path}: no interaction with a text/event-stream body")
+    return BenchInput(path.name, streams, recorded, shapes=("recorded",))
+
+
+def default_inputs(
+    cassettes: Iterable[Path] = (), generated_size: int = 256 * 1024, seed: int = 0
+) -> list[BenchInput]:
+    """The inputs of a bare `streamtape bench`: the given (example) cassettes, then a generated
+    stream small enough for CI."""
+    inputs = [load_input(path) for path in cassettes]
+    return [*inputs, BenchInput("generated", [synthetic_stream(size=generated_size, seed=seed)])]
 
 
 # --------------------------------------------------------------------------------------- anchors

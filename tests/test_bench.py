@@ -18,6 +18,7 @@ import msgspec
 import pytest
 
 from streamtape import bench
+from streamtape.cassette import CassetteWriter
 from streamtape.decode import EventDecoder
 from streamtape.events import Done, ErrorEvent, ResponseImageGenerationCallPartialImageEvent
 
@@ -218,10 +219,52 @@ def test_load_input_frames_json_lines(tmp_path: Path) -> None:
     assert raw.size == OPENAI_SSE.stat().st_size
 
 
-def test_default_inputs_are_small() -> None:
+def write_cassette(path: Path, streams: list[list[bytes]]) -> None:
+    """A cassette as the recorder writes it: one JSON reply, then each stream with its chunks."""
+    with CassetteWriter(path) as writer:
+        json_reply = writer.begin("GET", "https://api.example.com/v1/models")
+        json_reply.response(200, [("content-type", "application/json")])
+        json_reply.chunk(b'{"data": []}')
+        json_reply.end()
+        for chunks in streams:
+            interaction = writer.begin("POST", "https://api.example.com/v1/responses", body=b"{}")
+            interaction.response(200, [("content-type", "text/event-stream; charset=utf-8")])
+            for data in chunks:
+                interaction.chunk(data)
+            interaction.end()
+
+
+def test_cassette_input_keeps_each_stream_and_its_recorded_chunks(tmp_path: Path) -> None:
+    first = bench.chunk(bench.synthetic_stream(events=30, seed=1), "random", seed=1)
+    second = bench.chunk(OPENAI_SSE.read_bytes(), "event")
+    path = tmp_path / "two.ndjson.zst"
+    write_cassette(path, [first, second])
+    taped = bench.load_input(path)
+    assert taped.name == "two.ndjson.zst"
+    assert taped.recorded == [first, second]
+    assert taped.streams == [b"".join(first), b"".join(second)]
+    assert taped.shapes == ("recorded",)
+    report = bench.run_bench([taped], repeat=1, against=["httpx-sse"])
+    assert [(row.shape, row.events, row.error) for row in report.rows] == [
+        ("recorded", 30 + 86, None),
+        ("recorded", 30 + 86, None),
+    ]
+
+
+def test_cassette_without_a_stream_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "none.ndjson.zst"
+    write_cassette(path, [])
+    with pytest.raises(ValueError, match="no interaction with a text/event-stream body"):
+        bench.load_input(path)
+
+
+def test_default_inputs_are_the_cassettes_then_a_small_generated_stream(tmp_path: Path) -> None:
     (generated,) = bench.default_inputs()
     assert generated.name == "generated"
     assert generated.size < 300_000
+    path = tmp_path / "one.ndjson.zst"
+    write_cassette(path, [[OPENAI_SSE.read_bytes()]])
+    assert [i.name for i in bench.default_inputs([path])] == ["one.ndjson.zst", "generated"]
 
 
 def test_stderr_progress_keeps_one_line_and_clears_it() -> None:
