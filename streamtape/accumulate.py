@@ -1,0 +1,826 @@
+"""Fold a stream of typed events into what it said: final response, text, calls, problems.
+
+Sans-IO, like the decoder: `Accumulator.feed(event)` folds one event at a time, so the CLI can
+show progress and a replay can accumulate as it goes; `accumulate(events)` is the one-call form
+for the common case of one response, and `accumulate_all(events)` gives one `StreamResult` per
+response when a recording holds several back to back (a new one begins at `response.created`).
+
+Values are assembled from the streamed events (deltas, then the `.done` value, which wins), not
+copied from the terminal `response`; the terminal response is kept as `StreamResult.response` and
+compared with what was streamed. Protocol violations become `Problem`s and are never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal, TypeAlias
+
+import msgspec
+from msgspec.structs import replace
+
+from streamtape.events import (
+    Annotation,
+    ApplyPatchCallItem,
+    CodeInterpreterCallItem,
+    ContentPart,
+    CustomToolCallItem,
+    Done,
+    ErrorEvent,
+    Event,
+    FunctionCallItem,
+    KeepAlive,
+    MalformedEvent,
+    McpCallItem,
+    MessageItem,
+    OutputItem,
+    OutputTextPart,
+    ReasoningItem,
+    ReasoningTextPart,
+    RefusalPart,
+    Response,
+    ResponseApplyPatchCallOperationDiffDeltaEvent,
+    ResponseApplyPatchCallOperationDiffDoneEvent,
+    ResponseCodeInterpreterCallCodeDeltaEvent,
+    ResponseCodeInterpreterCallCodeDoneEvent,
+    ResponseCompletedEvent,
+    ResponseContentPartAddedEvent,
+    ResponseContentPartDoneEvent,
+    ResponseCreatedEvent,
+    ResponseCustomToolCallInputDeltaEvent,
+    ResponseCustomToolCallInputDoneEvent,
+    ResponseError,
+    ResponseFailedEvent,
+    ResponseFunctionCallArgumentsDeltaEvent,
+    ResponseFunctionCallArgumentsDoneEvent,
+    ResponseIncompleteEvent,
+    ResponseInProgressEvent,
+    ResponseMcpCallArgumentsDeltaEvent,
+    ResponseMcpCallArgumentsDoneEvent,
+    ResponseOutputItemAddedEvent,
+    ResponseOutputItemDoneEvent,
+    ResponseOutputTextAnnotationAddedEvent,
+    ResponseOutputTextDeltaEvent,
+    ResponseOutputTextDoneEvent,
+    ResponseQueuedEvent,
+    ResponseReasoningSummaryPartAddedEvent,
+    ResponseReasoningSummaryPartDoneEvent,
+    ResponseReasoningSummaryTextDeltaEvent,
+    ResponseReasoningSummaryTextDoneEvent,
+    ResponseReasoningTextDeltaEvent,
+    ResponseReasoningTextDoneEvent,
+    ResponseRefusalDeltaEvent,
+    ResponseRefusalDoneEvent,
+    SummaryTextPart,
+    TerminalEvent,
+    UnknownEvent,
+    UnknownObject,
+    Usage,
+)
+
+__all__ = [
+    "Accumulator",
+    "FunctionCall",
+    "Outcome",
+    "Problem",
+    "ProblemKind",
+    "Reasoning",
+    "StreamResult",
+    "accumulate",
+    "accumulate_all",
+]
+
+Outcome: TypeAlias = Literal["completed", "incomplete", "failed", "error", "truncated"]
+"""How a response ended: its terminal event, else an `error` event, else `truncated` (no end)."""
+
+ProblemKind: TypeAlias = Literal[
+    "sequence", "done_mismatch", "unknown_item", "after_terminal", "duplicate_terminal", "malformed"
+]
+"""The protocol violations the accumulator reports (see `Problem`)."""
+
+
+class Problem(msgspec.Struct, frozen=True, kw_only=True):
+    """A protocol violation found in the stream; reported, never raised.
+
+    `kind` is one of: ``sequence`` (a ``sequence_number`` that is not the previous one plus one),
+    ``done_mismatch`` (a ``.done`` value, finished part, finished item or terminal response whose
+    text differs from what was streamed), ``unknown_item`` (an event for an item never added),
+    ``after_terminal`` (an event after the terminal event or ``[DONE]``), ``duplicate_terminal``
+    (a second terminal event) and ``malformed`` (a payload the decoder could not read). `index` is
+    the event's 0-based position among all events fed.
+    """
+
+    kind: ProblemKind
+    message: str
+    index: int
+    sequence_number: int | None = None
+
+
+class FunctionCall(msgspec.Struct, frozen=True, kw_only=True):
+    """A function call as streamed: `arguments` is the JSON text assembled from its deltas."""
+
+    call_id: str
+    name: str
+    arguments: str
+    item_id: str | None
+    output_index: int
+
+    def parsed_arguments(self) -> Any:
+        """The arguments decoded as JSON (``{}`` when empty); raises `ValueError` if not JSON."""
+        return msgspec.json.decode(self.arguments) if self.arguments.strip() else {}
+
+
+class Reasoning(msgspec.Struct, frozen=True, kw_only=True):
+    """One reasoning item: its summary parts and its raw reasoning-text parts, in order."""
+
+    item_id: str | None
+    output_index: int
+    summary: tuple[str, ...] = ()
+    content: tuple[str, ...] = ()
+
+
+class StreamResult(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything one streamed response said, with the protocol problems found in it.
+
+    `response` is the terminal event's response, or (no terminal event) the last response snapshot
+    with its `output` rebuilt from the streamed items. `items` are the output items as streamed,
+    in output order, with text assembled from deltas (items only the terminal response lists are
+    included as sent). `output_text` and `refusal` join the message parts of `items` with no
+    separator, as the OpenAI SDK's `output_text` does. `error` is the `error` event's (it names
+    the error category in `type`), else the terminal response's `error`.
+    """
+
+    outcome: Outcome
+    response: Response | None
+    output_text: str
+    function_calls: tuple[FunctionCall, ...]
+    reasoning: tuple[Reasoning, ...]
+    refusal: str
+    usage: Usage | None
+    error: ResponseError | None
+    items: tuple[OutputItem, ...]
+    problems: tuple[Problem, ...]
+    event_count: int
+    event_counts: dict[str, int]
+
+    @property
+    def reasoning_summary(self) -> str:
+        """Every reasoning-summary part of every reasoning item, joined by blank lines."""
+        return "\n\n".join(part for r in self.reasoning for part in r.summary)
+
+    @property
+    def reasoning_text(self) -> str:
+        """Every raw reasoning-text part of every reasoning item, joined by blank lines."""
+        return "\n\n".join(part for r in self.reasoning for part in r.content)
+
+
+# ---------------------------------------------------------------------------------------------
+# Channels: the streamed text of one (item, family, index), e.g. ("output_text", content_index)
+# ---------------------------------------------------------------------------------------------
+
+_Key: TypeAlias = tuple[str, int]
+
+_CONTENT_DELTAS = (
+    ResponseOutputTextDeltaEvent,
+    ResponseRefusalDeltaEvent,
+    ResponseReasoningTextDeltaEvent,
+)
+_ITEM_DELTAS = (
+    ResponseFunctionCallArgumentsDeltaEvent,
+    ResponseCustomToolCallInputDeltaEvent,
+    ResponseCodeInterpreterCallCodeDeltaEvent,
+    ResponseMcpCallArgumentsDeltaEvent,
+    ResponseApplyPatchCallOperationDiffDeltaEvent,
+)
+_DONES = (
+    ResponseOutputTextDoneEvent,
+    ResponseRefusalDoneEvent,
+    ResponseReasoningTextDoneEvent,
+    ResponseReasoningSummaryTextDoneEvent,
+    ResponseFunctionCallArgumentsDoneEvent,
+    ResponseCustomToolCallInputDoneEvent,
+    ResponseCodeInterpreterCallCodeDoneEvent,
+    ResponseMcpCallArgumentsDoneEvent,
+    ResponseApplyPatchCallOperationDiffDoneEvent,
+)
+_DoneEvent: TypeAlias = (
+    ResponseOutputTextDoneEvent
+    | ResponseRefusalDoneEvent
+    | ResponseReasoningTextDoneEvent
+    | ResponseReasoningSummaryTextDoneEvent
+    | ResponseFunctionCallArgumentsDoneEvent
+    | ResponseCustomToolCallInputDoneEvent
+    | ResponseCodeInterpreterCallCodeDoneEvent
+    | ResponseMcpCallArgumentsDoneEvent
+    | ResponseApplyPatchCallOperationDiffDoneEvent
+)
+_OUTCOMES: dict[str, Outcome] = {
+    "response.completed": "completed",
+    "response.incomplete": "incomplete",
+    "response.failed": "failed",
+}
+_TEXT_PARTS: dict[str, type[OutputTextPart | ReasoningTextPart | SummaryTextPart]] = {
+    "output_text": OutputTextPart,
+    "reasoning_text": ReasoningTextPart,
+    "reasoning_summary_text": SummaryTextPart,
+}
+_PART_CHANNELS: dict[type[Any], str] = {
+    OutputTextPart: "output_text",
+    RefusalPart: "refusal",
+    ReasoningTextPart: "reasoning_text",
+    SummaryTextPart: "reasoning_summary_text",
+}
+
+
+def _family(wire_type: str) -> str:
+    """`response.output_text.delta` -> `output_text`: the channel name of a delta/done event."""
+    return wire_type[len("response.") : wire_type.rindex(".")]
+
+
+def _done_value(event: _DoneEvent) -> str:
+    if isinstance(event, ResponseRefusalDoneEvent):
+        return event.refusal
+    if isinstance(
+        event, ResponseFunctionCallArgumentsDoneEvent | ResponseMcpCallArgumentsDoneEvent
+    ):
+        return event.arguments
+    if isinstance(event, ResponseCustomToolCallInputDoneEvent):
+        return event.input
+    if isinstance(event, ResponseCodeInterpreterCallCodeDoneEvent):
+        return event.code
+    if isinstance(event, ResponseApplyPatchCallOperationDiffDoneEvent):
+        return event.diff
+    return event.text
+
+
+def _part_text(part: ContentPart) -> str | None:
+    if isinstance(part, RefusalPart):
+        return part.refusal
+    if isinstance(part, OutputTextPart | ReasoningTextPart | SummaryTextPart):
+        return part.text
+    return None
+
+
+def _with_text(part: ContentPart | None, channel: str, value: str) -> ContentPart:
+    """`part` with its text replaced by `value`, or a new part of the channel's type."""
+    if channel == "refusal":
+        if isinstance(part, RefusalPart):
+            return replace(part, refusal=value)
+        return RefusalPart(refusal=value)
+    kind = _TEXT_PARTS[channel]
+    return replace(part, text=value) if isinstance(part, kind) else kind(text=value)
+
+
+def _item_values(item: OutputItem) -> dict[_Key, str]:
+    """The texts a finished item holds, keyed like the channels that stream them."""
+    if isinstance(item, MessageItem):
+        out: dict[_Key, str] = {}
+        for i, part in enumerate(item.content):
+            text = _part_text(part)
+            if text is not None:
+                out[(_PART_CHANNELS[type(part)], i)] = text
+        return out
+    if isinstance(item, ReasoningItem):
+        out = {}
+        for i, part in enumerate(item.summary):
+            if isinstance(part, SummaryTextPart):
+                out[("reasoning_summary_text", i)] = part.text
+        for i, part in enumerate(item.content or []):
+            if isinstance(part, ReasoningTextPart):
+                out[("reasoning_text", i)] = part.text
+        return out
+    if isinstance(item, FunctionCallItem):
+        return {("function_call_arguments", 0): item.arguments}
+    if isinstance(item, CustomToolCallItem):
+        return {("custom_tool_call_input", 0): item.input}
+    if isinstance(item, McpCallItem):
+        return {("mcp_call_arguments", 0): item.arguments}
+    if isinstance(item, CodeInterpreterCallItem) and item.code is not None:
+        return {("code_interpreter_call_code", 0): item.code}
+    if isinstance(item, ApplyPatchCallItem) and isinstance((item.operation or {}).get("diff"), str):
+        return {("apply_patch_call_operation_diff", 0): (item.operation or {})["diff"]}
+    return {}
+
+
+def _item_id(item: OutputItem) -> str | None:
+    if isinstance(item, UnknownObject):
+        found = item.data.get("id")
+        return found if isinstance(found, str) else None
+    return item.id
+
+
+def _differ(streamed: str, final: str) -> str:
+    """A short description of where two texts part ways."""
+    pairs = zip(streamed, final, strict=False)
+    at = next((i for i, (a, b) in enumerate(pairs) if a != b), None)
+    if at is None:
+        at = min(len(streamed), len(final))
+    return (
+        f"streamed {len(streamed)} chars, final has {len(final)}; first difference at {at}: "
+        f"{streamed[at : at + 20]!r} vs {final[at : at + 20]!r}"
+    )
+
+
+class _Channel:
+    """Deltas of one channel and its `.done` value (which, once sent, is the value)."""
+
+    __slots__ = ("deltas", "done")
+
+    def __init__(self) -> None:
+        self.deltas: list[str] = []
+        self.done: str | None = None
+
+    def value(self) -> str:
+        return self.done if self.done is not None else "".join(self.deltas)
+
+
+class _Item:
+    """What the stream said about one output item so far."""
+
+    __slots__ = (
+        "added",
+        "annotations",
+        "channels",
+        "done",
+        "item_id",
+        "name",
+        "output_index",
+        "parts",
+    )
+
+    def __init__(self, item_id: str | None, output_index: int) -> None:
+        self.item_id = item_id
+        self.output_index = output_index
+        self.added: OutputItem | None = None
+        self.done: OutputItem | None = None
+        self.name: str | None = None  # from OpenRouter's function_call_arguments.done
+        self.channels: dict[_Key, _Channel] = {}
+        # Parts announced by content_part.* / reasoning_summary_part.* events, by channel key.
+        self.parts: dict[_Key, ContentPart] = {}
+        self.annotations: dict[int, dict[int, Annotation]] = {}
+
+    def channel(self, key: _Key) -> _Channel:
+        found = self.channels.get(key)
+        if found is None:
+            found = self.channels[key] = _Channel()
+        return found
+
+    def values(self) -> dict[_Key, str]:
+        return {key: ch.value() for key, ch in self.channels.items()}
+
+    def build(self) -> OutputItem | None:
+        """The item as streamed: its final (else first) form with the streamed text patched in."""
+        base = self.done if self.done is not None else self.added
+        if base is None:
+            base = self._placeholder()
+        if isinstance(base, MessageItem):
+            return replace(base, content=self._parts(base.content, ("output_text", "refusal")))
+        if isinstance(base, ReasoningItem):
+            summary = self._parts(base.summary, ("reasoning_summary_text",))
+            content = self._parts(base.content or [], ("reasoning_text",))
+            return replace(base, summary=summary, content=content or base.content)
+        values = self.values()
+        if isinstance(base, FunctionCallItem):
+            args = values.get(("function_call_arguments", 0), base.arguments)
+            return replace(base, arguments=args, name=base.name or self.name or "")
+        if isinstance(base, CustomToolCallItem):
+            return replace(base, input=values.get(("custom_tool_call_input", 0), base.input))
+        if isinstance(base, McpCallItem):
+            return replace(base, arguments=values.get(("mcp_call_arguments", 0), base.arguments))
+        if isinstance(base, CodeInterpreterCallItem):
+            return replace(base, code=values.get(("code_interpreter_call_code", 0), base.code))
+        if (
+            isinstance(base, ApplyPatchCallItem)
+            and ("apply_patch_call_operation_diff", 0) in values
+        ):
+            diff = values[("apply_patch_call_operation_diff", 0)]
+            return replace(base, operation={**(base.operation or {}), "diff": diff})
+        return base
+
+    def _placeholder(self) -> OutputItem | None:
+        """An item for events whose item was never added, guessed from what they streamed."""
+        families = {family for family, _ in self.channels}
+        if families & {"output_text", "refusal"}:
+            return MessageItem(id=self.item_id, role="assistant", status="in_progress")
+        if families & {"reasoning_text", "reasoning_summary_text"}:
+            return ReasoningItem(id=self.item_id, status="in_progress")
+        if "function_call_arguments" in families:
+            return FunctionCallItem(id=self.item_id, status="in_progress")
+        if "custom_tool_call_input" in families:
+            return CustomToolCallItem(id=self.item_id, status="in_progress")
+        return None
+
+    def _parts(self, base: list[ContentPart], families: tuple[str, ...]) -> list[ContentPart]:
+        by_index: dict[int, ContentPart] = dict(enumerate(base))
+        for (family, i), part in self.parts.items():
+            if family in families:
+                by_index.setdefault(i, part)
+        for (family, i), ch in self.channels.items():
+            if family in families:
+                by_index[i] = _with_text(by_index.get(i), family, ch.value())
+        for i, found in self.annotations.items():
+            text_part = by_index.get(i)
+            if isinstance(text_part, OutputTextPart) and not text_part.annotations:
+                by_index[i] = replace(text_part, annotations=[found[k] for k in sorted(found)])
+        return [by_index[i] for i in sorted(by_index)]
+
+
+class _Run:
+    """The fold state of one response."""
+
+    def __init__(self) -> None:
+        self.begun = False
+        self.event_count = 0
+        self.counts: dict[str, int] = {}
+        self.snapshot: Response | None = None
+        self.terminal: TerminalEvent | None = None
+        self.error: ErrorEvent | None = None
+        self.done_seen = False
+        self.last_seq: int | None = None
+        self.items: dict[str | int, _Item] = {}  # by item id; id-less items by output_index
+        self.unknown_reported: set[str] = set()
+        self.problems: list[Problem] = []
+
+    @property
+    def response_id(self) -> str | None:
+        response = self.terminal.response if self.terminal is not None else self.snapshot
+        return response.id if response is not None and response.id else None
+
+    def problem(self, kind: ProblemKind, message: str, index: int, seq: int | None) -> None:
+        self.problems.append(Problem(kind=kind, message=message, index=index, sequence_number=seq))
+
+    # --- the fold --------------------------------------------------------------------------
+
+    def feed(self, event: Event, index: int) -> None:
+        self.event_count += 1
+        self.counts[event.type] = self.counts.get(event.type, 0) + 1
+        seq = event.sequence_number if not isinstance(event, Done | MalformedEvent) else None
+        if seq is not None:
+            if self.last_seq is not None and seq != self.last_seq + 1:
+                self.problem(
+                    "sequence",
+                    f"{event.type} has sequence_number {seq}, expected {self.last_seq + 1}",
+                    index,
+                    seq,
+                )
+            self.last_seq = seq
+        if isinstance(event, KeepAlive):
+            return  # a transport no-op wherever it comes
+        self.begun = True
+        if isinstance(event, MalformedEvent):
+            self.problem("malformed", event.error, index, None)
+            return
+        if self.terminal is not None or self.done_seen:
+            self._after_end(event, index, seq)
+            return
+        if isinstance(event, Done):
+            self.done_seen = True
+        elif isinstance(event, UnknownEvent):
+            pass
+        elif isinstance(
+            event, ResponseCreatedEvent | ResponseQueuedEvent | ResponseInProgressEvent
+        ):
+            self.snapshot = event.response
+        elif isinstance(
+            event, ResponseCompletedEvent | ResponseIncompleteEvent | ResponseFailedEvent
+        ):
+            self.terminal = event
+            self._check_final(event, index, seq)
+        elif isinstance(event, ErrorEvent):
+            if self.error is None:
+                self.error = event
+        else:
+            self._item_event(event, index, seq)
+
+    def _after_end(self, event: Event, index: int, seq: int | None) -> None:
+        terminal = isinstance(
+            event, ResponseCompletedEvent | ResponseIncompleteEvent | ResponseFailedEvent
+        )
+        if isinstance(event, Done) and not self.done_seen:
+            self.done_seen = True  # `[DONE]` after the terminal event is how OpenRouter ends
+        elif terminal and self.terminal is not None:
+            self.problem(
+                "duplicate_terminal",
+                f"second terminal event {event.type} after {self.terminal.type}",
+                index,
+                seq,
+            )
+        else:
+            after = "[DONE]" if self.done_seen else self.terminal.type if self.terminal else ""
+            self.problem("after_terminal", f"{event.type} after {after}", index, seq)
+
+    def _find(
+        self, event: Event, item_id: str, output_index: int, index: int, seq: int | None
+    ) -> _Item:
+        """The item an item-scoped event belongs to; an unknown id is reported once."""
+        found = self.items.get(item_id)
+        if found is None:
+            found = self.items[item_id] = _Item(item_id, output_index)
+            if item_id not in self.unknown_reported:
+                self.unknown_reported.add(item_id)
+                self.problem(
+                    "unknown_item",
+                    f"{event.type} for item {item_id!r}, which no output_item.added announced",
+                    index,
+                    seq,
+                )
+        return found
+
+    def _item_event(self, event: Event, index: int, seq: int | None) -> None:
+        if isinstance(event, ResponseOutputItemAddedEvent):
+            item_id = _item_id(event.item)
+            key: str | int = item_id if item_id is not None else event.output_index
+            item = self.items.get(key)
+            if item is None:
+                item = self.items[key] = _Item(item_id, event.output_index)
+            item.added = event.item
+            return
+        if isinstance(event, ResponseOutputItemDoneEvent):
+            item_id = _item_id(event.item)
+            if item_id is None and event.output_index in self.items:
+                item = self.items[event.output_index]
+            else:
+                key = item_id if item_id is not None else event.output_index
+                item = self._find(event, str(key), event.output_index, index, seq)
+            item.done = event.item
+            self._compare(item, _item_values(event.item), event.type, index, seq)
+            return
+        item_id = getattr(event, "item_id", None)
+        if not isinstance(item_id, str):
+            return  # events with no item (audio, shell commands) carry nothing we assemble
+        output_index = getattr(event, "output_index", 0)
+        item = self._find(event, item_id, output_index, index, seq)
+        if isinstance(event, _CONTENT_DELTAS):
+            item.channel((_family(event.type), event.content_index)).deltas.append(event.delta)
+        elif isinstance(event, ResponseReasoningSummaryTextDeltaEvent):
+            key2 = ("reasoning_summary_text", event.summary_index)
+            item.channel(key2).deltas.append(event.delta)
+        elif isinstance(event, _ITEM_DELTAS):
+            item.channel((_family(event.type), 0)).deltas.append(event.delta)
+        elif isinstance(event, _DONES):
+            self._done(item, event, index, seq)
+        elif isinstance(event, ResponseContentPartAddedEvent | ResponseContentPartDoneEvent):
+            self._part(item, event.part, event.content_index, event, index, seq)
+        elif isinstance(
+            event, ResponseReasoningSummaryPartAddedEvent | ResponseReasoningSummaryPartDoneEvent
+        ):
+            self._part(item, event.part, event.summary_index, event, index, seq)
+        elif (
+            isinstance(event, ResponseOutputTextAnnotationAddedEvent)
+            and event.annotation is not None
+        ):
+            found = item.annotations.setdefault(event.content_index, {})
+            found[event.annotation_index] = event.annotation
+
+    def _done(self, item: _Item, event: _DoneEvent, index: int, seq: int | None) -> None:
+        if isinstance(event, ResponseReasoningSummaryTextDoneEvent):
+            position = event.summary_index
+        elif isinstance(
+            event,
+            ResponseOutputTextDoneEvent | ResponseRefusalDoneEvent | ResponseReasoningTextDoneEvent,
+        ):
+            position = event.content_index
+        else:
+            position = 0
+        if isinstance(event, ResponseFunctionCallArgumentsDoneEvent) and event.name:
+            item.name = event.name
+        channel = item.channel((_family(event.type), position))
+        value = _done_value(event)
+        # A `.done` with no deltas before it is accepted as the whole value: some servers (LM
+        # Studio) send function arguments only in `.done`.
+        if channel.deltas and "".join(channel.deltas) != value:
+            streamed = "".join(channel.deltas)
+            self.problem(
+                "done_mismatch",
+                f"{event.type} for item {item.item_id!r} differs from its deltas: "
+                + _differ(streamed, value),
+                index,
+                seq,
+            )
+        channel.done = value
+
+    def _part(
+        self,
+        item: _Item,
+        part: ContentPart,
+        position: int,
+        event: Event,
+        index: int,
+        seq: int | None,
+    ) -> None:
+        family = _PART_CHANNELS.get(type(part))
+        if family is None:
+            return
+        key = (family, position)
+        item.parts[key] = part
+        text = _part_text(part)
+        if not event.type.endswith(".done") or text is None:
+            return
+        if key in item.channels:
+            self._compare(item, {key: text}, event.type, index, seq)
+        elif text:
+            item.channel(key).done = text  # the part's text was never streamed: take it whole
+
+    def _compare(
+        self, item: _Item, final: dict[_Key, str], where: str, index: int, seq: int | None
+    ) -> None:
+        """Report each streamed channel whose value differs from the finished form's text."""
+        for key, text in final.items():
+            channel = item.channels.get(key)
+            if channel is None:
+                continue
+            streamed = channel.value()
+            if streamed != text:
+                family, position = key
+                self.problem(
+                    "done_mismatch",
+                    f"{where}: {family}[{position}] of item {item.item_id!r} differs from the "
+                    f"streamed value: " + _differ(streamed, text),
+                    index,
+                    seq,
+                )
+
+    def _check_final(self, event: TerminalEvent, index: int, seq: int | None) -> None:
+        """Compare the terminal response's output with the streamed items, by output index."""
+        streamed = {item.output_index: item for item in self.items.values()}
+        for position, final in enumerate(event.response.output):
+            item = streamed.get(position)
+            if item is not None:
+                self._compare(
+                    item, _item_values(final), f"{event.type} output[{position}]", index, seq
+                )
+
+    # --- the result ------------------------------------------------------------------------
+
+    def result(self) -> StreamResult:
+        ordered = sorted(
+            enumerate(self.items.values()), key=lambda pair: (pair[1].output_index, pair[0])
+        )
+        placed: list[tuple[int, OutputItem]] = []
+        for _, state in ordered:
+            built = state.build()
+            if built is not None:
+                placed.append((state.output_index, built))
+        terminal = self.terminal
+        if terminal is not None:
+            response: Response | None = terminal.response
+            indexes = {state.output_index for state in self.items.values()}
+            for position, final in enumerate(terminal.response.output):
+                if position not in indexes:
+                    placed.append((position, final))
+            placed.sort(key=lambda pair: pair[0])
+            outcome: Outcome = _OUTCOMES[terminal.type]
+        else:
+            response = None
+            if self.snapshot is not None:
+                response = replace(self.snapshot, output=[item for _, item in placed])
+            outcome = "error" if self.error is not None else "truncated"
+        return _summarize(self, placed, response, outcome)
+
+
+def _summarize(
+    run: _Run, placed: list[tuple[int, OutputItem]], response: Response | None, outcome: Outcome
+) -> StreamResult:
+    texts: list[str] = []
+    refusals: list[str] = []
+    calls: list[FunctionCall] = []
+    reasoning: list[Reasoning] = []
+    for position, item in placed:
+        if isinstance(item, MessageItem):
+            for part in item.content:
+                if isinstance(part, OutputTextPart):
+                    texts.append(part.text)
+                elif isinstance(part, RefusalPart):
+                    refusals.append(part.refusal)
+        elif isinstance(item, FunctionCallItem):
+            calls.append(
+                FunctionCall(
+                    call_id=item.call_id,
+                    name=item.name,
+                    arguments=item.arguments,
+                    item_id=item.id,
+                    output_index=position,
+                )
+            )
+        elif isinstance(item, ReasoningItem):
+            reasoning.append(
+                Reasoning(
+                    item_id=item.id,
+                    output_index=position,
+                    summary=tuple(p.text for p in item.summary if isinstance(p, SummaryTextPart)),
+                    content=tuple(
+                        p.text for p in item.content or [] if isinstance(p, ReasoningTextPart)
+                    ),
+                )
+            )
+    error: ResponseError | None = None
+    if run.error is not None:
+        nested = run.error.error
+        error = ResponseError(
+            code=run.error.code,
+            message=run.error.message,
+            param=run.error.param,
+            type=nested.type if nested is not None else None,
+        )
+    elif response is not None:
+        error = response.error
+    return StreamResult(
+        outcome=outcome,
+        response=response,
+        output_text="".join(texts),
+        function_calls=tuple(calls),
+        reasoning=tuple(reasoning),
+        refusal="".join(refusals),
+        usage=response.usage if response is not None else None,
+        error=error,
+        items=tuple(item for _, item in placed),
+        problems=tuple(run.problems),
+        event_count=run.event_count,
+        event_counts=dict(run.counts),
+    )
+
+
+class Accumulator:
+    """Incremental fold of events into one `StreamResult` per response (sans-IO).
+
+    `feed(event)` takes events in stream order. Recordings sometimes hold several responses back
+    to back, so once the current response has had events, a `response.created` (or a
+    `response.queued`/`response.in_progress` naming another response id) begins the next one;
+    it is never reported as an event after the end, even after `[DONE]`. `snapshot()` describes
+    the response in progress as if the stream ended now (live progress), `results()` gives every
+    response so far, `result()` the only one.
+    """
+
+    def __init__(self) -> None:
+        self._finished: list[StreamResult] = []
+        self._run: _Run | None = None
+        self._count = 0
+
+    @property
+    def event_count(self) -> int:
+        """Events fed so far."""
+        return self._count
+
+    @property
+    def response_count(self) -> int:
+        """Responses begun so far."""
+        return len(self._finished) + (1 if self._run is not None else 0)
+
+    def feed(self, event: Event) -> None:
+        """Fold the next event of the stream in."""
+        index = self._count
+        self._count += 1
+        run = self._run
+        if run is None or (run.begun and _starts_response(run, event)):
+            if run is not None:
+                self._finished.append(run.result())
+            run = self._run = _Run()
+        run.feed(event, index)
+
+    def snapshot(self) -> StreamResult:
+        """The response in progress (the last one), as if the stream ended now."""
+        return (self._run or _Run()).result()
+
+    def results(self) -> list[StreamResult]:
+        """One result per response fed so far, in stream order; the last as if the stream ended."""
+        return [*self._finished, self._run.result()] if self._run is not None else []
+
+    def result(self) -> StreamResult:
+        """The result of the one response fed (an empty, truncated one if nothing was fed).
+
+        Raises `ValueError` when the events held several responses: use `results()`.
+        """
+        if self._finished:
+            raise ValueError(
+                f"the events hold {self.response_count} responses; use results() "
+                "(or accumulate_all()) to get one StreamResult per response"
+            )
+        return self.snapshot()
+
+
+def _starts_response(run: _Run, event: Event) -> bool:
+    if isinstance(event, ResponseCreatedEvent):
+        return True
+    if isinstance(event, ResponseQueuedEvent | ResponseInProgressEvent):
+        current = run.response_id
+        return bool(event.response.id) and current is not None and event.response.id != current
+    return False
+
+
+def accumulate(events: Iterable[Event]) -> StreamResult:
+    """Fold the events of one streamed response into its `StreamResult`.
+
+    Raises `ValueError` if the events hold more than one response (see `accumulate_all`), so no
+    response is silently dropped. Protocol violations are reported in `problems`, not raised.
+    """
+    acc = Accumulator()
+    for event in events:
+        acc.feed(event)
+    return acc.result()
+
+
+def accumulate_all(events: Iterable[Event]) -> list[StreamResult]:
+    """Fold events holding any number of responses into one `StreamResult` each, in order."""
+    acc = Accumulator()
+    for event in events:
+        acc.feed(event)
+    return acc.results()
