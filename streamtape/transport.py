@@ -1,0 +1,509 @@
+"""Record and replay at httpx's transport seam, for httpx and httpx2, sync and async.
+
+`RecordingTransport` sends each request through the real transport and wraps the response
+stream: every chunk goes to the caller the moment it arrives and into the cassette with its
+offset. `ReplayTransport` answers from a cassette with the same head, the same chunks (bytes and
+boundaries) at the recorded offsets divided by ``speed``, and the same error where a stream broke.
+
+One core serves both libraries; a small adapter per library supplies its Response, byte stream
+and exception classes, picked from the request object's module. The core methods take the
+``send`` callable (``record(request, send)``), so a patched ``HTTPTransport.handle_request`` can
+pass the original bound method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import importlib
+import inspect
+import math
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from streamtape.cassette import (
+    Cassette,
+    CassetteWriter,
+    Chunk,
+    ErrorInfo,
+    Interaction,
+    InteractionWriter,
+    RecordedRequest,
+)
+from streamtape.errors import CassetteError
+from streamtape.matching import Matcher
+from streamtape.redact import DEFAULT_REDACTOR, Redactor
+
+__all__ = ["INSTANT", "RecordingTransport", "ReplayTransport"]
+
+INSTANT = math.inf
+"""``speed=INSTANT`` replays without waiting."""
+
+# Held in a tuple so that frozen-time libraries, which swap module attributes, leave them be.
+_REAL_TIME: tuple[Callable[[], float], Callable[[float], None]] = (time.perf_counter, time.sleep)
+
+SyncSend = Callable[[Any], Any]
+AsyncSend = Callable[[Any], Awaitable[Any]]
+
+
+# -- one adapter per httpx-like library ---------------------------------------------------------
+
+
+class _Lib:
+    """What the core needs from httpx or httpx2: its classes, and stream classes built on them."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.name = module.__name__
+        self.recording_sync = type(
+            "RecordingSyncStream", (_RecordingSync, module.SyncByteStream), {}
+        )
+        self.recording_async = type(
+            "RecordingAsyncStream", (_RecordingAsync, module.AsyncByteStream), {}
+        )
+        self.replay_sync = type("ReplaySyncStream", (_ReplaySync, module.SyncByteStream), {})
+        self.replay_async = type("ReplayAsyncStream", (_ReplayAsync, module.AsyncByteStream), {})
+
+    def response(self, interaction: Interaction, stream: object) -> Any:
+        """A Response of this library with the recorded head and ``stream`` as body."""
+        head = interaction.response
+        assert head is not None
+        return self.module.Response(
+            head.status,
+            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in head.headers],
+            stream=stream,
+            extensions={
+                "http_version": head.http_version.encode("ascii"),
+                "reason_phrase": head.reason.encode("latin-1"),
+            },
+        )
+
+    def exception(self, error: ErrorInfo) -> Exception:
+        """The recorded exception, as this library's class of that name (or a builtin one)."""
+        cls = getattr(self.module, error.type, None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            cls = getattr(builtins, error.type, None)
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            try:
+                return cls(error.message)
+            except TypeError:  # needs more than a message (e.g. HTTPStatusError)
+                pass
+        transport_error: type[Exception] = self.module.TransportError
+        return transport_error(f"{error.type}: {error.message}")
+
+
+@cache
+def _lib_named(name: str) -> _Lib:
+    return _Lib(importlib.import_module(name))
+
+
+def _lib_of(request: object) -> _Lib:
+    """The adapter for the library that made ``request`` (httpx2 is imported only if used)."""
+    for cls in type(request).__mro__:
+        root = cls.__module__.partition(".")[0]
+        if root in ("httpx", "httpx2"):
+            return _lib_named(root)
+    raise TypeError(f"not an httpx or httpx2 request: {request!r}")
+
+
+def _headers(headers: Any) -> list[tuple[str, str]]:
+    """httpx Headers as (name, value) pairs as on the wire; latin-1 keeps every byte."""
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers.raw]
+
+
+# -- recording ----------------------------------------------------------------------------------
+
+
+class _RecordingSync:
+    """Passes each chunk on as it arrives and records it; records how the stream ended."""
+
+    def __init__(self, inner: Any, rec: InteractionWriter) -> None:
+        self._inner = inner
+        self._rec = rec
+
+    def __iter__(self) -> Iterator[bytes]:
+        rec = self._rec
+        try:
+            for chunk in self._inner:
+                rec.chunk(chunk)
+                yield chunk
+        except GeneratorExit:  # the caller stopped reading
+            rec.end("closed")
+            raise
+        except Exception as exc:
+            rec.end("error", error=exc)
+            raise
+        except BaseException as exc:
+            rec.end("interrupted", error=exc)
+            raise
+        rec.end("complete")
+
+    def close(self) -> None:
+        self._rec.end("closed")  # no-op when the stream already ended
+        self._inner.close()
+
+
+class _RecordingAsync:
+    """The async twin of `_RecordingSync`."""
+
+    def __init__(self, inner: Any, rec: InteractionWriter) -> None:
+        self._inner = inner
+        self._rec = rec
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        rec = self._rec
+        try:
+            async for chunk in self._inner:
+                rec.chunk(chunk)
+                yield chunk
+        except GeneratorExit:
+            rec.end("closed")
+            raise
+        except Exception as exc:
+            rec.end("error", error=exc)
+            raise
+        except BaseException as exc:  # task cancelled
+            rec.end("interrupted", error=exc)
+            raise
+        rec.end("complete")
+
+    async def aclose(self) -> None:
+        self._rec.end("closed")
+        await self._inner.aclose()
+
+
+class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Send requests through ``wrapped`` and record every interaction into ``writer``.
+
+    Serves sync and async clients of httpx and httpx2. The response streams to the caller chunk
+    by chunk as it arrives; the cassette gets each chunk with its offset and, at the end, how the
+    stream ended (read to the end, closed early by the caller, or broken with an error). The
+    writer belongs to the caller: closing this transport closes ``wrapped`` only.
+    """
+
+    def __init__(self, wrapped: Any, writer: CassetteWriter) -> None:
+        self.wrapped = wrapped
+        self.writer = writer
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = self.record(request, self.wrapped.handle_request)
+        return response
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = await self.arecord(request, self.wrapped.handle_async_request)
+        return response
+
+    def record(self, request: Any, send: SyncSend) -> Any:
+        """Send ``request`` with ``send`` (e.g. an original ``handle_request``) and record it."""
+        lib = _lib_of(request)
+        rec = self._begin(request, request.read())
+        try:
+            response = send(request)
+        except BaseException as exc:
+            rec.end("error" if isinstance(exc, Exception) else "interrupted", error=exc)
+            raise
+        self._head(rec, response)
+        response.stream = lib.recording_sync(response.stream, rec)
+        return response
+
+    async def arecord(self, request: Any, send: AsyncSend) -> Any:
+        """The async twin of :meth:`record`."""
+        lib = _lib_of(request)
+        rec = self._begin(request, await request.aread())
+        try:
+            response = await send(request)
+        except BaseException as exc:
+            rec.end("error" if isinstance(exc, Exception) else "interrupted", error=exc)
+            raise
+        self._head(rec, response)
+        response.stream = lib.recording_async(response.stream, rec)
+        return response
+
+    def _begin(self, request: Any, body: bytes) -> InteractionWriter:
+        return self.writer.begin(request.method, str(request.url), _headers(request.headers), body)
+
+    @staticmethod
+    def _head(rec: InteractionWriter, response: Any) -> None:
+        ext = response.extensions
+        rec.response(
+            response.status_code,
+            _headers(response.headers),
+            http_version=ext.get("http_version", b"HTTP/1.1").decode("ascii", "replace"),
+            reason=ext.get("reason_phrase", b"").decode("latin-1"),
+        )
+
+    def close(self) -> None:
+        if hasattr(self.wrapped, "close"):
+            self.wrapped.close()
+
+    async def aclose(self) -> None:
+        if hasattr(self.wrapped, "aclose"):
+            await self.wrapped.aclose()
+
+
+# -- replay -------------------------------------------------------------------------------------
+
+
+class _Schedule:
+    """When each recorded event of one replayed interaction is due.
+
+    Waits are the recorded gaps divided by ``speed``, each capped at ``max_gap``. With a clock,
+    time the caller spent between reads is taken off the next wait (no drift), never making a
+    wait longer than its gap. Without one (an injected sleep), the waits are the gaps as they are.
+    """
+
+    def __init__(self, speed: float, max_gap: float | None, clock: Callable[[], float] | None):
+        self._speed = speed
+        self._max_gap = max_gap
+        self._clock = clock
+        self._last_ns = 0
+        self._deadline = clock() if clock is not None else 0.0
+
+    def wait(self, offset_ns: int) -> float | None:
+        """Seconds to wait before the event at ``offset_ns``; None when replaying instantly."""
+        gap_ns, self._last_ns = offset_ns - self._last_ns, offset_ns
+        if self._speed == INSTANT:
+            return None
+        wait = gap_ns / 1e9 / self._speed
+        if self._max_gap is not None:
+            wait = min(wait, self._max_gap)
+        if self._clock is None:
+            return wait
+        self._deadline += wait
+        return min(wait, max(0.0, self._deadline - self._clock()))
+
+
+def _finish_error(lib: _Lib, interaction: Interaction, where: str) -> BaseException | None:
+    """What replay raises after the last recorded chunk: None for a complete stream."""
+    end = interaction.end
+    if end is not None and end.outcome == "complete":
+        return None
+    if end is not None and end.outcome == "error" and end.error is not None:
+        return lib.exception(end.error)
+    how = (
+        "the recorder stopped before the stream ended"
+        if end is None
+        else f"the stream ended as {end.outcome!r} while recording"
+    )
+    return CassetteError(
+        f"interaction {interaction.id} ({interaction.request.method} {interaction.request.url}) "
+        f"has nothing recorded {where}: {how}; re-record to replay further"
+    )
+
+
+class _ReplaySync:
+    def __init__(self, player: ReplayTransport, lib: _Lib, inter: Interaction, schedule: _Schedule):
+        self._player, self._lib, self._inter, self._schedule = player, lib, inter, schedule
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks: Sequence[Chunk] = self._inter.chunks
+        for chunk in chunks:
+            self._player._wait(self._schedule.wait(chunk.offset_ns))
+            yield chunk.data
+        if self._inter.end is not None:
+            self._player._wait(self._schedule.wait(self._inter.end.offset_ns))
+        error = _finish_error(self._lib, self._inter, f"after chunk {len(chunks)}")
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        pass
+
+
+class _ReplayAsync:
+    def __init__(self, player: ReplayTransport, lib: _Lib, inter: Interaction, schedule: _Schedule):
+        self._player, self._lib, self._inter, self._schedule = player, lib, inter, schedule
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks: Sequence[Chunk] = self._inter.chunks
+        for chunk in chunks:
+            await self._player._await(self._schedule.wait(chunk.offset_ns))
+            yield chunk.data
+        if self._inter.end is not None:
+            await self._player._await(self._schedule.wait(self._inter.end.offset_ns))
+        error = _finish_error(self._lib, self._inter, f"after chunk {len(chunks)}")
+        if error is not None:
+            raise error
+
+    async def aclose(self) -> None:
+        pass
+
+
+class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Answer requests from a cassette, never touching the network.
+
+    A request (redacted with ``redactor``, as recorded ones were) plays the first unplayed
+    interaction that ``matcher`` matches, so identical requests replay in recorded order; none
+    left raises NoMatchError. The response has the recorded head and chunks, each due at its
+    recorded offset divided by ``speed`` (``INSTANT``: no waiting), no single wait longer than
+    ``max_gap`` seconds. A stream that broke while recording raises the same exception class at
+    the same point. ``sleep`` (sync; its result is awaited for async clients when awaitable) or
+    ``async_sleep`` replace the real sleeps, e.g. for a fake clock; ``clock`` (seconds) lets
+    replay subtract the caller's own time from the waits, as the default real clock does.
+    """
+
+    def __init__(
+        self,
+        cassette: Cassette | str | os.PathLike[str],
+        *,
+        speed: float = 1.0,
+        max_gap: float | None = None,
+        sleep: Callable[[float], object] | None = None,
+        async_sleep: Callable[[float], Awaitable[object]] | None = None,
+        clock: Callable[[], float] | None = None,
+        matcher: Matcher | None = None,
+        redactor: Redactor | None = DEFAULT_REDACTOR,
+        record_hint: str | None = None,
+    ) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        if max_gap is not None and max_gap < 0:
+            raise ValueError(f"max_gap must not be negative, got {max_gap}")
+        self.cassette = cassette if isinstance(cassette, Cassette) else Cassette.load(cassette)
+        self.speed = speed
+        self.max_gap = max_gap
+        self._sleep = sleep
+        self._async_sleep = async_sleep
+        if clock is None and sleep is None and async_sleep is None:
+            clock = _REAL_TIME[0]
+        self._clock = clock
+        self.matcher = matcher if matcher is not None else Matcher()
+        self.redactor = redactor
+        self.record_hint = record_hint
+        self._lock = threading.Lock()
+        self._played: list[Interaction] = []
+        self._played_ids: set[int] = set()
+
+    @property
+    def played(self) -> list[Interaction]:
+        """Interactions replayed so far, in the order they were played."""
+        with self._lock:
+            return list(self._played)
+
+    @property
+    def unplayed(self) -> list[Interaction]:
+        """Interactions not replayed yet, in recorded order."""
+        with self._lock:
+            return [i for i in self.cassette.interactions if i.id not in self._played_ids]
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = self.replay(request)
+        return response
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = await self.areplay(request)
+        return response
+
+    def replay(self, request: Any) -> Any:
+        """Answer ``request`` (httpx or httpx2) from the cassette; NoMatchError if none fits."""
+        interaction = self.take(request, request.read())
+        if interaction is None:
+            raise self._no_match(request, request.read())
+        return self.respond(request, interaction)
+
+    async def areplay(self, request: Any) -> Any:
+        """The async twin of :meth:`replay`."""
+        body = await request.aread()
+        interaction = self.take(request, body)
+        if interaction is None:
+            raise self._no_match(request, body)
+        return await self.arespond(request, interaction)
+
+    def _sent(self, request: Any, body: bytes) -> RecordedRequest:
+        method, url, headers = request.method, str(request.url), _headers(request.headers)
+        if self.redactor is not None:
+            url, headers, body = self.redactor.request(method, url, headers, body)
+        return RecordedRequest(method, url, headers, body)
+
+    def take(self, request: Any, body: bytes) -> Interaction | None:
+        """Find the first unplayed interaction matching ``request`` and mark it played."""
+        sent = self._sent(request, body)
+        with self._lock:
+            for interaction in self.cassette.interactions:
+                if interaction.id not in self._played_ids and self.matcher.matches(
+                    interaction.request, sent
+                ):
+                    self._played_ids.add(interaction.id)
+                    self._played.append(interaction)
+                    return interaction
+        return None
+
+    def _no_match(self, request: Any, body: bytes) -> Exception:
+        sent = self._sent(request, body)
+        interactions = self.cassette.interactions
+        error = self.matcher.no_match_error(
+            sent,
+            [i.request for i in interactions],
+            cassette=self.cassette.path,
+            record_hint=self.record_hint,
+        )
+        used = [i.id for i in interactions if self.matcher.matches(i.request, sent)]
+        if used:
+            note = (
+                f"\nIt matches interaction(s) {used}, all already played: each recorded "
+                "interaction replays once."
+            )
+            error = type(error)(f"{error}{note}")
+        return error
+
+    def respond(self, request: Any, interaction: Interaction) -> Any:
+        """The response for ``interaction``, after waiting for its head like the server did."""
+        lib = _lib_of(request)
+        schedule = _Schedule(self.speed, self.max_gap, self._clock)
+        self._wait(schedule.wait(self._head_offset(interaction)))
+        if interaction.response is None:
+            raise self._request_error(lib, interaction)
+        return lib.response(interaction, lib.replay_sync(self, lib, interaction, schedule))
+
+    async def arespond(self, request: Any, interaction: Interaction) -> Any:
+        """The async twin of :meth:`respond`."""
+        lib = _lib_of(request)
+        schedule = _Schedule(self.speed, self.max_gap, self._clock)
+        await self._await(schedule.wait(self._head_offset(interaction)))
+        if interaction.response is None:
+            raise self._request_error(lib, interaction)
+        return lib.response(interaction, lib.replay_async(self, lib, interaction, schedule))
+
+    @staticmethod
+    def _head_offset(interaction: Interaction) -> int:
+        if interaction.response is not None:
+            return interaction.response.offset_ns
+        return interaction.end.offset_ns if interaction.end is not None else 0
+
+    @staticmethod
+    def _request_error(lib: _Lib, interaction: Interaction) -> BaseException:
+        error = _finish_error(lib, interaction, "(no response head)")
+        assert error is not None  # no response head: the interaction cannot be complete
+        return error
+
+    def _wait(self, seconds: float | None) -> None:
+        if seconds is None:
+            return
+        if self._sleep is None:
+            if seconds > 0:
+                _REAL_TIME[1](seconds)
+            return
+        result = self._sleep(seconds)
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            raise TypeError("sleep returned an awaitable in a sync client: pass async_sleep")
+
+    async def _await(self, seconds: float | None) -> None:
+        if seconds is None:
+            return
+        if self._async_sleep is not None:
+            await self._async_sleep(seconds)
+        elif self._sleep is not None:
+            result = self._sleep(seconds)
+            if inspect.isawaitable(result):
+                await result
+        else:
+            await asyncio.sleep(seconds)
