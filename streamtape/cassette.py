@@ -28,7 +28,7 @@ import msgspec
 import zstandard
 
 from streamtape._version import __version__
-from streamtape.accumulate import StreamResult, accumulate
+from streamtape.accumulate import StreamResult, accumulate, accumulate_all
 from streamtape.decode import EventDecoder
 from streamtape.errors import CassetteError
 from streamtape.events import Event
@@ -285,8 +285,13 @@ class Interaction:
         return events
 
     def result(self) -> StreamResult:
-        """Fold the events into the final state of the stream (see ``accumulate``)."""
+        """Fold the events into the final state of the one response streamed (``accumulate``;
+        ValueError when the body holds several responses: use :meth:`results`)."""
         return accumulate(self.events())
+
+    def results(self) -> list[StreamResult]:
+        """One result per response streamed back to back in the body (``accumulate_all``)."""
+        return accumulate_all(self.events())
 
     def _encodings(self) -> list[str]:
         return self.response.content_encodings if self.response else []

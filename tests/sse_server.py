@@ -153,7 +153,9 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         body = self._read_body()
         path = urlsplit(self.path).path
-        owner._log_request(ReceivedRequest(self.command, self.path, list(self.headers.items()), body))
+        owner._log_request(
+            ReceivedRequest(self.command, self.path, list(self.headers.items()), body)
+        )
         route = owner.routes.get(path)
         if route is None:
             route = Route(path, [b"no route"], status=404, headers=[], chunked=False)

@@ -1,0 +1,651 @@
+"""Cassette format v1: writing, reading, damage, versions, determinism, atomicity, appending."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+import pytest
+import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sse_server import SSE_FIXTURES, sse_chunks
+
+from streamtape import __version__
+from streamtape.accumulate import accumulate
+from streamtape.cassette import (
+    Cassette,
+    CassetteWriter,
+    Chunk,
+    ChunkRecord,
+    EndRecord,
+    ErrorInfo,
+    Header,
+    RequestRecord,
+    ResponseRecord,
+)
+from streamtape.decode import EventDecoder
+from streamtape.errors import CassetteError
+from streamtape.redact import Redactor
+
+SSE_HEADERS = [("Content-Type", "text/event-stream")]
+SECRET = "sk-proj-T3stKey0123456789abcdefghijklmn"
+
+
+def frozen_clock() -> int:
+    return 0
+
+
+def new_writer(path: Path, **kwargs: object) -> CassetteWriter:
+    """A writer whose output depends on its input only (no wall-clock frame ends)."""
+    options: dict[str, object] = {"clock": frozen_clock, "recorded_at": "2025-01-02T03:04:05Z"}
+    options.update(kwargs)
+    return CassetteWriter(path, **options)  # type: ignore[arg-type]
+
+
+def write_stream(
+    writer: CassetteWriter,
+    chunks: Sequence[bytes],
+    offsets_ns: Sequence[int] | None = None,
+    *,
+    url: str = "https://api.example.com/v1/responses",
+    body: bytes = b'{"stream":true}',
+    status: int = 200,
+    headers: Sequence[tuple[str, str]] = SSE_HEADERS,
+    outcome: str = "complete",
+    error: ErrorInfo | None = None,
+) -> None:
+    """Record one interaction with explicit offsets (default: 1 ms apart, head at 0.5 ms)."""
+    if offsets_ns is None:
+        offsets_ns = [(i + 1) * 1_000_000 for i in range(len(chunks))]
+    rec = writer.begin("POST", url, [("Content-Type", "application/json")], body, start_ns=0)
+    rec.response(status, headers, reason="OK", offset_ns=min([500_000, *offsets_ns]))
+    for chunk, offset in zip(chunks, offsets_ns, strict=True):
+        rec.chunk(chunk, offset_ns=offset)
+    end_ns = max([500_000, *offsets_ns]) + 200_000
+    rec.end(outcome, error=error, offset_ns=end_ns)  # type: ignore[arg-type]
+
+
+def lines(path: Path) -> list[bytes]:
+    """The decompressed NDJSON lines of a cassette file."""
+    reader = zstandard.ZstdDecompressor().stream_reader(path.read_bytes(), read_across_frames=True)
+    return reader.read().splitlines()
+
+
+def frame_starts(data: bytes) -> list[int]:
+    """Byte offsets at which the zstd frames of ``data`` start."""
+    starts, pos = [], 0
+    while pos < len(data):
+        starts.append(pos)
+        obj = zstandard.ZstdDecompressor().decompressobj()
+        obj.decompress(data[pos:])
+        assert obj.eof
+        pos = len(data) - len(obj.unused_data)
+    return starts
+
+
+def compress_lines(*records: bytes) -> bytes:
+    return zstandard.ZstdCompressor().compress(b"".join(r + b"\n" for r in records))
+
+
+HEADER = (
+    b'{"kind":"header","format":"streamtape-cassette","version":"1.0","streamtape":"0.1.0",'
+    b'"recorded_at":"2025-01-01T00:00:00Z"}'
+)
+
+
+# -- round trip ---------------------------------------------------------------------------------
+
+
+def test_round_trip_keeps_every_fact(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    chunks = [b"event: a\ndata: {}\n\n", b"\xff\x00 not utf-8", "é€😀".encode(), b""]
+    with new_writer(path) as writer:
+        write_stream(writer, chunks, [1_000_000, 1_000_999, 5_123_456, 5_123_456])
+    cassette = Cassette.load(path)
+    assert not cassette.truncated
+    assert cassette.header is not None
+    assert cassette.header.format == "streamtape-cassette"
+    assert cassette.header.version == "1.0"
+    assert cassette.header.host == "api.example.com"
+    [inter] = cassette.interactions
+    assert inter.request.method == "POST"
+    assert inter.request.url == "https://api.example.com/v1/responses"
+    assert inter.request.body == b'{"stream":true}'
+    assert inter.response is not None
+    assert (inter.response.status, inter.response.reason) == (200, "OK")
+    assert inter.response.headers == SSE_HEADERS
+    assert inter.response.offset_ns == 500_000
+    # offsets are kept in whole microseconds
+    assert inter.chunks == [
+        Chunk(1_000_000, chunks[0]),
+        Chunk(1_000_000, chunks[1]),
+        Chunk(5_123_000, chunks[2]),
+        Chunk(5_123_000, chunks[3]),
+    ]
+    assert inter.end is not None
+    assert (inter.end.outcome, inter.end.offset_ns, inter.end.error) == (
+        "complete",
+        5_323_000,
+        None,
+    )
+    assert inter.complete
+
+
+def test_chunks_are_text_when_utf8_else_base64_and_offsets_are_gaps(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path) as writer:
+        write_stream(writer, [b"data: x\n\n", b"\xc3"], [2_000_000, 2_500_000])
+    records = [msgspec.json.decode(line) for line in lines(path)]
+    assert [r["kind"] for r in records] == [
+        "header",
+        "request",
+        "response",
+        "chunk",
+        "chunk",
+        "end",
+    ]
+    first, second = records[3], records[4]
+    assert first == {"kind": "chunk", "id": 1, "dt": 1500, "text": "data: x\n\n"}
+    assert second == {"kind": "chunk", "id": 1, "dt": 500, "b64": "ww=="}
+    assert records[2]["dt"] == 500
+    assert list(records[0])[:4] == ["kind", "format", "version", "streamtape"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pieces=st.lists(
+        st.tuples(st.binary(max_size=40), st.integers(min_value=0, max_value=10**10)), max_size=12
+    )
+)
+def test_any_bytes_and_gaps_round_trip(
+    tmp_path_factory: pytest.TempPathFactory, pieces: list[tuple[bytes, int]]
+) -> None:
+    path = tmp_path_factory.mktemp("rt") / "c.ndjson.zst"
+    offsets, total = [], 0
+    for _, gap in pieces:
+        total += gap
+        offsets.append(total)
+    with new_writer(path, redactor=None) as writer:
+        write_stream(writer, [p for p, _ in pieces], offsets)
+    [inter] = Cassette.load(path).interactions
+    assert [c.data for c in inter.chunks] == [p for p, _ in pieces]
+    assert [c.offset_ns for c in inter.chunks] == [o // 1000 * 1000 for o in offsets]
+
+
+def test_offsets_must_not_go_back(tmp_path: Path) -> None:
+    with new_writer(tmp_path / "c.ndjson.zst") as writer:
+        rec = writer.begin("GET", "http://x/", start_ns=0)
+        rec.chunk(b"a", offset_ns=5_000)
+        with pytest.raises(ValueError, match="before the previous"):
+            rec.chunk(b"b", offset_ns=3_000)
+
+
+def test_same_input_gives_the_same_bytes(tmp_path: Path) -> None:
+    chunks = sse_chunks(SSE_FIXTURES[0])
+    for name in ("a", "b"):
+        with new_writer(tmp_path / name) as writer:
+            write_stream(writer, chunks)
+            write_stream(writer, chunks[:3], outcome="error", error=ErrorInfo("ReadError", "x"))
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
+
+
+def test_recorded_at_and_provenance_are_filled_in(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with CassetteWriter(path) as writer:
+        writer.begin("GET", "https://user:pw@api.example.com:8443/x").end()
+    header = Cassette.load(path).header
+    assert header is not None
+    assert header.recorded_at.endswith("Z")
+    assert header.python
+    assert header.httpx
+    assert header.streamtape == __version__
+    assert header.host == "api.example.com:8443"
+
+
+def test_empty_cassette_has_a_header(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    CassetteWriter(path).close()
+    cassette = Cassette.load(path)
+    assert cassette.interactions == []
+    assert cassette.header is not None
+    assert cassette.header.host is None
+
+
+def test_interleaved_interactions(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path) as writer:
+        a = writer.begin("POST", "http://h/a", start_ns=0)
+        b = writer.begin("POST", "http://h/b", start_ns=0)
+        for i in range(3):
+            a.chunk(b"a%d" % i, offset_ns=i * 1000)
+            b.chunk(b"b%d" % i, offset_ns=i * 2000)
+        b.end()
+        a.end("closed")
+    ids = [msgspec.json.decode(line)["id"] for line in lines(path)[1:]]
+    assert ids == [1, 2, 1, 2, 1, 2, 1, 2, 2, 1]
+    cassette = Cassette.load(path)
+    assert [i.request.url for i in cassette] == ["http://h/a", "http://h/b"]
+    assert [c.data for c in cassette[0].chunks] == [b"a0", b"a1", b"a2"]
+    assert [c.offset_ns for c in cassette[1].chunks] == [0, 2000, 4000]
+    assert [i.end.outcome for i in cassette if i.end] == ["closed", "complete"]
+    streamed = [i.request.url for i in Cassette.iter_interactions(path)]
+    assert streamed == ["http://h/b", "http://h/a"]  # in the order they ended
+
+
+def test_close_ends_open_interactions_as_interrupted(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    writer = new_writer(path)
+    rec = writer.begin("GET", "http://h/")
+    rec.chunk(b"x")
+    writer.close()
+    rec.chunk(b"after close")  # ignored: the caller's stream must not break
+    [inter] = Cassette.load(path).interactions
+    assert inter.end is not None
+    assert inter.end.outcome == "interrupted"
+    assert [c.data for c in inter.chunks] == [b"x"]
+    with pytest.raises(CassetteError, match="closed"):
+        writer.begin("GET", "http://h/")
+
+
+def test_error_end_keeps_class_name_and_message(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path) as writer:
+        rec = writer.begin("GET", "http://h/")
+        rec.end("error", error=ConnectionResetError(f"reset, key {SECRET}"))
+    [inter] = Cassette.load(path)
+    assert inter.response is None
+    assert inter.end is not None
+    assert inter.end.error is not None
+    assert inter.end.error.type == "ConnectionResetError"
+    assert inter.end.error.message.startswith("reset, key ")
+    assert SECRET not in inter.end.error.message
+
+
+# -- derived views ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", SSE_FIXTURES[:6], ids=lambda p: p.name)
+def test_events_and_result_come_from_the_decoder(tmp_path: Path, fixture: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path) as writer:
+        write_stream(writer, sse_chunks(fixture))
+    [inter] = Cassette.load(path)
+    assert inter.body == fixture.read_bytes()
+    decoder = EventDecoder()
+    expected = decoder.feed(fixture.read_bytes()) + decoder.close()
+    assert inter.events() == expected
+    assert inter.result() == accumulate(expected)
+    assert inter.results() == [inter.result()]
+
+
+def _gzip_chunks(data: Sequence[bytes]) -> list[bytes]:
+    obj = zlib.compressobj(wbits=31)
+    out = [obj.compress(d) + obj.flush(zlib.Z_SYNC_FLUSH) for d in data]
+    return [*out, obj.flush()]
+
+
+def _deflate_chunks(data: Sequence[bytes]) -> list[bytes]:
+    return [zlib.compress(b"".join(data))]
+
+
+def _raw_deflate_chunks(data: Sequence[bytes]) -> list[bytes]:
+    obj = zlib.compressobj(wbits=-15)
+    return [obj.compress(b"".join(data)) + obj.flush()]
+
+
+def _zstd_chunks(data: Sequence[bytes]) -> list[bytes]:
+    return [zstandard.ZstdCompressor().compress(d) for d in data]  # one frame each
+
+
+@pytest.mark.parametrize(
+    ("coding", "encode"),
+    [
+        ("gzip", _gzip_chunks),
+        ("deflate", _deflate_chunks),
+        ("deflate", _raw_deflate_chunks),
+        ("zstd", _zstd_chunks),
+    ],
+)
+def test_body_and_events_are_content_decoded_chunks_stay_wire_bytes(
+    tmp_path: Path, coding: str, encode: object
+) -> None:
+    fixture = SSE_FIXTURES[0]
+    wire = encode(sse_chunks(fixture))  # type: ignore[operator]
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path) as writer:
+        write_stream(writer, wire, headers=[*SSE_HEADERS, ("Content-Encoding", coding)])
+    [inter] = Cassette.load(path)
+    assert [c.data for c in inter.chunks] == wire
+    assert inter.wire_body == b"".join(wire)
+    assert inter.body == fixture.read_bytes()
+    assert len(inter.events()) > 0
+
+
+def test_unknown_content_encoding_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path) as writer:
+        write_stream(writer, [b"x"], headers=[("Content-Encoding", "compress")])
+    [inter] = Cassette.load(path)
+    with pytest.raises(CassetteError, match="compress"):
+        _ = inter.body
+
+
+def test_gzip_body_is_not_passed_through_chunk_redaction(tmp_path: Path) -> None:
+    wire = gzip.compress(f"data: {SECRET}\n\n".encode())
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path) as writer:
+        write_stream(writer, [wire], headers=[("Content-Encoding", "gzip")])
+    assert Cassette.load(path)[0].chunks[0].data == wire
+
+
+# -- redaction ----------------------------------------------------------------------------------
+
+
+def test_writer_redacts_request_headers_url_body_and_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path) as writer:
+        rec = writer.begin(
+            "POST",
+            f"https://api.example.com/v1?api_key={SECRET}",
+            [("Authorization", f"Bearer {SECRET}")],
+            f'{{"key": "{SECRET}"}}'.encode(),
+        )
+        rec.response(200, [("Set-Cookie", f"session={SECRET}")])
+        rec.chunk(f"data: {SECRET}\n\n".encode())
+        rec.end()
+    raw = b"\n".join(lines(path))
+    assert SECRET.encode() not in raw
+    assert b"<redacted>" in raw
+
+
+def test_redactor_none_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path, redactor=None) as writer:
+        writer.begin("GET", "http://h/", [("Authorization", SECRET)]).end()
+    assert Cassette.load(path)[0].request.headers == [("Authorization", SECRET)]
+
+
+def test_custom_redactor_is_used(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path, redactor=Redactor(headers=["x-team"])) as writer:
+        writer.begin("GET", "http://h/", [("X-Team", "blue")]).end()
+    assert Cassette.load(path)[0].request.headers == [("X-Team", "<redacted>")]
+
+
+# -- damage -------------------------------------------------------------------------------------
+
+
+def _three_frames(path: Path) -> list[list[bytes]]:
+    """A cassette of three interactions, one zstd frame each; returns their chunks."""
+    streams = [[b"data: %d-%d\n\n" % (n, i) for i in range(6)] for n in range(3)]
+    with new_writer(path, frame_interval=None) as writer:
+        for chunks in streams:
+            write_stream(writer, chunks)
+    return streams
+
+
+def test_truncation_at_every_byte_of_the_last_frame(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    streams = _three_frames(path)
+    data = path.read_bytes()
+    starts = frame_starts(data)
+    assert len(starts) == 3
+    last = starts[-1]
+    cut_file = tmp_path / "cut.ndjson.zst"
+    for cut in range(last + 1, len(data)):
+        cut_file.write_bytes(data[:cut])
+        cassette = Cassette.load(cut_file, strict=False)
+        assert cassette.truncated, cut
+        assert [[c.data for c in i.chunks] for i in cassette.interactions[:2]] == streams[:2]
+        assert all(i.complete for i in cassette.interactions[:2])
+        if len(cassette.interactions) == 3:  # what came through of the cut frame is exact
+            got = [c.data for c in cassette[2].chunks]
+            assert got == streams[2][: len(got)]
+        with pytest.raises(CassetteError) as info:
+            Cassette.load(cut_file)
+        error = info.value
+        assert error.path == str(cut_file)
+        assert error.offset == last
+        assert error.record is not None
+        assert error.record > 2 * 9 + 1  # header + two interactions of 9 records came before
+        assert str(cut_file) in str(error)
+        assert f"record {error.record}" in str(error)
+        assert f"byte {last}" in str(error)
+    cut_file.write_bytes(data[:last])  # cut at a frame boundary: a valid, shorter cassette
+    assert len(Cassette.load(cut_file)) == 2
+
+
+def test_iter_records_yields_what_came_before_the_damage(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    _three_frames(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: frame_starts(data)[-1] + 5])
+    got: list[object] = []
+    with pytest.raises(CassetteError, match="truncated"):
+        got.extend(Cassette.iter_records(path))
+    assert isinstance(got[0], Header)
+    assert len(got) == 1 + 2 * 9
+    assert isinstance(got[-1], EndRecord)
+
+
+def test_corrupt_frame(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    streams = _three_frames(path)
+    data = bytearray(path.read_bytes())
+    starts = frame_starts(bytes(data))
+    middle = (starts[1] + starts[2]) // 2
+    data[middle] ^= 0x55
+    path.write_bytes(bytes(data))
+    with pytest.raises(CassetteError, match="corrupt") as info:
+        Cassette.load(path)
+    assert info.value.offset == starts[1]
+    assert info.value.record == 1 + 9 + 1
+    cassette = Cassette.load(path, strict=False)
+    assert cassette.truncated
+    assert [[c.data for c in i.chunks] for i in cassette] == streams[:1]
+
+
+def test_bad_record_in_a_good_frame(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    path.write_bytes(compress_lines(HEADER, b'{"kind":"request","id":1}'))
+    with pytest.raises(CassetteError, match="record 2") as info:
+        Cassette.load(path)
+    assert info.value.record == 2
+
+
+def test_chunk_of_unknown_interaction(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    path.write_bytes(compress_lines(HEADER, b'{"kind":"chunk","id":7,"dt":1,"text":"x"}'))
+    with pytest.raises(CassetteError, match="unknown or ended interaction 7"):
+        Cassette.load(path)
+
+
+def test_newer_major_version_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    header = b'{"kind":"header","format":"streamtape-cassette","version":"2.0","layout":"new"}'
+    path.write_bytes(compress_lines(header, b'{"kind":"frobnicate"}'))
+    for strict in (True, False):
+        with pytest.raises(CassetteError, match=r"format 2\.0 is newer.*upgrade streamtape"):
+            Cassette.load(path, strict=strict)
+
+
+def test_unknown_record_kinds_and_fields_of_a_newer_minor_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    path.write_bytes(
+        compress_lines(
+            HEADER.replace(b'"1.0"', b'"1.7"')[:-1] + b',"new_field":[1,2]}',
+            b'{"kind":"request","id":1,"method":"GET","url":"http://h/","priority":3}',
+            b'{"kind":"annotation","id":1,"note":"hello"}',
+            b'{"kind":"chunk","id":1,"dt":10,"text":"x"}',
+            b'{"kind":"end","id":1,"dt":1,"outcome":"complete"}',
+        )
+    )
+    [inter] = Cassette.load(path)
+    assert inter.chunks == [Chunk(10_000, b"x")]
+    kinds = [type(r) for r in Cassette.iter_records(path)]
+    assert kinds == [Header, RequestRecord, ChunkRecord, EndRecord]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"interactions:\n- request: {}\n", compress_lines(b'{"kind":"request","id":1}')],
+    ids=["empty", "yaml", "no-header"],
+)
+def test_not_a_cassette(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    path.write_bytes(content)
+    with pytest.raises(CassetteError) as info:
+        Cassette.load(path)
+    assert info.value.path == str(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CassetteError, match="cannot open"):
+        Cassette.load(tmp_path / "nope.ndjson.zst")
+
+
+# -- frames, crash safety, atomic writes, appending ---------------------------------------------
+
+
+def test_a_frame_ends_at_each_interaction_end(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path, frame_interval=None) as writer:
+        rec = writer.begin("GET", "http://h/")
+        rec.chunk(b"x")
+        assert path.with_name("x").exists() is False
+        temp = writer.temp_path
+        assert temp is not None
+        assert temp.read_bytes() == b""  # nothing ended a frame yet
+        rec.end()
+        assert len(Cassette.load(temp)) == 1  # readable while the writer is still open
+        assert not path.exists()
+
+
+def test_pending_records_reach_the_file_within_the_frame_interval(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    writer = CassetteWriter(path, frame_interval=0.02, atomic=False)
+    try:
+        rec = writer.begin("GET", "http://h/")
+        rec.chunk(b"first")
+        # no further writes: the background timer must end the frame on its own
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cassette = Cassette.load(path, strict=False)
+            if cassette.interactions and cassette[0].chunks:
+                break
+            time.sleep(0.005)
+        assert [c.data for c in cassette[0].chunks] == [b"first"]
+        assert not cassette.truncated
+        assert cassette[0].end is None  # the stream is still open
+    finally:
+        writer.close()
+
+
+def test_frames_end_when_the_interval_passes_between_records(tmp_path: Path) -> None:
+    now = [0]
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path, clock=lambda: now[0], frame_interval=0.25) as writer:
+        rec = writer.begin("GET", "http://h/")
+        for i in range(10):
+            now[0] += 100_000_000  # 100 ms per chunk
+            rec.chunk(b"c%d" % i)
+        rec.end()
+    # a frame ends at the first record >= 250 ms after the frame's first record, and at the end:
+    # [header request c0 c1 c2] (0..300 ms), [c3 c4 c5 c6] (400..700), [c7 c8 c9 end]
+    data = path.read_bytes()
+    starts = frame_starts(data)
+    frames = [
+        zstandard.ZstdDecompressor().decompressobj().decompress(data[a:b])
+        for a, b in zip(starts, [*starts[1:], len(data)], strict=True)
+    ]
+    assert [f.count(b"\n") for f in frames] == [5, 4, 4]
+    assert frames[1].startswith(b'{"kind":"chunk","id":1,"dt":100000,"text":"c3"}')
+
+
+def test_atomic_write_renames_at_close_and_discard_keeps_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "c.ndjson.zst"
+    writer = new_writer(path)
+    write_stream(writer, [b"one"])
+    temp = writer.temp_path
+    assert temp is not None
+    assert temp.parent == path.parent
+    assert temp.name.startswith("c.ndjson.zst.")
+    assert temp.name.endswith(".partial")
+    assert not path.exists()
+    writer.close()
+    assert path.exists()
+    assert not temp.exists()
+    before = path.read_bytes()
+    writer = new_writer(path)
+    write_stream(writer, [b"two"])
+    writer.discard()
+    assert path.read_bytes() == before
+    assert not writer.temp_path or not writer.temp_path.exists()
+    assert list(path.parent.iterdir()) == [path]
+
+
+def test_concurrent_writers_threads(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with CassetteWriter(path) as writer:
+
+        def run(n: int) -> None:
+            rec = writer.begin("GET", f"http://h/{n}")
+            for i in range(50):
+                rec.chunk(b"%d:%d" % (n, i))
+            rec.end()
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    cassette = Cassette.load(path)
+    by_url = {i.request.url: [c.data for c in i.chunks] for i in cassette}
+    assert by_url == {f"http://h/{n}": [b"%d:%d" % (n, i) for i in range(50)] for n in range(8)}
+
+
+@pytest.mark.parametrize("atomic", [True, False])
+def test_append_keeps_old_interactions_and_header(tmp_path: Path, atomic: bool) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path) as writer:
+        write_stream(writer, [b"a"], url="http://h/1")
+        write_stream(writer, [b"b"], url="http://h/2")
+    with new_writer(path, append=True, atomic=atomic, recorded_at="2030-01-01T00:00:00Z") as writer:
+        write_stream(writer, [b"c"], url="http://h/3")
+    cassette = Cassette.load(path)
+    assert [(i.id, i.request.url, i.chunks[0].data) for i in cassette] == [
+        (1, "http://h/1", b"a"),
+        (2, "http://h/2", b"b"),
+        (3, "http://h/3", b"c"),
+    ]
+    assert cassette.header is not None
+    assert cassette.header.recorded_at == "2025-01-02T03:04:05Z"
+    assert sum(isinstance(r, Header) for r in Cassette.iter_records(path)) == 1
+
+
+def test_append_to_missing_file_starts_a_new_cassette(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path, append=True) as writer:
+        write_stream(writer, [b"a"])
+    assert [i.id for i in Cassette.load(path)] == [1]
+
+
+def test_append_to_a_damaged_cassette_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    _three_frames(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:-3])
+    with pytest.raises(CassetteError, match="cannot append"):
+        CassetteWriter(path, append=True)
+    assert path.read_bytes() == data[:-3]
+
+
+def test_record_structs_encode_with_kind_first() -> None:
+    record = ResponseRecord(id=1, dt=2, status=200, http_version="HTTP/1.1")
+    assert msgspec.json.encode(record).startswith(b'{"kind":"response","id":1,"dt":2')
