@@ -47,6 +47,7 @@ __all__ = [
     "huge_line_stream",
     "load_input",
     "render_json",
+    "render_markdown",
     "render_table",
     "run_bench",
     "stderr_progress",
@@ -677,6 +678,13 @@ def _rows(inp: BenchInput, shape: str, cases: list[_Case]) -> list[Row]:
 # ------------------------------------------------------------------------------------- rendering
 
 
+_FOOTNOTE = (
+    "{report.repeat} timed run(s) per decoder, interleaved, after {report.warmup} warm-up run(s); "
+    "median shown; spread = half the range over the median; streamtape x = streamtape's speed "
+    "over the decoder's (median of the paired runs' time ratios)."
+)
+
+
 def render_json(report: BenchReport) -> str:
     """The report as indented JSON (stable key order)."""
     return msgspec.json.format(msgspec.json.encode(report), indent=2).decode()
@@ -718,14 +726,35 @@ def render_table(report: BenchReport) -> str:
         text.append("  ".join(cells).rstrip())
     text.insert(1, "-" * len(text[0]))
     text.append("")
-    text.append(f"{report.repeat} timed run(s) each, interleaved, after {report.warmup} warm-up; "
-                "median shown, spread = half the range over the median; "
-                "streamtape x = streamtape's speed / the decoder's (paired runs).")  # fmt: skip
+    text.append(_FOOTNOTE.format(report=report))
     for s in report.skipped:
         text.append(f"skipped {s.decoder}: {s.reason} ({s.install})")
     for row in report.failures:
         text.append(f"FAILED {row.decoder} on {row.input} {row.shape}: {row.error}")
     return "\n".join(text)
+
+
+def render_markdown(report: BenchReport) -> str:
+    """The rows as a Markdown table (for docs), then skipped decoders and failures."""
+    out = [
+        "| input | shape | decoder | MB/s | events/s | ns/event | median | spread | streamtape x |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in report.rows:
+        if row.error is not None:
+            out.append(f"| {row.input} | {row.shape} | {row.decoder} | failed | | | | | |")
+            continue
+        speedup = "" if row.speedup is None or row.kind == "subject" else _ratio(row.speedup)
+        out.append(
+            f"| {row.input} | {row.shape} | {row.decoder} | {row.mb_per_s:,.2f} | "
+            f"{row.events_per_s:,.0f} | {row.ns_per_event:,.0f} | {_duration(row.median_ns)} | "
+            f"±{row.spread * 50:.1f}% | {speedup} |"
+        )
+    out.append("")
+    out.append(_FOOTNOTE.format(report=report))
+    out += [f"- skipped {s.decoder}: {s.reason} (`{s.install}`)" for s in report.skipped]
+    out += [f"- FAILED {r.decoder} on {r.input} {r.shape}: {r.error}" for r in report.failures]
+    return "\n".join(out)
 
 
 def _duration(ns: int) -> str:
