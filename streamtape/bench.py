@@ -423,11 +423,23 @@ def _msgspec_dicts() -> Decode:
 def _frames() -> Decode:
     def decode(chunks: list[bytes]) -> int:
         n = 0
-        tail = b""
+        pending: list[bytes] = []  # the unfinished frame, joined only once it ends (linear)
         for data in chunks:
-            frames = (tail + data if tail else data).split(b"\n\n")
+            if b"\n\n" not in data and not (
+                data[:1] == b"\n" and pending and pending[-1][-1:] == b"\n"
+            ):
+                pending.append(data)
+                continue
+            if pending:
+                pending.append(data)
+                data = b"".join(pending)
+                pending = []
+            frames = data.split(b"\n\n")
             tail = frames.pop()
+            if tail:
+                pending.append(tail)
             n += sum(1 for f in frames if b"data:" in f and not f.endswith(b"data: [DONE]"))
+        tail = b"".join(pending)
         return n + (b"data:" in tail and not tail.rstrip().endswith(b"data: [DONE]"))
 
     return decode

@@ -146,6 +146,16 @@ def test_chunk_shapes_keep_every_byte(path: Path, shape: str) -> None:
         assert chunks != bench.chunk(data, shape, seed=4)
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 4096])
+@pytest.mark.parametrize("path", [OPENAI_SSE, OPENROUTER_SSE], ids=["openai", "openrouter"])
+def test_frames_ceiling_counts_events_across_any_split(path: Path, size: int) -> None:
+    data = path.read_bytes().rstrip(b"\n")  # the last frame has no blank line after it
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    expected = 40 if path == OPENROUTER_SSE else 86  # `[DONE]` and the comment are no events
+    assert bench.ANCHORS["frames"].setup()(chunks) == expected
+    assert bench.ANCHORS["streamtape"].setup()(chunks) == expected
+
+
 def test_event_shape_cuts_at_every_kind_of_line_end() -> None:
     data = b"data: 1\r\n\r\ndata: 2\r\rdata: 3\n\ndata: 4"
     assert bench.chunk(data, "event") == [b"data: 1\r\n\r\n", b"data: 2\r\r", b"data: 3\n\n",
@@ -348,3 +358,54 @@ def test_openrouter_anchor_yields_what_the_sdk_client_returns(
         ]
     assert len(real) == 40 if path == OPENROUTER_SSE else len(real) == 86
     assert ours == real
+
+
+# The benchmark scripts' own helpers (the scripts live outside the package, in benchmarks/).
+
+
+@pytest.fixture
+def scripts(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.syspath_prepend(str(Path(__file__).parent.parent / "benchmarks"))
+    import bench_scaling
+
+    return bench_scaling
+
+
+def test_scaling_slope_tells_linear_from_constant_and_quadratic(scripts: Any) -> None:
+    def series(f: Any) -> Any:
+        points = [scripts.Point(n, n, f(n) * 1e-9, int(f(n))) for n in (10**3, 10**4, 10**5)]
+        return scripts.Series("s", "events", points)
+
+    assert series(lambda n: 7 * n).slope("seconds") == pytest.approx(1.0)
+    assert series(lambda n: 5000).slope("peak") == pytest.approx(0.0)
+    assert series(lambda n: n * n).slope("seconds") == pytest.approx(2.0)
+    assert "NOT LINEAR" in scripts.verdict(series(lambda n: n * n))
+    assert scripts.verdict(series(lambda n: 3 * n)).endswith(": linear")
+
+
+def test_scaling_svg_is_one_polyline_per_series(scripts: Any) -> None:
+    from xml.dom import minidom
+
+    all_series = [
+        scripts.Series(name, "events", [scripts.Point(10**k, 10**k, 10**k * 1e-6, 4096)
+                                        for k in (2, 4, 6)])
+        for name in ("a", "b & c")
+    ]  # fmt: skip
+    svg = minidom.parseString(scripts.svg_loglog(all_series, "seconds", "t", "time"))
+    assert len(svg.getElementsByTagName("polyline")) == 2
+    assert len(svg.getElementsByTagName("circle")) == 6
+    texts = {t.firstChild.data for t in svg.getElementsByTagName("text") if t.firstChild}
+    assert {"a", "b & c", "slope 1 (linear)", "100 B", "1 MB"} <= texts
+
+
+def test_write_section_replaces_only_its_own_section(scripts: Any, tmp_path: Path) -> None:
+    from bench_decode import write_section
+
+    doc = tmp_path / "benchmarks.md"
+    write_section(doc, "one", "first")
+    write_section(doc, "two", "second")
+    write_section(doc, "one", "again")
+    assert doc.read_text() == (
+        "# Benchmarks\n\n<!-- one:begin -->\nagain\n<!-- one:end -->\n\n"
+        "<!-- two:begin -->\nsecond\n<!-- two:end -->\n"
+    )
