@@ -363,7 +363,7 @@ class Matcher:
         were recorded, and how to re-record (``record_hint``, or a default naming ``cassette``).
         """
         where = f" in {cassette}" if cassette else ""
-        lines = [f"No recorded request{where} matches {sent.method.upper()} {sent.url}"]
+        lines = [f"No recorded request{where} matches {_request_line(sent)}"]
         if sent.body:
             lines.append(f"  sent body ({len(sent.body)} bytes): {_clip(_text(sent.body), 120)}")
         if not candidates:
@@ -385,7 +385,7 @@ class Matcher:
             count = len(candidates)
             lines.append(
                 f"Closest of the {count} recorded request{'s' if count != 1 else ''} is "
-                f"#{best_index}: {closest.method.upper()} {closest.url}"
+                f"#{best_index}: {_request_line(closest)}"
             )
             shown = best_diff[:_MAX_DIFF_LINES]
             lines += [f"  {line}" for line in shown]
@@ -448,6 +448,10 @@ def _first_difference(a: Sequence[object], b: Sequence[object]) -> int:
     )
 
 
+def _request_line(request: RequestLike) -> str:
+    return f"{request.method.upper()} {_clip(request.url, 2 * _VALUE_WIDTH)}"
+
+
 def _text(body: bytes) -> str:
     return body.decode("utf-8", "replace")
 
@@ -471,6 +475,6 @@ def _line(label: str, recorded: Any, sent: Any) -> str:
     start = 0
     if isinstance(recorded, str) and isinstance(sent, str):
         same = _first_difference(recorded, sent)
-        if same > _VALUE_WIDTH // 2:
+        if max(len(recorded), len(sent)) > _VALUE_WIDTH and same > _VALUE_WIDTH // 2:
             start = same - 10
     return f"{label}: recorded {_show(recorded, start)} / sent {_show(sent, start)}"
