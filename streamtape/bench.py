@@ -543,12 +543,19 @@ class _Case:
     error: str | None = None
 
     def run(self) -> int:
+        # The cyclic GC is paused while timing, as timeit does: otherwise a collection that one
+        # decoder's garbage triggers (traversing the SDKs' large heap) is billed to whichever
+        # decoder runs then, and a ceiling holding all its events at once pays for the others.
         decode = self.decode
-        start = time.perf_counter_ns()
-        n = 0
-        for chunks in self.streams:
-            n += decode(chunks)
-        self.runs.append(time.perf_counter_ns() - start)
+        gc.disable()
+        try:
+            start = time.perf_counter_ns()
+            n = 0
+            for chunks in self.streams:
+                n += decode(chunks)
+            self.runs.append(time.perf_counter_ns() - start)
+        finally:
+            gc.enable()
         return n
 
 
@@ -613,7 +620,7 @@ def run_bench(
             split = [chunk(s, shape, seed) for s in inp.streams]
         presplit = [[_presplit(s)] for s in inp.streams] if any(a.presplit for a in anchors) else []
         cases = [_Case(a, setups[a.name], presplit if a.presplit else split) for a in anchors]
-        gc.collect()  # once per case: a full collection costs ~50 ms once the SDKs are loaded
+        gc.collect()  # once per case, untimed: a full collection costs ~50 ms with the SDKs loaded
         for round_ in range(warmup + repeat):
             for case in cases:
                 if case.error is not None:
