@@ -177,9 +177,10 @@ class Redactor:
     """Replace secrets in requests, response heads and body chunks by :data:`MARKER`.
 
     ``headers``, ``query_params`` and ``json_paths`` add names and paths to redact, ``patterns``
-    adds regular expressions (the whole match is replaced; user patterns should not be able to
-    match the marker itself), and ``hooks`` run last on a :class:`RedactionContext` for anything
-    else. ``defaults=False`` drops the built-in header, parameter and key rules.
+    adds regular expressions (the whole match is replaced; text already replaced is never
+    matched again), and ``hooks`` run last on a :class:`RedactionContext` for anything else
+    (hooks should be idempotent too). ``defaults=False`` drops the built-in header, parameter
+    and key rules.
     """
 
     def __init__(
@@ -271,12 +272,7 @@ class Redactor:
         parts = query.split("&")
         for i, part in enumerate(parts):
             name, sep, value = part.partition("=")
-            if (
-                sep
-                and value
-                and unquote_plus(name).lower() in self._params
-                and unquote_plus(value) != MARKER
-            ):
+            if sep and value and unquote_plus(name).lower() in self._params:
                 parts[i] = f"{name}={URL_MARKER}"
         return "&".join(parts)
 
