@@ -63,7 +63,7 @@ Outcome: TypeAlias = Literal["complete", "error", "closed", "interrupted"]
 """How a stream ended: read to its end, broken by an error, closed early by the caller, or cut
 off (KeyboardInterrupt, task cancellation, writer closed while the stream was open)."""
 
-_FRAME_INTERVAL = 0.25  # seconds: longest time a written record waits for its frame to end
+_FLUSH_INTERVAL = 0.25  # seconds: longest time a written record waits to reach the file
 _MAX_FRAME_BYTES = 1 << 20  # uncompressed bytes after which a frame ends anyway
 _READ_SIZE = 1 << 16
 _MAX_HELD_BYTES = 8 << 20  # reader: yield unverified lines of a frame beyond this much
@@ -490,9 +490,10 @@ class CassetteWriter:
     """Writes a cassette as the interactions happen, safe to share between threads and tasks.
 
     Every record passes ``redactor`` first (None keeps everything). A zstd frame ends at each
-    interaction's end and, while data is pending, at least every ``frame_interval`` seconds (a
-    background thread sees to it during stalls), so a killed process leaves a file whose records
-    read back up to the last ended frame.
+    interaction's end (and after 1 MiB); while records are pending they are flushed to the file
+    as a complete zstd block at least every ``flush_interval`` seconds (a background thread sees
+    to it during stalls), so a killed process leaves a file whose records read back up to the
+    last flush. Block flushes keep the compression history that a frame end would throw away.
 
     With ``atomic=True`` the records go to ``<name>.<random>.partial`` next to ``path``, renamed
     over ``path`` by :meth:`close`: readers never see half a file, and after a crash the
@@ -509,7 +510,7 @@ class CassetteWriter:
         level: int = 3,
         atomic: bool = True,
         append: bool = False,
-        frame_interval: float | None = _FRAME_INTERVAL,
+        flush_interval: float | None = _FLUSH_INTERVAL,
         clock: Callable[[], int] = time.perf_counter_ns,
         recorded_at: str | datetime.datetime | None = None,
     ) -> None:
@@ -517,7 +518,7 @@ class CassetteWriter:
         self.redactor = redactor
         self.atomic = atomic
         self._clock = clock
-        self._interval_ns = None if frame_interval is None else int(frame_interval * 1e9)
+        self._interval_ns = None if flush_interval is None else int(flush_interval * 1e9)
         if isinstance(recorded_at, datetime.datetime):
             recorded_at = recorded_at.astimezone(datetime.timezone.utc).strftime(
                 "%Y-%m-%dT%H:%M:%SZ"
@@ -527,8 +528,8 @@ class CassetteWriter:
         self._cobj = self._cctx.compressobj()
         self._lock = threading.Condition(threading.RLock())
         self._open: dict[int, InteractionWriter] = {}
-        self._pending_since: int | None = None
-        self._frame_bytes = 0
+        self._pending_since: int | None = None  # clock time of the oldest unflushed record
+        self._frame_bytes = 0  # uncompressed bytes in the current frame (0: no frame open)
         self._timer: threading.Thread | None = None
         self.closed = False
 
@@ -648,7 +649,7 @@ class CassetteWriter:
         )
 
     def _write(self, record: Record, *, end_frame: bool = False) -> None:
-        """Compress one line; end the frame when asked, when it is due or big. Lock held."""
+        """Compress one line; end the frame when asked or big, flush when due. Lock held."""
         line = _ENCODER.encode(record) + b"\n"
         out = self._cobj.compress(line)
         if out:
@@ -658,13 +659,20 @@ class CassetteWriter:
         if self._pending_since is None:
             self._pending_since = now
             self._start_timer()
-        due = self._interval_ns is not None and now - self._pending_since >= self._interval_ns
-        if end_frame or due or self._frame_bytes >= _MAX_FRAME_BYTES:
+        if end_frame or self._frame_bytes >= _MAX_FRAME_BYTES:
             self._end_frame()
+        elif self._interval_ns is not None and now - self._pending_since >= self._interval_ns:
+            self._flush_block()
+
+    def _flush_block(self) -> None:
+        """Hand everything written so far to the OS as complete zstd blocks. Lock held."""
+        self._file.write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+        self._file.flush()
+        self._pending_since = None
 
     def _end_frame(self) -> None:
         """Finish the current zstd frame and hand it to the OS. Lock held."""
-        if self._pending_since is None:
+        if not self._frame_bytes:
             return
         self._file.write(self._cobj.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH))
         self._file.flush()
@@ -677,14 +685,14 @@ class CassetteWriter:
             return
         if self._timer is None:
             self._timer = threading.Thread(
-                target=self._run_timer, name="streamtape-cassette-frames", daemon=True
+                target=self._run_timer, name="streamtape-cassette-flush", daemon=True
             )
             self._timer.start()
         else:
             self._lock.notify_all()
 
     def _run_timer(self) -> None:
-        """End the pending frame once it is ``frame_interval`` old, even if no record comes."""
+        """Flush pending records once they are ``flush_interval`` old, even if no record comes."""
         assert self._interval_ns is not None
         with self._lock:
             while not self.closed:
@@ -693,12 +701,12 @@ class CassetteWriter:
                     continue
                 remaining = self._pending_since + self._interval_ns - self._clock()
                 if remaining <= 0:
-                    self._end_frame()
+                    self._flush_block()
                 else:
                     self._lock.wait(remaining / 1e9)
 
     def flush(self) -> None:
-        """End the current frame now, so everything written so far is readable."""
+        """End the current frame now, so everything written so far is readable and verified."""
         with self._lock:
             if not self.closed:
                 self._end_frame()
@@ -889,8 +897,9 @@ class _Reader:
 class _Assembler:
     """Turns records into interactions, checking that they fit together."""
 
-    def __init__(self, reader: _Reader) -> None:
+    def __init__(self, reader: _Reader, *, keep: bool = True) -> None:
         self._reader = reader
+        self._keep = keep  # keep every interaction in ``order`` (load) or only the open ones
         self.open: dict[int, tuple[Interaction, list[int]]] = {}  # id -> (interaction, [µs])
         self.order: list[Interaction] = []
         self._seen: set[int] = set()
@@ -921,7 +930,8 @@ class _Assembler:
                 record.id, RecordedRequest(record.method, record.url, record.headers, body)
             )
             self.open[record.id] = (inter, [0])
-            self.order.append(inter)
+            if self._keep:
+                self.order.append(inter)
             return None
         assert isinstance(record, (ResponseRecord, ChunkRecord, EndRecord))
         try:
@@ -1030,7 +1040,7 @@ class Cassette:
         """Yield each interaction when its end record is read (memory: the open ones only),
         then the unfinished ones; damage raises as in :meth:`load` unless ``strict=False``."""
         reader = _Reader(path)
-        assembler = _Assembler(reader)
+        assembler = _Assembler(reader, keep=False)
         try:
             for record in reader:
                 done = assembler.feed(record)

@@ -384,7 +384,7 @@ def test_custom_redactor_is_used(tmp_path: Path) -> None:
 def _three_frames(path: Path) -> list[list[bytes]]:
     """A cassette of three interactions, one zstd frame each; returns their chunks."""
     streams = [[b"data: %d-%d\n\n" % (n, i) for i in range(6)] for n in range(3)]
-    with new_writer(path, frame_interval=None) as writer:
+    with new_writer(path, flush_interval=None) as writer:
         for chunks in streams:
             write_stream(writer, chunks)
     return streams
@@ -515,25 +515,27 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_a_frame_ends_at_each_interaction_end(tmp_path: Path) -> None:
     path = tmp_path / "c.ndjson.zst"
-    with new_writer(path, frame_interval=None) as writer:
+    with new_writer(path, flush_interval=None) as writer:
         rec = writer.begin("GET", "http://h/")
         rec.chunk(b"x")
-        assert path.with_name("x").exists() is False
         temp = writer.temp_path
         assert temp is not None
-        assert temp.read_bytes() == b""  # nothing ended a frame yet
+        assert temp.read_bytes() == b""  # nothing flushed yet
         rec.end()
-        assert len(Cassette.load(temp)) == 1  # readable while the writer is still open
+        assert len(Cassette.load(temp)) == 1  # whole and readable while the writer is open
+        assert len(frame_starts(temp.read_bytes())) == 1
         assert not path.exists()
+        write_stream(writer, [b"y"])
+        assert len(frame_starts(temp.read_bytes())) == 2
 
 
-def test_pending_records_reach_the_file_within_the_frame_interval(tmp_path: Path) -> None:
+def test_pending_records_reach_the_file_within_the_flush_interval(tmp_path: Path) -> None:
     path = tmp_path / "c.ndjson.zst"
-    writer = CassetteWriter(path, frame_interval=0.02, atomic=False)
+    writer = CassetteWriter(path, flush_interval=0.02, atomic=False)
     try:
         rec = writer.begin("GET", "http://h/")
         rec.chunk(b"first")
-        # no further writes: the background timer must end the frame on its own
+        # no further writes: the background timer must flush on its own
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             cassette = Cassette.load(path, strict=False)
@@ -541,31 +543,54 @@ def test_pending_records_reach_the_file_within_the_frame_interval(tmp_path: Path
                 break
             time.sleep(0.005)
         assert [c.data for c in cassette[0].chunks] == [b"first"]
-        assert not cassette.truncated
-        assert cassette[0].end is None  # the stream is still open
+        assert cassette[0].end is None  # the stream is still open ...
+        assert cassette.truncated  # ... and so is its zstd frame
     finally:
         writer.close()
+    assert not Cassette.load(path).truncated
 
 
-def test_frames_end_when_the_interval_passes_between_records(tmp_path: Path) -> None:
+def test_records_are_flushed_once_the_interval_passes(tmp_path: Path) -> None:
     now = [0]
     path = tmp_path / "c.ndjson.zst"
-    with new_writer(path, clock=lambda: now[0], frame_interval=0.25) as writer:
+    sizes = []
+    with new_writer(path, clock=lambda: now[0], flush_interval=0.25, atomic=False) as writer:
         rec = writer.begin("GET", "http://h/")
         for i in range(10):
             now[0] += 100_000_000  # 100 ms per chunk
             rec.chunk(b"c%d" % i)
+            sizes.append(path.stat().st_size)
+        readable = Cassette.load(path, strict=False)
+        assert [c.data for c in readable[0].chunks] == [b"c%d" % k for k in range(7)]
         rec.end()
-    # a frame ends at the first record >= 250 ms after the frame's first record, and at the end:
-    # [header request c0 c1 c2] (0..300 ms), [c3 c4 c5 c6] (400..700), [c7 c8 c9 end]
+    # a flush comes with the first record >= 250 ms after the oldest unflushed one:
+    # after c2 (300 ms after the request), then c6 (300 ms after c3)
+    grew = [i for i in range(10) if sizes[i] > (sizes[i - 1] if i else 0)]
+    assert grew == [2, 6]
+    assert len(frame_starts(path.read_bytes())) == 1  # flushes do not end the frame
+
+
+def test_truncation_never_loses_a_flushed_chunk(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    chunks = [b"data: %d\n\n" % i * (i + 1) for i in range(8)]
+    flushed_at = []  # file size once each chunk was flushed
+    with new_writer(path, flush_interval=0, atomic=False) as writer:
+        write_stream(writer, [b"first interaction"])
+        rec = writer.begin("GET", "http://h/2", start_ns=0)
+        for i, chunk in enumerate(chunks):
+            rec.chunk(chunk, offset_ns=i * 1000)
+            flushed_at.append(path.stat().st_size)
+        rec.end(offset_ns=10_000)
     data = path.read_bytes()
-    starts = frame_starts(data)
-    frames = [
-        zstandard.ZstdDecompressor().decompressobj().decompress(data[a:b])
-        for a, b in zip(starts, [*starts[1:], len(data)], strict=True)
-    ]
-    assert [f.count(b"\n") for f in frames] == [5, 4, 4]
-    assert frames[1].startswith(b'{"kind":"chunk","id":1,"dt":100000,"text":"c3"}')
+    last = frame_starts(data)[-1]
+    cut_file = tmp_path / "cut.ndjson.zst"
+    for cut in range(last, len(data)):
+        cut_file.write_bytes(data[:cut])
+        cassette = Cassette.load(cut_file, strict=False)
+        complete = sum(size <= cut for size in flushed_at)
+        got = [c.data for c in cassette[1].chunks] if len(cassette) > 1 else []
+        assert got[:complete] == chunks[:complete], cut
+        assert got == chunks[: len(got)]
 
 
 def test_atomic_write_renames_at_close_and_discard_keeps_the_old_file(tmp_path: Path) -> None:

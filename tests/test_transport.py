@@ -645,7 +645,7 @@ def test_a_recorder_killed_mid_stream_leaves_a_readable_cassette(
         for line in lines:
             if line.strip() == "chunk 4":
                 break
-        # the stream now stalls (chunk 5 is held); the writer's timer ends the frame on its own
+        # the stream now stalls (chunk 5 is held); the writer's timer flushes on its own
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             got = Cassette.load(partial, strict=False)
@@ -663,7 +663,12 @@ def test_a_recorder_killed_mid_stream_leaves_a_readable_cassette(
             process.stdout.close()
     assert process.returncode == -signal.SIGKILL
     assert not final.exists()  # atomic: the final path never saw a half file
-    cassette = Cassette.load(partial)  # strict: every frame on disk is whole
+    # the stream's zstd frame never ended: a strict read names the cut, a lenient one reads on
+    with pytest.raises(CassetteError, match="truncated") as info:
+        Cassette.load(partial)
+    assert info.value.path == str(partial)
+    cassette = Cassette.load(partial, strict=False)
+    assert cassette.truncated
     [inter] = cassette
     assert [c.data for c in inter.chunks] == chunks[:5]
     assert inter.end is None
