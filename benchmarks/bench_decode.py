@@ -100,6 +100,20 @@ def write_section(path: Path, name: str, body: str) -> None:
     path.write_text(text)
 
 
+def shown_args(argv: list[str]) -> list[str]:
+    """The arguments worth showing in the docs: no output paths, no `--write-docs`."""
+    shown: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--json":
+            skip = True
+        elif not arg.startswith("--json=") and arg != "--write-docs":
+            shown.append(arg)
+    return shown
+
+
 def docs_section(report: bench.BenchReport, command: str, targets: list[str]) -> str:
     return "\n".join(
         [
@@ -153,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(bench.render_json(report))
     if args.write_docs:
         command = "python benchmarks/bench_decode.py " + " ".join(
-            sys.argv[1:] if argv is None else argv
+            shown_args(sys.argv[1:] if argv is None else argv)
         )
         write_section(DOCS, "bench_decode", docs_section(report, command.strip(), targets))
     return 1 if report.failures else 0

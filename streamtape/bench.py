@@ -650,7 +650,7 @@ def run_bench(
         platform=platform.platform(),
         repeat=repeat,
         warmup=warmup,
-        versions={a.name: a.version() for a in anchors},
+        versions={a.dist: a.version() for a in anchors if a.dist},
         shapes={s: SHAPES[s] for s in dict.fromkeys(shape for _, shape in plan)},
         rows=rows,
         skipped=skipped,

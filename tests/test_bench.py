@@ -48,6 +48,9 @@ def test_run_bench_has_a_row_per_installed_decoder_with_equal_event_counts() -> 
     installed = {name for name, anchor in bench.ANCHORS.items() if not anchor.missing()}
     assert {s["decoder"] for s in data["skipped"]} == set(bench.ANCHORS) - installed
     assert data["repeat"] == 1
+    dists = {"streamtape", "msgspec", "httpx", "openai", "openrouter", "httpx-sse"}
+    assert set(data["versions"]) == {bench.ANCHORS[n].dist for n in installed} - {""}
+    assert set(data["versions"]) <= dists
     cases = {(row["input"], row["shape"]) for row in data["rows"]}
     assert cases == {
         (i, s) for i in ("generated", "openrouter") for s in ("64k", "event", "random")
@@ -409,3 +412,10 @@ def test_write_section_replaces_only_its_own_section(scripts: Any, tmp_path: Pat
         "# Benchmarks\n\n<!-- one:begin -->\nagain\n<!-- one:end -->\n\n"
         "<!-- two:begin -->\nsecond\n<!-- two:end -->\n"
     )
+
+
+def test_docs_show_no_output_paths(scripts: Any) -> None:
+    from bench_decode import shown_args
+
+    given = ["--repeat", "3", "--json", "out/x.json", "--write-docs", "--json=y.json", "--quick"]
+    assert shown_args(given) == ["--repeat", "3", "--quick"]
