@@ -799,6 +799,9 @@ class _Reader:
                     try:
                         out = dobj.decompress(data)
                     except zstandard.ZstdError as exc:
+                        if pos == 0:  # not even the first frame: not a cassette at all
+                            message = f"not a streamtape cassette: not zstd data ({exc})"
+                            raise self._fail(message, 1, 0) from exc
                         raise _Damage(
                             self._fail(f"corrupt zstd frame ({exc})", number + 1, frame_start)
                         ) from exc

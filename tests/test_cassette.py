@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import sys
 import threading
 import time
 import zlib
@@ -336,6 +337,20 @@ def test_unknown_content_encoding_is_an_error(tmp_path: Path) -> None:
         _ = inter.body
 
 
+def test_brotli_body_without_brotli_installed_names_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "brotli", None)  # None in sys.modules: import fails
+    monkeypatch.setitem(sys.modules, "brotlicffi", None)
+    path = tmp_path / "c.ndjson.zst"
+    with new_writer(path) as writer:
+        write_stream(writer, [b"\x0b\x02\x80"], headers=[("Content-Encoding", "br")])
+    [inter] = Cassette.load(path)
+    assert inter.chunks[0].data == b"\x0b\x02\x80"
+    with pytest.raises(CassetteError, match="install 'brotli'"):
+        inter.events()
+
+
 def test_gzip_body_is_not_passed_through_chunk_redaction(tmp_path: Path) -> None:
     wire = gzip.compress(f"data: {SECRET}\n\n".encode())
     path = tmp_path / "c.ndjson.zst"
@@ -503,6 +518,13 @@ def test_not_a_cassette(tmp_path: Path, content: bytes) -> None:
     with pytest.raises(CassetteError) as info:
         Cassette.load(path)
     assert info.value.path == str(path)
+
+
+def test_a_file_that_is_not_zstd_is_refused_even_leniently(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"interactions: []\n")
+    with pytest.raises(CassetteError, match="not zstd"):
+        Cassette.load(path, strict=False)
 
 
 def test_missing_file(tmp_path: Path) -> None:

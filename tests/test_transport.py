@@ -174,6 +174,40 @@ def test_response_headers_replay_as_recorded(sse_server: SSEServer, cassette_pat
     assert replayed.headers.get_list("x-dup") == ["1", "2"]
 
 
+@pytest.mark.parametrize("how", ["iter_raw", "iter_bytes", "iter_lines", "iter_text", "read"])
+def test_every_sync_way_of_reading_records_the_whole_stream(
+    sse_server: SSEServer, cassette_path: Path, how: str
+) -> None:
+    url = sse_server.add(Route("/r", sse_chunks(FIXTURE), delays=0.0005))
+    with recorder(httpx, cassette_path) as client:
+        live = read_sync(client, url, how)
+        client._test_writer.close()
+    [inter] = Cassette.load(cassette_path)
+    assert inter.complete
+    assert inter.wire_body == FIXTURE.read_bytes()
+    with player(httpx, cassette_path) as client:
+        assert read_sync(client, url, how) == live
+
+
+@pytest.mark.parametrize("how", ["aiter_raw", "aiter_bytes", "aiter_lines", "aiter_text", "aread"])
+def test_every_async_way_of_reading_records_the_whole_stream(
+    sse_server: SSEServer, cassette_path: Path, how: str
+) -> None:
+    url = sse_server.add(Route("/r", sse_chunks(FIXTURE), delays=0.0005))
+
+    async def run() -> None:
+        async with recorder(httpx2, cassette_path, asynchronous=True) as client:
+            live = await read_async(client, url, how)
+            client._test_writer.close()
+        [inter] = Cassette.load(cassette_path)
+        assert inter.complete
+        assert inter.wire_body == FIXTURE.read_bytes()
+        async with player(httpx2, cassette_path, asynchronous=True) as client:
+            assert await read_async(client, url, how) == live
+
+    asyncio.run(run())
+
+
 # -- live pass-through --------------------------------------------------------------------------
 
 
