@@ -494,6 +494,8 @@ class CassetteWriter:
     as a complete zstd block at least every ``flush_interval`` seconds (a background thread sees
     to it during stalls), so a killed process leaves a file whose records read back up to the
     last flush. Block flushes keep the compression history that a frame end would throw away.
+    The NDJSON depends on the input only; the compressed bytes also depend on when flushes fell,
+    so pass ``flush_interval=None`` where identical files matter (conversions).
 
     With ``atomic=True`` the records go to ``<name>.<random>.partial`` next to ``path``, renamed
     over ``path`` by :meth:`close`: readers never see half a file, and after a crash the
