@@ -187,10 +187,15 @@ def test_offsets_must_not_go_back(tmp_path: Path) -> None:
             rec.chunk(b"b", offset_ns=3_000)
 
 
-def test_same_input_gives_the_same_bytes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"clock": time.perf_counter_ns, "flush_interval": None}],
+    ids=["frozen-clock", "real-clock-no-timed-flush"],
+)
+def test_same_input_gives_the_same_bytes(tmp_path: Path, options: dict[str, object]) -> None:
     chunks = sse_chunks(SSE_FIXTURES[0])
     for name in ("a", "b"):
-        with new_writer(tmp_path / name) as writer:
+        with new_writer(tmp_path / name, **options) as writer:
             write_stream(writer, chunks)
             write_stream(writer, chunks[:3], outcome="error", error=ErrorInfo("ReadError", "x"))
     assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
