@@ -77,7 +77,8 @@ class ReceivedRequest:
 
 @dataclass(frozen=True)
 class SentChunk:
-    """A body chunk as the server wrote it (gzip-encoded for gzip routes), and when."""
+    """A body chunk as the server wrote it (gzip-encoded for gzip routes), and when: logged just
+    before the write, so a client that has a chunk always finds it logged."""
 
     path: str
     index: int
@@ -151,6 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         owner = self.server.owner
+        generation = owner._generation
         body = self._read_body()
         path = urlsplit(self.path).path
         owner._log_request(
@@ -160,11 +162,11 @@ class _Handler(BaseHTTPRequestHandler):
         if route is None:
             route = Route(path, [b"no route"], status=404, headers=[], chunked=False)
         try:
-            self._send(owner, route)
+            self._send(owner, route, generation)
         except (BrokenPipeError, ConnectionResetError):  # the client went away: fine
             self.close_connection = True
 
-    def _send(self, owner: SSEServer, route: Route) -> None:
+    def _send(self, owner: SSEServer, route: Route, generation: int) -> None:
         time.sleep(route.head_delay)
         compressor = zlib.compressobj(wbits=31) if route.gzip else None
         self.send_response(route.status)
@@ -178,8 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
                 body = compressor.compress(body) + compressor.flush()
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            owner._log_sent(generation, SentChunk(route.path, 0, time.perf_counter_ns(), body))
             self.wfile.write(body)
-            owner._log_sent(SentChunk(route.path, 0, time.perf_counter_ns(), body))
             return
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
@@ -196,15 +198,19 @@ class _Handler(BaseHTTPRequestHandler):
             if compressor is not None:
                 data = compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
             if data:
+                owner._log_sent(
+                    generation, SentChunk(route.path, index, time.perf_counter_ns(), data)
+                )
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                owner._log_sent(SentChunk(route.path, index, time.perf_counter_ns(), data))
         if route.break_after is not None and route.break_after <= len(pieces):
             self._break()
             return
         if compressor is not None:
             tail = compressor.flush()
+            owner._log_sent(
+                generation, SentChunk(route.path, len(pieces), time.perf_counter_ns(), tail)
+            )
             self.wfile.write(b"%x\r\n%s\r\n" % (len(tail), tail))
-            owner._log_sent(SentChunk(route.path, len(pieces), time.perf_counter_ns(), tail))
         self.wfile.write(b"0\r\n\r\n")
 
     def _break(self) -> None:
@@ -227,6 +233,7 @@ class SSEServer:
         self.requests: list[ReceivedRequest] = []
         self.sent: list[SentChunk] = []
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by reset(): streams still running from before log nothing
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -250,6 +257,7 @@ class SSEServer:
     def reset(self) -> None:
         """Forget routes and logs (between tests)."""
         with self._lock:
+            self._generation += 1
             self.routes.clear()
             self.requests.clear()
             self.sent.clear()
@@ -258,9 +266,10 @@ class SSEServer:
         with self._lock:
             self.requests.append(request)
 
-    def _log_sent(self, sent: SentChunk) -> None:
+    def _log_sent(self, generation: int, sent: SentChunk) -> None:
         with self._lock:
-            self.sent.append(sent)
+            if generation == self._generation:
+                self.sent.append(sent)
 
     def start(self) -> SSEServer:
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
