@@ -541,7 +541,7 @@ class CassetteWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if atomic:
             self.temp_path: Path | None = self._create_temp()
-            self._file: IO[bytes] = open(self.temp_path, "r+b")  # noqa: SIM115 - closed in close()
+            self._file: IO[bytes] = open(self.temp_path, "wb")  # noqa: SIM115 - closed in close()
             if old_ids is not None:
                 with open(self.path, "rb") as old:
                     while block := old.read(_READ_SIZE):
