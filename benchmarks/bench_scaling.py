@@ -152,7 +152,9 @@ def cassette_series(
         for size in sizes_mb:
             path = Path(tmp) / f"{size}mb.ndjson.zst"
             progress(f"{size} MB cassette: write")
-            units, seconds, peak = measure(lambda p=path, s=size: write_cassette(p, s, response), 1)
+            units, seconds, peak = measure(
+                lambda p=path, s=size: write_cassette(p, s, response), repeat
+            )
             body = size * sum(map(len, response))
             write.points.append(Point(body, units, seconds, peak))
             progress(f"{size} MB cassette: read")
