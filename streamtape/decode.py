@@ -1,0 +1,247 @@
+"""Bytes to typed events: the SSE parser joined to one reused msgspec Decoder (sans-IO).
+
+`EventDecoder` is fed bytes and returns events; `decode_event` decodes one JSON payload;
+`iter_events` / `aiter_events` drive a decoder from an httpx or httpx2 response (duck-typed, so
+neither library is imported here).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any, Protocol
+
+import msgspec
+
+from streamtape.errors import DecodeError
+from streamtape.events import (
+    EVENT_TYPES,
+    Done,
+    ErrorEvent,
+    Event,
+    MalformedEvent,
+    TaggedEvent,
+    UnknownEvent,
+)
+from streamtape.sse import PayloadBatch, SSEFrame, SSEParser
+
+__all__ = ["EventDecoder", "aiter_events", "decode_event", "iter_events"]
+
+_DONE = b"[DONE]"
+_DECODER: msgspec.json.Decoder[TaggedEvent] = msgspec.json.Decoder(TaggedEvent)
+_GENERIC = msgspec.json.Decoder()
+_ENCODER = msgspec.json.Encoder()
+# msgspec's "- at `$.a[0].b`" suffix, and the field named by "missing required field `x`".
+_AT_PATH = re.compile(r" - at `([^`]*)`$")
+_MISSING = re.compile(r"missing required field `([^`]*)`")
+_BAD_TAG = re.compile(r"^Invalid value '.*' - at `(\$[^`]*)\.type`$", re.DOTALL)
+_MAX_UNKNOWN_NESTED = 64
+
+
+class _Raw(Protocol):
+    def iter_raw(self) -> Iterator[bytes]: ...
+    def iter_bytes(self) -> Iterator[bytes]: ...
+    @property
+    def headers(self) -> Any: ...
+
+
+class _AsyncRaw(Protocol):
+    def aiter_raw(self) -> AsyncIterator[bytes]: ...
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+    @property
+    def headers(self) -> Any: ...
+
+
+def decode_event(payload: bytes | str, *, strict: bool = True, offset: int = 0) -> Event:
+    """Decode one `data:` payload into its event.
+
+    An unknown `type` gives `UnknownEvent` (raw JSON kept); `[DONE]` gives `Done`; an object with no
+    `type` but an `error` key gives `ErrorEvent`. A payload that is not JSON, or an event whose
+    required fields are missing or mistyped, raises `DecodeError` (naming the type, field path,
+    `offset` and an excerpt) when `strict`, else returns `MalformedEvent`.
+    """
+    try:
+        return _DECODER.decode(payload)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raw = payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else payload
+        return _decode_slowly(raw, exc, strict, offset)
+
+
+def _decode_slowly(
+    raw: bytes, exc: msgspec.ValidationError | msgspec.DecodeError, strict: bool, offset: int
+) -> Event:
+    """The paths off the fast one: sentinel, unknown types, gateway errors and malformed input."""
+    if raw.strip() == _DONE:
+        return Done()
+    try:
+        obj = _GENERIC.decode(raw)
+    except msgspec.DecodeError as err:
+        return _malformed(raw, None, None, f"not JSON ({err})", strict, offset)
+    if not isinstance(obj, dict):
+        return _malformed(raw, None, None, "not a JSON object", strict, offset)
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        if "type" not in obj and "error" in obj:
+            return _gateway_error(obj)
+        return _malformed(raw, None, "$.type", "no string `type` field", strict, offset)
+    if kind not in EVENT_TYPES:
+        return UnknownEvent(type=kind, raw=raw)
+    # A known event that failed: unknown tags inside it (a new output item or part type) are
+    # rewritten to the union's `UnknownObject` variant; anything else is a real error.
+    for _ in range(_MAX_UNKNOWN_NESTED):
+        message = str(exc)
+        match = _BAD_TAG.match(message)
+        if match is None or not _wrap_unknown(obj, match.group(1)):
+            return _malformed(raw, kind, _path_of(message), message, strict, offset)
+        try:
+            return _DECODER.decode(_ENCODER.encode(obj))
+        except msgspec.ValidationError as again:
+            exc = again
+    return _malformed(raw, kind, None, str(exc), strict, offset)
+
+
+def _wrap_unknown(obj: Any, path: str) -> bool:
+    """Replace the object at msgspec path `path` (e.g. `$.item.content[0]`) by an unknown marker."""
+    steps = re.findall(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]", path[1:])
+    parent: Any = None
+    key: str | int = ""
+    node = obj
+    for name, index in steps:
+        parent, key = node, (name if name else int(index))
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if parent is None or not isinstance(node, dict) or node.get("type") == "unknown":
+        return False
+    parent[key] = {"type": "unknown", "original_type": str(node.get("type")), "data": node}
+    return True
+
+
+def _gateway_error(obj: dict[str, Any]) -> ErrorEvent:
+    """The chat-completions error shape some gateways send: `{"error": {...}}` with no `type`."""
+    error = obj["error"]
+    if isinstance(error, dict):
+        code = error.get("code")
+        return ErrorEvent(
+            code=None if code is None else str(code),
+            message=str(error.get("message", "")),
+            param=error.get("param") if isinstance(error.get("param"), str) else None,
+        )
+    return ErrorEvent(code=None, message=str(error), param=None)
+
+
+def _path_of(message: str) -> str | None:
+    """The field path msgspec blamed, with a missing field's name appended."""
+    match = _AT_PATH.search(message)
+    path = match.group(1) if match else "$"
+    missing = _MISSING.search(message)
+    if missing:
+        path = f"{path}.{missing.group(1)}"
+    return path
+
+
+def _malformed(
+    raw: bytes, kind: str | None, path: str | None, reason: str, strict: bool, offset: int
+) -> MalformedEvent:
+    text = raw.decode("utf-8", "replace")
+    excerpt = text if len(text) <= 120 else text[:117] + "..."
+    where = f" at field {path}" if path else ""
+    message = (
+        f"cannot decode {kind or 'event'}{where}: {reason} "
+        f"(frame at byte offset {offset}; payload: {excerpt})"
+    )
+    if strict:
+        raise DecodeError(message, type=kind, path=path, offset=offset, excerpt=excerpt)
+    return MalformedEvent(raw=raw, error=message, offset=offset)
+
+
+class EventDecoder:
+    """Incremental decoder from SSE bytes to typed events: `feed(bytes) -> list[Event]`, `close()`.
+
+    In strict mode (the default) a malformed event raises `DecodeError`; with `strict=False` it
+    becomes a `MalformedEvent` and decoding goes on. Unknown event types always give
+    `UnknownEvent`. Runs of standard frames are decoded in one msgspec call; everything else goes
+    through the exact WHATWG parser, with the same events either way.
+    """
+
+    def __init__(self, strict: bool = True) -> None:
+        self.strict = strict
+        self._parser = SSEParser()
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Decode the next bytes of the stream; return the events they complete."""
+        items = self._parser.feed_payloads(data)
+        if not items:
+            return []
+        if len(items) == 1 and type(items[0]) is PayloadBatch:
+            return self._batch(items[0])
+        out: list[Event] = []
+        for item in items:
+            if type(item) is PayloadBatch:
+                out += self._batch(item)
+            else:
+                out.append(self._frame(item))  # type: ignore[arg-type]
+        return out
+
+    def close(self) -> list[Event]:
+        """End of stream: decode a frame cut short (see `SSEParser.close`)."""
+        return [self._frame(frame) for frame in self._parser.close()]
+
+    def _batch(self, batch: PayloadBatch) -> list[Event]:
+        payloads = batch.payloads
+        done = payloads[-1] == _DONE
+        if done:
+            payloads = payloads[:-1]
+        try:
+            if len(payloads) == 1:
+                events: list[Event] = [_DECODER.decode(payloads[0])]
+            else:
+                events = _DECODER.decode_lines(b"\n".join(payloads))  # type: ignore[assignment]
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            events = []
+        if len(events) != len(payloads):  # something unusual: redo it frame by frame, exactly
+            parser = SSEParser.resume_at(batch.offset)
+            return [self._frame(frame) for frame in parser.feed(batch.region)]
+        if done:
+            events.append(Done())
+        return events
+
+    def _frame(self, frame: SSEFrame) -> Event:
+        return decode_event(frame.data, strict=self.strict, offset=frame.offset)
+
+
+def _chunks(response: _Raw) -> Iterator[bytes]:
+    encoding = response.headers.get("content-encoding", "identity")
+    return response.iter_raw() if encoding in ("", "identity") else response.iter_bytes()
+
+
+def iter_events(response: _Raw, *, strict: bool = True) -> Iterator[Event]:
+    """Yield the events of a streamed httpx / httpx2 response as its bytes arrive."""
+    decoder = EventDecoder(strict)
+    for chunk in _chunks(response):
+        yield from decoder.feed(chunk)
+    yield from decoder.close()
+
+
+async def aiter_events(response: _AsyncRaw, *, strict: bool = True) -> AsyncIterator[Event]:
+    """Async twin of `iter_events`."""
+    decoder = EventDecoder(strict)
+    encoding = response.headers.get("content-encoding", "identity")
+    chunks = response.aiter_raw() if encoding in ("", "identity") else response.aiter_bytes()
+    async for chunk in chunks:
+        for event in decoder.feed(chunk):
+            yield event
+    for event in decoder.close():
+        yield event
+
+
+def decode_all(data: bytes | Iterable[bytes], *, strict: bool = True) -> list[Event]:
+    """Decode a whole stream given as bytes or as its chunks."""
+    decoder = EventDecoder(strict)
+    chunks = [data] if isinstance(data, bytes | bytearray) else data
+    out: list[Event] = []
+    for chunk in chunks:
+        out += decoder.feed(bytes(chunk))
+    out += decoder.close()
+    return out
