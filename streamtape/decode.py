@@ -171,6 +171,16 @@ class EventDecoder:
 
     def feed(self, data: bytes) -> list[Event]:
         """Decode the next bytes of the stream; return the events they complete."""
+        payload = self._parser.take_frame(data)
+        if payload is not None:
+            if payload == _DONE:
+                return [Done()]
+            try:
+                return [_DECODER.decode(payload)]
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                offset = self._parser.offset - len(data)
+                text = payload.decode("utf-8", "replace")
+                return [decode_event(text, strict=self.strict, offset=offset)]
         items = self._parser.feed_payloads(data)
         if not items:
             return []
@@ -199,12 +209,26 @@ class EventDecoder:
             else:
                 events = _DECODER.decode_lines(b"\n".join(payloads))  # type: ignore[assignment]
         except (msgspec.ValidationError, msgspec.DecodeError):
-            events = []
-        if len(events) != len(payloads):  # something unusual: redo it frame by frame, exactly
-            parser = SSEParser.resume_at(batch.offset)
-            return [self._frame(frame) for frame in parser.feed(batch.region)]
+            return self._one_by_one(batch)
+        if len(events) != len(payloads):  # an empty payload: decode_lines skipped it
+            return self._one_by_one(batch)
         if done:
             events.append(Done())
+        return events
+
+    def _one_by_one(self, batch: PayloadBatch) -> list[Event]:
+        """A batch with a sentinel, an unknown type or a bad payload among standard ones."""
+        events: list[Event] = []
+        for payload in batch.payloads:
+            try:
+                events.append(_DECODER.decode(payload))
+                continue
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                event = decode_event(payload.decode("utf-8", "replace"), strict=False)
+            if isinstance(event, MalformedEvent):  # re-parse exactly, for the error's offset
+                parser = SSEParser.resume_at(batch.offset)
+                return [self._frame(frame) for frame in parser.feed(batch.region)]
+            events.append(event)
         return events
 
     def _frame(self, frame: SSEFrame) -> Event:

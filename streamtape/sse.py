@@ -9,6 +9,8 @@ Spec: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-strea
 from __future__ import annotations
 
 import re
+from itertools import chain
+from operator import itemgetter
 
 import msgspec
 
@@ -16,9 +18,21 @@ __all__ = ["PayloadBatch", "SSEFrame", "SSEParser"]
 
 _BOM = b"\xef\xbb\xbf"
 
-# A region made only of standard frames: an optional `event:` line, one `data:` line, a blank line.
-_STANDARD_REGION = re.compile(rb"(?:(?:event:[^\n]*\n)?data:[^\n]*\n\n)*")
-_DATA_PAYLOAD = re.compile(rb"^data: ?([^\n]*)$", re.MULTILINE)
+# A standard frame: one optional `event:` line, one `data:` line, a blank line.
+_STANDARD_FRAME = re.compile(rb"((?:event:[^\n]*\n)?data: ?)([^\n]*)\n\n")
+_PAYLOAD = itemgetter(1)
+
+
+def _standard_payloads(region: bytes) -> list[bytes] | None:
+    """The payloads when `region` (CR-free, ending in a blank line) is only standard frames.
+
+    Matches never overlap, so when the matched bytes add up to the whole region the matches tile
+    it: no comment, other field, extra blank line or second `data:` line hides between them.
+    """
+    frames = _STANDARD_FRAME.findall(region)
+    if len(b"".join(chain.from_iterable(frames))) + 2 * len(frames) != len(region):
+        return None
+    return list(map(_PAYLOAD, frames))
 
 
 class SSEFrame(msgspec.Struct, frozen=True, gc=False):
@@ -158,15 +172,65 @@ class SSEParser:
         cut = data.rfind(b"\n\n") + 2
         region = data[:cut]
         self._tail = [data[cut:]] if cut < len(data) else []
-        if region[:1] != b":" and b"\n:" not in region and _STANDARD_REGION.fullmatch(region):
-            batch = PayloadBatch(self._offset, region, _DATA_PAYLOAD.findall(region))
-            self._offset += len(region)
-            self._comments = []  # they belonged to the first frame of the batch
+        payloads = _standard_payloads(region)
+        if payloads is not None:
+            return [self._batch(region, payloads)]
+        return self._mixed(region)
+
+    def _batch(self, region: bytes, payloads: list[bytes]) -> PayloadBatch:
+        batch = PayloadBatch(self._offset, region, payloads)
+        self._offset += len(region)
+        self._comments = []  # they belonged to the first frame of the batch
+        self._retry = None
+        return batch
+
+    def _mixed(self, region: bytes) -> list[SSEFrame | PayloadBatch]:
+        """A region with unusual frames: batch the standard runs, parse the rest exactly."""
+        out: list[SSEFrame | PayloadBatch] = []
+        frames: list[SSEFrame] = []
+        run: list[bytes] = []
+        run_start = pos = 0
+        for match in _STANDARD_FRAME.finditer(region):
+            if match.start() == pos:
+                run.append(match.group(2))
+            else:  # an unusual frame: parse through the end of this match exactly
+                if run:
+                    out.append(self._batch(region[run_start:pos], run))
+                    run = []
+                self._lines(region[pos : match.end()], frames)
+                out += frames
+                frames.clear()
+                run_start = match.end()
+            pos = match.end()
+        if run:
+            out.append(self._batch(region[run_start:pos], run))
+        if pos < len(region):
+            self._lines(region[pos:], frames)
+            out += frames
+        return out
+
+    def take_frame(self, data: bytes) -> bytes | None:
+        """If `data` is exactly one standard frame at a frame boundary, consume it: its payload.
+
+        The common shape of a live stream (one frame a chunk) then costs a few slices. Otherwise
+        return None and change nothing; the caller goes on with `feed_payloads`.
+        """
+        if self._tail or self._bom_pending or self._exact_only or data[-2:] != b"\n\n":
+            return None
+        end = len(data) - 2
+        line = data.find(b"\n")
+        start = 0
+        if data.startswith(b"event:"):
+            start = line + 1
+            line = data.find(b"\n", start)
+        if line != end or not data.startswith(b"data:", start) or b"\r" in data:
+            return None
+        start += 6 if data[start + 5 : start + 6] == b" " else 5
+        self._offset += len(data)
+        if self._comments or self._retry is not None:
+            self._comments = []
             self._retry = None
-            return [batch]
-        out: list[SSEFrame] = []
-        self._lines(region, out)
-        return [*out]
+        return data[start:end]
 
     def _start_of_stream(self, data: bytes) -> bytes:
         """Skip a byte order mark at the very start, even when it arrives split over chunks."""
