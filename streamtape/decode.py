@@ -171,7 +171,7 @@ class EventDecoder:
 
     def feed(self, data: bytes) -> list[Event]:
         """Decode the next bytes of the stream; return the events they complete."""
-        payload = self._parser.take_frame(data)
+        payload = self._parser.take_frame(data) if data[-2:] == b"\n\n" else None
         if payload is not None:
             if payload == _DONE:
                 return [Done()]

@@ -35,6 +35,22 @@ def _standard_payloads(region: bytes) -> list[bytes] | None:
     return list(map(_PAYLOAD, frames))
 
 
+def _single_payload(data: bytes) -> bytes | None:
+    """The payload when CR-free `data` is exactly one standard frame, else None."""
+    if data[-2:] != b"\n\n":
+        return None
+    end = len(data) - 2
+    line = data.find(b"\n")
+    start = 0
+    if data.startswith(b"event:"):
+        start = line + 1
+        line = data.find(b"\n", start)
+    if line != end or not data.startswith(b"data:", start):
+        return None
+    start += 6 if data[start + 5 : start + 6] == b" " else 5
+    return data[start:end]
+
+
 class SSEFrame(msgspec.Struct, frozen=True, gc=False):
     """One dispatched event: its `data` (data lines joined by LF) and where it came from.
 
@@ -156,9 +172,10 @@ class SSEParser:
         `id:` or `retry:` field, a blank line too many) goes through the exact parser and comes back
         as `SSEFrame`s. Do not mix `feed` and `feed_payloads` on one parser.
         """
-        data = self._start_of_stream(data)
-        if not data:
-            return []
+        if self._bom_pending:
+            data = self._start_of_stream(data)
+            if not data:
+                return []
         if self._exact_only or b"\r" in data:
             self._exact_only = True
             return [*self.feed(data)]
@@ -172,7 +189,8 @@ class SSEParser:
         cut = data.rfind(b"\n\n") + 2
         region = data[:cut]
         self._tail = [data[cut:]] if cut < len(data) else []
-        payloads = _standard_payloads(region)
+        single = _single_payload(region)
+        payloads = [single] if single is not None else _standard_payloads(region)
         if payloads is not None:
             return [self._batch(region, payloads)]
         return self._mixed(region)
@@ -215,22 +233,15 @@ class SSEParser:
         The common shape of a live stream (one frame a chunk) then costs a few slices. Otherwise
         return None and change nothing; the caller goes on with `feed_payloads`.
         """
-        if self._tail or self._bom_pending or self._exact_only or data[-2:] != b"\n\n":
+        if self._tail or self._bom_pending or self._exact_only or b"\r" in data:
             return None
-        end = len(data) - 2
-        line = data.find(b"\n")
-        start = 0
-        if data.startswith(b"event:"):
-            start = line + 1
-            line = data.find(b"\n", start)
-        if line != end or not data.startswith(b"data:", start) or b"\r" in data:
-            return None
-        start += 6 if data[start + 5 : start + 6] == b" " else 5
-        self._offset += len(data)
-        if self._comments or self._retry is not None:
-            self._comments = []
-            self._retry = None
-        return data[start:end]
+        payload = _single_payload(data)
+        if payload is not None:
+            self._offset += len(data)
+            if self._comments or self._retry is not None:
+                self._comments = []
+                self._retry = None
+        return payload
 
     def _start_of_stream(self, data: bytes) -> bytes:
         """Skip a byte order mark at the very start, even when it arrives split over chunks."""
