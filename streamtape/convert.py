@@ -230,8 +230,12 @@ def event_json(event: Event) -> bytes:
         return b'{"type":"[DONE]"}'
     if isinstance(event, MalformedEvent):
         return msgspec.json.encode(
-            {"type": event.type, "error": event.error, "offset": event.offset,
-             "raw": event.raw.decode("utf-8", "replace")}
+            {
+                "type": event.type,
+                "error": event.error,
+                "offset": event.offset,
+                "raw": event.raw.decode("utf-8", "replace"),
+            }
         )
     return msgspec.json.encode(event)
 

@@ -1,0 +1,598 @@
+"""The ``streamtape`` command line: record, inspect, replay, cat, verify, convert, scan, bench.
+
+Exit status: 0 ok, 1 when a check finds problems or a command fails, 2 for bad usage. Errors are
+one line on stderr; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+import click
+import httpx
+import msgspec
+
+from streamtape import bench as bench_mod
+from streamtape.cassette import Cassette, CassetteWriter, Interaction
+from streamtape.convert import convert_yaml, event_json, export
+from streamtape.decode import EventDecoder
+from streamtape.errors import StreamtapeError
+from streamtape.events import ResponseOutputTextDeltaEvent
+from streamtape.redact import DEFAULT_HEADERS, DEFAULT_PATTERNS, MARKER, URL_MARKER
+from streamtape.render import render_cat, summarize, timed_events, timeline
+from streamtape.transport import RecordingTransport
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def _color(stream: Any) -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _style(text: str, **kwargs: Any) -> str:
+    return click.style(text, **kwargs) if _color(sys.stdout) else text
+
+
+def _handled(func: F) -> F:
+    """Turn expected failures into a one-line error (exit 1) unless ``--debug`` was given."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (StreamtapeError, OSError, ValueError, httpx.HTTPError) as exc:
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None and ctx.find_root().params.get("debug"):
+                raise
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise click.ClickException(message) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="streamtape", prog_name="streamtape")
+def cli(debug: bool) -> None:
+    """Record, inspect and replay the SSE streams of Responses-API LLM endpoints.
+
+    \b
+    Example:
+      streamtape record https://openrouter.ai/api/v1/responses -o chat.tape \\
+          --data '{"model": "openai/gpt-4o", "input": "hi", "stream": true}' \\
+          --auth-env OPENROUTER_API_KEY
+    """
+
+
+# -- record -------------------------------------------------------------------------------------
+
+
+def _parse_header(value: str) -> tuple[str, str]:
+    name, sep, rest = value.partition(":")
+    if not sep or not name.strip():
+        raise click.BadParameter(f"expected 'Name: value', got {value!r}", param_hint="-H")
+    return name.strip(), rest.strip()
+
+
+class _Progress:
+    """Live counters on stderr: events, bytes, time to first event, events per second."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.live = not quiet and sys.stderr.isatty()
+        self.quiet = quiet
+        self.start = time.perf_counter()
+        self.events = 0
+        self.bytes = 0
+        self.first: float | None = None
+        self._shown = 0.0
+
+    def update(self, data: bytes, events: int) -> None:
+        now = time.perf_counter()
+        self.bytes += len(data)
+        self.events += events
+        if events and self.first is None:
+            self.first = now - self.start
+        if self.live and now - self._shown > 0.1:
+            self._shown = now
+            click.echo("\r" + self.line(), nl=False, err=True)
+
+    def line(self) -> str:
+        elapsed = time.perf_counter() - self.start
+        first = "-" if self.first is None else f"{self.first * 1000:.0f} ms"
+        rate = self.events / elapsed if elapsed > 0 else 0.0
+        return (
+            f"{self.events} events, {self.bytes} bytes, first event {first}, "
+            f"{rate:.1f} events/s, {elapsed:.1f} s"
+        )
+
+    def done(self, outcome: str) -> None:
+        if not self.quiet:
+            click.echo(("\r" if self.live else "") + f"{self.line()}: {outcome}", err=True)
+
+
+@cli.command()
+@click.argument("url")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Cassette file to write.",
+)
+@click.option("--data", "-d", help="Request body (JSON) or @file; sends a POST.")
+@click.option("-H", "--header", "headers", multiple=True, help="Extra header 'Name: value'.")
+@click.option(
+    "--auth-env",
+    metavar="NAME",
+    help="Send 'Authorization: Bearer $NAME' (redacted in the cassette).",
+)
+@click.option(
+    "--timeout", type=float, default=600.0, show_default=True, help="Read timeout in seconds."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@_handled
+def record(
+    url: str,
+    output: str,
+    data: str | None,
+    headers: tuple[str, ...],
+    auth_env: str | None,
+    timeout: float,
+    quiet: bool,
+) -> None:
+    """Send one request and record the streamed response into a cassette.
+
+    Ctrl-C stops the stream and still leaves a valid cassette whose last interaction is marked
+    interrupted.
+
+    \b
+    Example:
+      streamtape record http://localhost:8000/v1/responses -o hi.tape \\
+          --data @request.json -H 'X-Trace: 1' --auth-env OPENAI_API_KEY
+    """
+    pairs = [_parse_header(h) for h in headers]
+    body: bytes | None = None
+    if data is not None:
+        body = Path(data[1:]).read_bytes() if data.startswith("@") else data.encode()
+        if not any(n.lower() == "content-type" for n, _ in pairs):
+            pairs.append(("Content-Type", "application/json"))
+    if auth_env is not None:
+        secret = os.environ.get(auth_env)
+        if not secret:
+            raise click.UsageError(f"--auth-env: environment variable {auth_env} is not set")
+        pairs.append(("Authorization", f"Bearer {secret}"))
+    writer = CassetteWriter(output, atomic=False)
+    progress = _Progress(quiet)
+    outcome = "complete"
+    status = 0
+    try:
+        transport = RecordingTransport(httpx.HTTPTransport(), writer)
+        with httpx.Client(transport=transport, timeout=httpx.Timeout(30.0, read=timeout)) as client:
+            request = client.build_request(
+                "POST" if body is not None else "GET", url, headers=pairs, content=body
+            )
+            response = client.send(request, stream=True)
+            try:
+                status = response.status_code
+                decoder = EventDecoder(strict=False)
+                for chunk in response.iter_raw():
+                    progress.update(chunk, len(decoder.feed(chunk)))
+            except KeyboardInterrupt:
+                outcome = "interrupted"
+                writer.close()  # ends the open interaction as interrupted, not closed
+            finally:
+                response.close()
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+    finally:
+        writer.close()
+    progress.done(f"{outcome}, HTTP {status}, written to {output}")
+    if outcome == "interrupted":
+        sys.exit(130)
+    if status >= 400:
+        sys.exit(1)
+
+
+# -- inspect ------------------------------------------------------------------------------------
+
+
+def _load(path: str, strict: bool = True) -> Cassette:
+    return Cassette.load(path, strict=strict)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -> None:
+    s = summarize(inter)
+    ok = s.outcome == "complete" and (s.status or 0) < 400 and not s.problems
+    head = f"#{s.id} {s.method} {s.url}"
+    click.echo(_style(head, bold=True))
+    outcome = s.outcome + (f" ({s.error})" if s.error else "")
+    click.echo(f"  model      {s.model or '-'}")
+    click.echo(
+        f"  status     {s.status if s.status is not None else '-'}, "
+        + _style(outcome, fg="green" if ok else "red")
+    )
+    if s.response_status is not None:
+        failed = s.response_error is not None or s.response_status != "completed"
+        detail = f" ({s.response_error})" if s.response_error else ""
+        click.echo(
+            "  response   " + _style(s.response_status + detail, fg="red" if failed else "green")
+        )
+    click.echo(f"  chunks     {s.chunks} ({s.bytes} bytes), {s.events} events")
+    click.echo(
+        f"  timing     first byte {_ms(s.ttfb_ms)}, first text {_ms(s.first_text_ms)}, "
+        f"duration {_ms(s.duration_ms)}"
+    )
+    if s.usage:
+        cost = s.usage.get("cost")
+        click.echo(
+            f"  usage      {s.usage.get('input_tokens', 0)} in, "
+            f"{s.usage.get('output_tokens', 0)} out, {s.usage.get('total_tokens', 0)} total"
+            + (f", cost {cost}" if cost is not None else "")
+        )
+    if s.event_counts:
+        click.echo("  events     " + ", ".join(f"{k} {v}" for k, v in s.event_counts.items()))
+    for p in s.problems:
+        click.echo(
+            _style(
+                f"  problem    {p['kind']} at event {p['event']} "
+                f"({_ms(p['offset_ms'])}): "
+                f"{p['message']}",
+                fg="yellow",
+            )
+        )
+    text_lines = s.output_text.splitlines()
+    if text_lines:
+        click.echo("  text       " + "\n             ".join(text_lines[:5]))
+        if len(text_lines) > 5:
+            click.echo(f"             ... ({len(text_lines) - 5} more lines)")
+    if show_events:
+        for offset, event in timed_events(inter):
+            click.echo(f"    {offset / 1e6:10.1f} ms  {event.type}")
+    if show_timeline:
+        width = min(shutil_columns() - 4, 100)
+        for line in timeline(inter, width=width):
+            click.echo("  " + line)
+
+
+def shutil_columns() -> int:
+    """Terminal width (80 when unknown)."""
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+@cli.command()
+@click.argument("cassette", type=click.Path(exists=True, dir_okay=False))
+@click.option("--events", "show_events", is_flag=True, help="List every event with its offset.")
+@click.option("--timeline", "show_timeline", is_flag=True, help="Draw bytes per time bucket.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_handled
+def inspect(cassette: str, show_events: bool, show_timeline: bool, as_json: bool) -> None:
+    """Summarize each interaction: model, status, outcome, timing, events, usage, problems.
+
+    \b
+    Example:
+      streamtape inspect cassettes/openrouter-reasoning.tape --timeline
+    """
+    tape = _load(cassette, strict=False)
+    if as_json:
+        doc: dict[str, Any] = {
+            "path": cassette,
+            "truncated": tape.truncated,
+            "error": str(tape.error) if tape.error else None,
+            "interactions": [asdict(summarize(i)) for i in tape],
+        }
+        if show_events:
+            for entry, inter in zip(doc["interactions"], tape, strict=True):
+                entry["event_list"] = [
+                    {"offset_ms": at / 1e6, "type": e.type} for at, e in timed_events(inter)
+                ]
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    if tape.header is not None:
+        click.echo(
+            f"{cassette}: recorded {tape.header.recorded_at} with streamtape "
+            f"{tape.header.streamtape}, {len(tape)} interaction(s)"
+        )
+    for inter in tape:
+        _print_summary(inter, show_events, show_timeline)
+    if tape.truncated:
+        click.echo(_style(f"truncated: {tape.error}", fg="red"), err=True)
+
+
+# -- replay -------------------------------------------------------------------------------------
+
+
+def _paced(inter: Interaction, speed: float | None) -> Iterator[tuple[int, bytes]]:
+    """Yield (offset, decoded bytes), sleeping so chunks come at their offsets / speed."""
+    start = time.perf_counter()
+    if inter.response is not None and inter.response.content_encodings:
+        stamped = [(inter.chunks[-1].offset_ns if inter.chunks else 0, inter.body)]
+    else:
+        stamped = [(c.offset_ns, c.data) for c in inter.chunks]
+    for offset, data in stamped:
+        if speed is not None:
+            delay = offset / 1e9 / speed - (time.perf_counter() - start)
+            if delay > 0:
+                time.sleep(delay)
+        yield offset, data
+
+
+@cli.command()
+@click.argument("cassette", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Timing factor (2 = twice as fast).",
+)
+@click.option("--instant", is_flag=True, help="No waiting between chunks.")
+@click.option("--raw", "mode", flag_value="raw", default=True, help="Raw SSE bytes (default).")
+@click.option("--events", "mode", flag_value="events", help="One event JSON per line.")
+@click.option("--text", "mode", flag_value="text", help="Only the output text.")
+@_handled
+def replay(cassette: str, speed: float, instant: bool, mode: str) -> None:
+    """Re-emit the recorded streams to stdout with their original timing.
+
+    \b
+    Example:
+      streamtape replay cassettes/text-answer.tape --speed 4 --text
+    """
+    tape = _load(cassette)
+    out: BinaryIO = sys.stdout.buffer
+    for inter in tape:
+        decoder = EventDecoder(strict=False)
+        for _, data in _paced(inter, None if instant else speed):
+            if mode == "raw":
+                out.write(data)
+            else:
+                for event in decoder.feed(data):
+                    if mode == "events":
+                        out.write(event_json(event) + b"\n")
+                    elif isinstance(event, ResponseOutputTextDeltaEvent):
+                        out.write(event.delta.encode())
+            out.flush()
+        if mode == "events":
+            for event in decoder.close():
+                out.write(event_json(event) + b"\n")
+        if mode == "text":
+            out.write(b"\n")
+        out.flush()
+
+
+# -- cat ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("cassette", type=click.Path(exists=True, dir_okay=False))
+@_handled
+def cat(cassette: str) -> None:
+    """Print a cassette as deterministic text (for git diffs).
+
+    \b
+    Example (git textconv):
+      git config diff.streamtape.textconv "streamtape cat"
+      echo '*.tape diff=streamtape' >> .gitattributes
+    """
+    click.echo(render_cat(_load(cassette, strict=False)), nl=False)
+
+
+# -- verify -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("cassettes", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_handled
+def verify(cassettes: tuple[str, ...], as_json: bool) -> None:
+    """Check cassettes: integrity (not truncated or corrupt) and protocol problems in streams.
+
+    Interrupted or failed streams are reported but are not problems. Exits 1 when any problem
+    is found, naming the file, interaction and offset.
+
+    \b
+    Example:
+      streamtape verify cassettes/*.tape
+    """
+    problems: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    for path in cassettes:
+        try:
+            tape = Cassette.load(path)
+        except StreamtapeError as exc:
+            problems.append(
+                {
+                    "file": path,
+                    "interaction": None,
+                    "offset_ms": None,
+                    "kind": "damaged",
+                    "message": str(exc),
+                }
+            )
+            continue
+        for inter in tape:
+            s = summarize(inter)
+            if s.outcome != "complete":
+                notes.append(
+                    {"file": path, "interaction": s.id, "outcome": s.outcome, "error": s.error}
+                )
+            for p in s.problems:
+                problems.append(
+                    {
+                        "file": path,
+                        "interaction": s.id,
+                        "offset_ms": p["offset_ms"],
+                        "kind": p["kind"],
+                        "message": p["message"],
+                    }
+                )
+    if as_json:
+        click.echo(json.dumps({"ok": not problems, "problems": problems, "notes": notes}, indent=2))
+    else:
+        for n in notes:
+            click.echo(
+                f"{n['file']}: interaction {n['interaction']}: {n['outcome']}"
+                + (f" ({n['error']})" if n["error"] else "")
+            )
+        for p in problems:
+            parts = [p["file"]]
+            if p["interaction"] is not None:
+                parts.append(f"interaction {p['interaction']}")
+            if p["offset_ms"] is not None:
+                parts.append(f"at {p['offset_ms']:.1f} ms")
+            click.echo(f"{': '.join(parts)}: {p['kind']}: {p['message']}", err=True)
+        if not problems:
+            click.echo(_style(f"{len(cassettes)} cassette(s) ok", fg="green"))
+    if problems:
+        sys.exit(1)
+
+
+# -- convert ------------------------------------------------------------------------------------
+
+
+def _is_cassette(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(4) == _ZSTD_MAGIC
+    except OSError:
+        return False
+
+
+@cli.command()
+@click.argument("src", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="File to write."
+)
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["cassette", "sse", "ndjson"]),
+    default=None,
+    help="Output format (default: cassette from YAML).",
+)
+@_handled
+def convert(src: str, output: str, to: str | None) -> None:
+    """Import a vcrpy / go-vcr YAML cassette, or export a cassette as SSE or JSON lines.
+
+    \b
+    Examples:
+      streamtape convert tests/cassettes/test_chat.yaml -o test_chat.tape
+      streamtape convert chat.tape --to ndjson -o events.jsonl
+    """
+    source = Path(src)
+    if _is_cassette(source):
+        if to not in ("sse", "ndjson"):
+            raise click.UsageError("SRC is a cassette already: use --to sse or --to ndjson")
+        count = export(source, output, "sse" if to == "sse" else "ndjson")
+        what = "interaction(s)" if to == "sse" else "event(s)"
+        click.echo(f"wrote {count} {what} to {output}", err=True)
+        return
+    if to not in (None, "cassette"):
+        raise click.UsageError("--to sse/ndjson needs a cassette as SRC")
+    count = convert_yaml(source, output)
+    click.echo(f"converted {count} interaction(s) to {output}", err=True)
+
+
+# -- scan ---------------------------------------------------------------------------------------
+
+
+def _secrets_in(path: Path) -> Iterator[tuple[int, str]]:
+    """(record number, what) for every likely secret in the cassette's records."""
+    for number, record in enumerate(Cassette.iter_records(path), start=1):
+        line = msgspec.json.encode(record).decode()
+        for pattern in DEFAULT_PATTERNS:
+            match = pattern.search(line)
+            if match:
+                yield number, f"key pattern {match.group()[:8]}..."
+        for name, value in getattr(record, "headers", []):
+            if name.lower() in DEFAULT_HEADERS and MARKER not in value and URL_MARKER not in value:
+                yield number, f"unredacted {name} header"
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@_handled
+def scan(paths: tuple[str, ...]) -> None:
+    """Look for API keys and unredacted credential headers in cassettes under PATHs (exit 1 if
+    any is found).
+
+    \b
+    Example:
+      streamtape scan tests/cassettes
+    """
+    files: list[Path] = []
+    for given in paths:
+        root = Path(given)
+        candidates = sorted(root.rglob("*")) if root.is_dir() else [root]
+        files += [p for p in candidates if p.is_file() and _is_cassette(p)]
+    found = 0
+    for file in files:
+        try:
+            for number, what in _secrets_in(file):
+                found += 1
+                click.echo(f"{file}: record {number}: {what}")
+        except StreamtapeError as exc:
+            click.echo(f"{file}: unreadable: {exc}", err=True)
+    click.echo(f"scanned {len(files)} cassette(s), {found} finding(s)", err=True)
+    if found:
+        sys.exit(1)
+
+
+# -- bench --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Timed runs per decoder and input.",
+)
+@click.option(
+    "--against",
+    multiple=True,
+    help=f"Compare with these decoders (default all): {', '.join(bench_mod.ANCHORS)}.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_handled
+def bench(files: tuple[Path, ...], repeat: int, against: tuple[str, ...], as_json: bool) -> None:
+    """Time streamtape's decoder against other SSE decoders on cassettes or SSE files.
+
+    \b
+    Example:
+      streamtape bench cassettes/*.tape --against openai --repeat 3
+    """
+    inputs = [bench_mod.load_input(f) for f in files] if files else bench_mod.default_inputs()
+    progress = bench_mod.stderr_progress() if sys.stderr.isatty() else None
+    report = bench_mod.run_bench(inputs, repeat=repeat, against=against or None, progress=progress)
+    click.echo(bench_mod.render_json(report) if as_json else bench_mod.render_table(report))
+    if report.failures:
+        sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="streamtape")

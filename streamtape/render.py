@@ -1,0 +1,205 @@
+"""Text renderings of cassettes for the CLI: the ``cat`` listing, inspect summaries, timelines.
+
+Everything here is a pure function of the cassette, so ``cat`` output is byte-identical across
+runs (it is meant as a git textconv).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from streamtape.accumulate import StreamResult, accumulate_all
+from streamtape.cassette import Cassette, Interaction
+from streamtape.decode import EventDecoder
+from streamtape.events import Event, ResponseOutputTextDeltaEvent
+
+__all__ = [
+    "InteractionSummary",
+    "render_cat",
+    "summarize",
+    "timed_events",
+    "timeline",
+]
+
+
+def _ms(ns: int | None) -> str:
+    return "-" if ns is None else f"{ns / 1e6:.1f} ms"
+
+
+def _pretty_body(body: bytes) -> list[str]:
+    if not body:
+        return []
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace").splitlines()
+    return json.dumps(doc, indent=2, ensure_ascii=False).splitlines()
+
+
+def render_cat(cassette: Cassette) -> str:
+    """A readable, deterministic listing: header, each request (JSON body pretty-printed), the
+    response head, each chunk with its offset in ms, and how the stream ended."""
+    lines: list[str] = []
+    if cassette.header is not None:
+        h = cassette.header
+        lines.append(f"# {h.format} {h.version} (streamtape {h.streamtape}, {h.recorded_at})")
+    for inter in cassette:
+        req = inter.request
+        lines.append("")
+        lines.append(f"== interaction {inter.id}: {req.method} {req.url}")
+        lines.extend(f"> {name}: {value}" for name, value in req.headers)
+        lines.extend(f">   {line}" for line in _pretty_body(req.body))
+        resp = inter.response
+        if resp is not None:
+            lines.append(
+                f"< [{resp.offset_ns / 1e6:10.3f} ms] {resp.http_version} {resp.status} "
+                f"{resp.reason}".rstrip()
+            )
+            lines.extend(f"< {name}: {value}" for name, value in resp.headers)
+        for chunk in inter.chunks:
+            text = json.dumps(chunk.data.decode("utf-8", "backslashreplace"), ensure_ascii=False)
+            lines.append(f"  [{chunk.offset_ns / 1e6:10.3f} ms] {len(chunk.data):6d} B {text}")
+        end = inter.end
+        if end is None:
+            lines.append("-- unfinished")
+        else:
+            error = f" {end.error.type}: {end.error.message}" if end.error else ""
+            lines.append(f"-- [{end.offset_ns / 1e6:10.3f} ms] {end.outcome}{error}")
+    if cassette.truncated:
+        lines.append(f"!! truncated: {cassette.error}")
+    return "\n".join(lines) + "\n"
+
+
+def timed_events(inter: Interaction) -> Iterator[tuple[int, Event]]:
+    """Each event with the offset (ns) of the chunk that completed it. Content-encoded bodies
+    are decoded whole, their events placed at the last chunk's offset."""
+    decoder = EventDecoder(strict=False)
+    if inter.response is not None and inter.response.content_encodings:
+        at = inter.chunks[-1].offset_ns if inter.chunks else 0
+        for data in inter.iter_body():
+            for event in decoder.feed(data):
+                yield at, event
+    else:
+        at = 0
+        for chunk in inter.chunks:
+            at = chunk.offset_ns
+            for event in decoder.feed(chunk.data):
+                yield at, event
+    for event in decoder.close():
+        yield at, event
+
+
+@dataclass
+class InteractionSummary:
+    """What ``inspect`` reports about one interaction (also its ``--json`` form)."""
+
+    id: int
+    method: str
+    url: str
+    model: str | None
+    status: int | None
+    outcome: str
+    error: str | None
+    chunks: int
+    bytes: int
+    events: int
+    event_counts: dict[str, int]
+    ttfb_ms: float | None
+    first_text_ms: float | None
+    duration_ms: float | None
+    usage: dict[str, Any] | None
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    output_text: str = ""
+    response_status: str | None = None
+    response_error: str | None = None
+
+
+def _model(body: bytes) -> str | None:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    model = doc.get("model") if isinstance(doc, dict) else None
+    return model if isinstance(model, str) else None
+
+
+def summarize(inter: Interaction) -> InteractionSummary:
+    """Summarize one interaction: timing, events by type, usage, accumulate problems, text."""
+    timed = list(timed_events(inter))
+    counts = Counter(event.type for _, event in timed)
+    first_text = next(
+        (at for at, e in timed if isinstance(e, ResponseOutputTextDeltaEvent) and e.delta), None
+    )
+    results: list[StreamResult] = accumulate_all(e for _, e in timed) if timed else []
+    end = inter.end
+    duration = end.offset_ns if end else (inter.chunks[-1].offset_ns if inter.chunks else None)
+    problems = [
+        {
+            "kind": p.kind,
+            "message": p.message,
+            "event": p.index,
+            "offset_ms": timed[p.index][0] / 1e6 if p.index < len(timed) else None,
+        }
+        for r in results
+        for p in r.problems
+    ]
+    usage = next((r.usage for r in reversed(results) if r.usage is not None), None)
+    return InteractionSummary(
+        id=inter.id,
+        method=inter.request.method,
+        url=inter.request.url,
+        model=_model(inter.request.body),
+        status=inter.response.status if inter.response else None,
+        outcome=end.outcome if end else "unfinished",
+        error=f"{end.error.type}: {end.error.message}" if end and end.error else None,
+        chunks=len(inter.chunks),
+        bytes=sum(len(c.data) for c in inter.chunks),
+        events=len(timed),
+        event_counts=dict(sorted(counts.items())),
+        ttfb_ms=inter.response.offset_ns / 1e6 if inter.response else None,
+        first_text_ms=None if first_text is None else first_text / 1e6,
+        duration_ms=None if duration is None else duration / 1e6,
+        usage=msgspec.to_builtins(usage) if usage is not None else None,
+        problems=problems,
+        output_text="".join(r.output_text for r in results),
+        response_status=results[-1].outcome if results else None,
+        response_error=_error_text(results),
+    )
+
+
+def _error_text(results: list[StreamResult]) -> str | None:
+    for r in results:
+        if r.error is not None:
+            code = r.error.code or r.error.type or "error"
+            return f"{code}: {r.error.message}"
+    return None
+
+
+_BARS = " ▁▂▃▄▅▆▇█"
+
+
+def timeline(inter: Interaction, width: int = 60) -> list[str]:
+    """One terminal bar per time bucket: bar height is the bytes that arrived in the bucket,
+    and buckets where nothing arrived show as ``·`` so stalls stand out."""
+    if not inter.chunks:
+        return ["(no chunks)"]
+    span = max(inter.chunks[-1].offset_ns, 1)
+    width = max(1, min(width, len(inter.chunks) * 4))
+    buckets = [0] * width
+    for chunk in inter.chunks:
+        buckets[min(width - 1, chunk.offset_ns * width // span)] += len(chunk.data)
+    top = max(buckets) or 1
+    bar = "".join(
+        "·" if b == 0 else _BARS[max(1, round(b / top * (len(_BARS) - 1)))] for b in buckets
+    )
+    return [
+        f"|{bar}|",
+        f" 0 ms{'':{max(0, width - 14)}}{span / 1e6:8.1f} ms",
+        f" {width} buckets of {span / width / 1e6:.1f} ms; peak {top} B per bucket",
+    ]
