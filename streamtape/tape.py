@@ -1,0 +1,453 @@
+"""``use_cassette``: record or replay every httpx / httpx2 request made inside a block.
+
+Inside the block, clients the code creates itself are intercepted by patching exactly
+``HTTPTransport.handle_request`` and ``AsyncHTTPTransport.handle_async_request`` of httpx and
+(when installed) httpx2. The patch is installed once while any block is active (a refcount) and
+the patched methods find the active :class:`Tape` in a ContextVar, so nested blocks, threads and
+asyncio tasks each see their own cassette; outside every block the originals run. Code that
+injects its own transport uses :meth:`Tape.transport` / :meth:`Tape.async_transport`.
+
+Record modes use vcrpy's words: ``none`` replays only, ``once`` records a missing file and
+replays an existing one, ``new_episodes`` replays matches and appends misses, ``all`` and
+``rewrite`` record everything into a fresh file. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import importlib
+import importlib.util
+import inspect
+import os
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any, Literal, TypeVar, cast
+
+import httpx
+
+from streamtape.accumulate import StreamResult
+from streamtape.cassette import Cassette, CassetteWriter, Interaction
+from streamtape.errors import CassetteError
+from streamtape.matching import DEFAULT_MATCH_ON, Matcher
+from streamtape.redact import DEFAULT_REDACTOR, Redactor
+from streamtape.transport import RecordingTransport, ReplayTransport
+
+__all__ = ["RECORD_MODES", "RecordMode", "Tape", "use_cassette"]
+
+RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
+RECORD_MODES: tuple[str, ...] = ("none", "once", "new_episodes", "all", "rewrite")
+"""The record modes :func:`use_cassette` accepts."""
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_ACTIVE: contextvars.ContextVar[Tape | None] = contextvars.ContextVar(
+    "streamtape_active_tape", default=None
+)
+
+
+# -- patching -----------------------------------------------------------------------------------
+
+
+class _Patcher:
+    """Installs the patched transport methods while at least one block is active."""
+
+    _SYNC = ("HTTPTransport", "handle_request")
+    _ASYNC = ("AsyncHTTPTransport", "handle_async_request")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self._originals: dict[tuple[str, str], Any] = {}  # (module, class) -> original function
+
+    @staticmethod
+    def libraries() -> list[ModuleType]:
+        """httpx, and httpx2 when it is installed."""
+        libs = [httpx]
+        if importlib.util.find_spec("httpx2") is not None:
+            libs.append(importlib.import_module("httpx2"))
+        return libs
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._count += 1
+            if self._count == 1:
+                for lib in self.libraries():
+                    self._patch(lib)
+
+    def release(self) -> None:
+        with self._lock:
+            self._count -= 1
+            if self._count == 0:
+                for (module, cls_name), original in self._originals.items():
+                    cls = getattr(importlib.import_module(module), cls_name)
+                    setattr(cls, self._method(cls_name), original)
+                self._originals.clear()
+
+    @classmethod
+    def _method(cls, cls_name: str) -> str:
+        return cls._SYNC[1] if cls_name == cls._SYNC[0] else cls._ASYNC[1]
+
+    def _patch(self, lib: ModuleType) -> None:
+        sync_cls = getattr(lib, self._SYNC[0])
+        async_cls = getattr(lib, self._ASYNC[0])
+        sync_original = sync_cls.__dict__[self._SYNC[1]]
+        async_original = async_cls.__dict__[self._ASYNC[1]]
+        self._originals[(lib.__name__, self._SYNC[0])] = sync_original
+        self._originals[(lib.__name__, self._ASYNC[0])] = async_original
+
+        @functools.wraps(sync_original)
+        def handle_request(transport: Any, request: Any) -> Any:
+            tape = _ACTIVE.get()
+            if tape is None:
+                return sync_original(transport, request)
+            return tape._handle(request, functools.partial(sync_original, transport))
+
+        @functools.wraps(async_original)
+        async def handle_async_request(transport: Any, request: Any) -> Any:
+            tape = _ACTIVE.get()
+            if tape is None:
+                return await async_original(transport, request)
+            return await tape._ahandle(request, functools.partial(async_original, transport))
+
+        setattr(sync_cls, self._SYNC[1], handle_request)
+        setattr(async_cls, self._ASYNC[1], handle_async_request)
+
+    def original(self, lib: ModuleType, asynchronous: bool) -> Any:
+        """The unpatched method of ``lib`` (whether or not a block is active)."""
+        cls_name, method = self._ASYNC if asynchronous else self._SYNC
+        with self._lock:
+            found = self._originals.get((lib.__name__, cls_name))
+        return found if found is not None else getattr(getattr(lib, cls_name), method)
+
+
+_PATCHER = _Patcher()
+
+
+def _module_of(request: object) -> ModuleType:
+    for cls in type(request).__mro__:
+        root = cls.__module__.partition(".")[0]
+        if root in ("httpx", "httpx2"):
+            return importlib.import_module(root)
+    raise TypeError(f"not an httpx or httpx2 request: {request!r}")
+
+
+# -- explicit transports ------------------------------------------------------------------------
+
+
+class _TapeSyncTransport(httpx.BaseTransport):
+    """A transport that sends through the tape; real sends go through an unpatched transport."""
+
+    def __init__(self, tape: Tape, transport_options: dict[str, Any]) -> None:
+        self._tape = tape
+        self._options = transport_options
+        self._inner: dict[str, Any] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        lib = _module_of(request)
+        inner = self._inner.get(lib.__name__)
+        if inner is None:
+            inner = self._inner[lib.__name__] = lib.HTTPTransport(**self._options)
+        send = functools.partial(_PATCHER.original(lib, asynchronous=False), inner)
+        response: httpx.Response = self._tape._handle(request, send)
+        return response
+
+    def close(self) -> None:
+        for inner in self._inner.values():
+            inner.close()
+
+
+class _TapeAsyncTransport(httpx.AsyncBaseTransport):
+    """The async twin of `_TapeSyncTransport`."""
+
+    def __init__(self, tape: Tape, transport_options: dict[str, Any]) -> None:
+        self._tape = tape
+        self._options = transport_options
+        self._inner: dict[str, Any] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        lib = _module_of(request)
+        inner = self._inner.get(lib.__name__)
+        if inner is None:
+            inner = self._inner[lib.__name__] = lib.AsyncHTTPTransport(**self._options)
+        send = functools.partial(_PATCHER.original(lib, asynchronous=True), inner)
+        response: httpx.Response = await self._tape._ahandle(request, send)
+        return response
+
+    async def aclose(self) -> None:
+        for inner in self._inner.values():
+            await inner.aclose()
+
+
+# -- the tape -----------------------------------------------------------------------------------
+
+
+class Tape:
+    """One cassette in use: the block's record mode, matching, replay speed and redaction.
+
+    Got from :func:`use_cassette`; a sync and async context manager and a decorator (each
+    decorated call runs with a fresh Tape of the same settings). After the block,
+    :attr:`interactions` holds the cassette as written, :attr:`recorded` the interactions this
+    block recorded, :attr:`played` / :attr:`unplayed` what replay used and left.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        record_mode: str = "once",
+        match_on: Sequence[str] | Matcher = DEFAULT_MATCH_ON,
+        speed: float = 1.0,
+        max_gap: float | None = None,
+        redact: Redactor | None = DEFAULT_REDACTOR,
+        sleep: Callable[[float], object] | None = None,
+        async_sleep: Callable[[float], Awaitable[object]] | None = None,
+    ) -> None:
+        if record_mode not in RECORD_MODES:
+            raise ValueError(
+                f"record_mode must be one of {', '.join(RECORD_MODES)}; got {record_mode!r}"
+            )
+        if not speed > 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self.path = Path(path)
+        self.mode = record_mode
+        self.matcher = match_on if isinstance(match_on, Matcher) else Matcher(match_on)
+        self.speed = speed
+        self.max_gap = max_gap
+        self.redactor = redact
+        self._sleep = sleep
+        self._async_sleep = async_sleep
+        self._lock = threading.Lock()
+        self._token: contextvars.Token[Tape | None] | None = None
+        self._player: ReplayTransport | None = None
+        self._writer: CassetteWriter | None = None
+        self._recorder: RecordingTransport | None = None
+        self._records = False
+        self._old_ids: set[int] = set()
+        self.interactions: list[Interaction] = []
+        self.recorded: list[Interaction] = []
+
+    def __repr__(self) -> str:
+        return f"<Tape {str(self.path)!r} mode={self.mode!r}>"
+
+    # -- what happened --
+
+    @property
+    def active(self) -> bool:
+        """True inside the block."""
+        return self._token is not None
+
+    @property
+    def played(self) -> list[Interaction]:
+        """Interactions replayed from the cassette, in the order they were played."""
+        return [] if self._player is None else self._player.played
+
+    @property
+    def unplayed(self) -> list[Interaction]:
+        """Interactions of the cassette loaded at entry that were not replayed."""
+        return [] if self._player is None else self._player.unplayed
+
+    def result(self, i: int = 0) -> StreamResult:
+        """The accumulated stream of interaction ``i``: ``interactions[i].result()``."""
+        return self.interactions[i].result()
+
+    # -- entering and leaving --
+
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "record_mode": self.mode,
+            "match_on": self.matcher,
+            "speed": self.speed,
+            "max_gap": self.max_gap,
+            "redact": self.redactor,
+            "sleep": self._sleep,
+            "async_sleep": self._async_sleep,
+        }
+
+    def _hint(self) -> str:
+        return (
+            f"record it with use_cassette({str(self.path)!r}, record_mode='new_episodes') to "
+            f"append the missing interaction, or record_mode='rewrite' to record afresh "
+            f"(this block uses record_mode={self.mode!r})"
+        )
+
+    def _start(self) -> None:
+        if self._token is not None:
+            raise RuntimeError(f"{self!r} is already active; a Tape is entered once at a time")
+        exists = self.path.exists()
+        if self.mode == "none" and not exists:
+            raise CassetteError(
+                f"cassette {self.path} does not exist and record_mode is 'none' (replay only); "
+                "record it with record_mode='once'",
+                path=str(self.path),
+            )
+        replay = exists and self.mode in ("none", "once", "new_episodes")
+        self._records = not replay or self.mode == "new_episodes"
+        self._player = None
+        self._writer = self._recorder = None
+        self.recorded = []
+        self.interactions = []
+        self._old_ids = set()
+        if replay:
+            self._player = ReplayTransport(
+                Cassette.load(self.path),
+                speed=self.speed,
+                max_gap=self.max_gap,
+                sleep=self._sleep,
+                async_sleep=self._async_sleep,
+                matcher=self.matcher,
+                redactor=self.redactor,
+                record_hint=self._hint(),
+            )
+            self.interactions = list(self._player.cassette.interactions)
+            self._old_ids = {i.id for i in self.interactions}
+        elif self._records:
+            self._recording()  # all / rewrite / once without a file: start from empty now
+        _PATCHER.acquire()
+        self._token = _ACTIVE.set(self)
+
+    def _stop(self, failed: bool) -> None:
+        token, self._token = self._token, None
+        if token is None:
+            return
+        try:
+            _ACTIVE.reset(token)
+        except ValueError:  # left in another context (e.g. a generator): clear this one's view
+            _ACTIVE.set(None)
+        finally:
+            _PATCHER.release()
+            with self._lock:
+                writer, self._writer = self._writer, None
+                self._recorder = None
+            if writer is not None:
+                writer.close()
+                loaded = Cassette.load(self.path, strict=False).interactions
+                self.interactions = list(loaded)
+                self.recorded = [i for i in loaded if i.id not in self._old_ids]
+
+    def __enter__(self) -> Tape:
+        self._start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop(exc is not None)
+
+    async def __aenter__(self) -> Tape:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, func: _F) -> _F:
+        """Decorate ``func`` (sync or async): each call runs inside a fresh Tape like this one."""
+        settings = self._settings()
+        path = self.path
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                async with Tape(path, **settings):
+                    return await func(*args, **kwargs)
+
+            return cast(_F, async_wrapper)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with Tape(path, **settings):
+                return func(*args, **kwargs)
+
+        return cast(_F, wrapper)
+
+    # -- transports --
+
+    def transport(self, **transport_options: Any) -> httpx.BaseTransport:
+        """A sync transport for clients built with ``transport=``; works while the tape is active.
+
+        ``transport_options`` go to the real ``HTTPTransport`` used when recording.
+        """
+        return _TapeSyncTransport(self, transport_options)
+
+    def async_transport(self, **transport_options: Any) -> httpx.AsyncBaseTransport:
+        """The async twin of :meth:`transport`."""
+        return _TapeAsyncTransport(self, transport_options)
+
+    # -- handling requests --
+
+    def _recording(self) -> RecordingTransport:
+        with self._lock:
+            if self._recorder is None:
+                append = self.mode == "new_episodes" and self.path.exists()
+                self._writer = CassetteWriter(self.path, redactor=self.redactor, append=append)
+                self._recorder = RecordingTransport(None, self._writer)
+            return self._recorder
+
+    def _check_active(self) -> None:
+        if self._token is None:
+            raise RuntimeError(f"{self!r} is not active: send requests inside its block")
+
+    def _handle(self, request: Any, send: Callable[[Any], Any]) -> Any:
+        self._check_active()
+        player = self._player
+        if player is not None:
+            if not self._records:
+                return player.replay(request)
+            interaction = player.take(request, request.read())
+            if interaction is not None:
+                return player.respond(request, interaction)
+        return self._recording().record(request, send)
+
+    async def _ahandle(self, request: Any, send: Callable[[Any], Awaitable[Any]]) -> Any:
+        self._check_active()
+        player = self._player
+        if player is not None:
+            if not self._records:
+                return await player.areplay(request)
+            interaction = player.take(request, await request.aread())
+            if interaction is not None:
+                return await player.arespond(request, interaction)
+        return await self._recording().arecord(request, send)
+
+
+def use_cassette(
+    path: str | os.PathLike[str],
+    record_mode: str = "once",
+    *,
+    match_on: Sequence[str] | Matcher = DEFAULT_MATCH_ON,
+    speed: float = 1.0,
+    max_gap: float | None = None,
+    redact: Redactor | None = DEFAULT_REDACTOR,
+    sleep: Callable[[float], object] | None = None,
+    async_sleep: Callable[[float], Awaitable[object]] | None = None,
+) -> Tape:
+    """Record or replay the httpx / httpx2 requests made in a block, by ``record_mode``.
+
+    Use as ``with`` / ``async with`` (giving the :class:`Tape`) or as a decorator of sync and
+    async functions. ``match_on`` names the request fields compared (or is a Matcher);
+    ``speed`` divides the recorded gaps (``INSTANT``: none), each wait capped at ``max_gap``
+    seconds; ``redact`` cleans requests before they are written or matched (None keeps all).
+    Raises ValueError for an unknown mode; entering raises CassetteError for a missing file in
+    mode ``none``; a request with no recorded match raises NoMatchError in ``none`` and in
+    ``once`` with an existing file.
+    """
+    return Tape(
+        path,
+        record_mode=record_mode,
+        match_on=match_on,
+        speed=speed,
+        max_gap=max_gap,
+        redact=redact,
+        sleep=sleep,
+        async_sleep=async_sleep,
+    )
