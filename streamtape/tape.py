@@ -308,7 +308,7 @@ class Tape:
         _PATCHER.acquire()
         self._token = _ACTIVE.set(self)
 
-    def _stop(self, failed: bool) -> None:
+    def _stop(self) -> None:
         token, self._token = self._token, None
         if token is None:
             return
@@ -337,7 +337,7 @@ class Tape:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stop(exc is not None)
+        self._stop()
 
     async def __aenter__(self) -> Tape:
         return self.__enter__()

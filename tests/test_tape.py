@@ -148,6 +148,25 @@ def test_new_episodes_without_misses_leaves_the_file_alone(
     assert list(path.parent.iterdir()) == [path]  # no temp files left
 
 
+def test_new_episodes_records_a_missing_file(sse_server: SSEServer, path: Path) -> None:
+    url = sse_server.add(Route("/v1/responses", sse_chunks(FIXTURE)))
+    with use_cassette(path, record_mode="new_episodes") as tape:
+        post(httpx2, url)
+    assert [i.id for i in Cassette.load(path)] == [1]
+    assert [i.id for i in tape.recorded] == [1]
+
+
+def test_unplayed_lists_what_replay_left(sse_server: SSEServer, path: Path) -> None:
+    url = sse_server.add(Route("/v1/responses", sse_chunks(FIXTURE)))
+    with use_cassette(path):
+        post(httpx, url, "one")
+        post(httpx, url, "two")
+    with use_cassette(path, record_mode="none", speed=INSTANT) as tape:
+        post(httpx, url, "two")
+    assert [i.request.body for i in tape.unplayed] == [b'{"input":"one"}']
+    assert [i.request.body for i in tape.played] == [b'{"input":"two"}']
+
+
 @pytest.mark.parametrize("mode", ["all", "rewrite"])
 def test_all_and_rewrite_record_afresh_and_overwrite(
     sse_server: SSEServer, path: Path, mode: str
@@ -200,6 +219,20 @@ def test_requests_outside_any_block_go_through(sse_server: SSEServer, path: Path
         pass
     assert b"".join(post(httpx2, url)) == FIXTURE.read_bytes()
     assert len(Cassette.load(path)) == 0
+
+
+def test_clients_made_before_the_block_are_intercepted_inside_it(
+    sse_server: SSEServer, path: Path, lib: ModuleType
+) -> None:
+    url = sse_server.add(Route("/v1/responses", sse_chunks(FIXTURE)))
+    with lib.Client() as client:
+        with use_cassette(path):
+            live = client.post(url, json={"input": "hi"}).content
+        sse_server.reset()
+        with use_cassette(path, record_mode="none", speed=INSTANT):
+            assert client.post(url, json={"input": "hi"}).content == live
+        assert sse_server.requests == []
+        assert client.post(url, json={"input": "hi"}).status_code == 404  # after: the network
 
 
 def test_nested_blocks_use_the_innermost_cassette(sse_server: SSEServer, tmp_path: Path) -> None:
