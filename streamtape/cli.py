@@ -191,7 +191,7 @@ def record(
             try:
                 status = response.status_code
                 decoder = EventDecoder(strict=False)
-                for chunk in response.iter_raw():
+                for chunk in response.iter_bytes():  # content-decoded; the cassette keeps raw
                     progress.update(chunk, len(decoder.feed(chunk)))
             except KeyboardInterrupt:
                 outcome = "interrupted"
@@ -532,8 +532,9 @@ def _secrets_in(path: Path) -> Iterator[tuple[int, str]]:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_handled
-def scan(paths: tuple[str, ...]) -> None:
+def scan(paths: tuple[str, ...], as_json: bool) -> None:
     """Look for API keys and unredacted credential headers in cassettes under PATHs (exit 1 if
     any is found).
 
@@ -546,16 +547,27 @@ def scan(paths: tuple[str, ...]) -> None:
         root = Path(given)
         candidates = sorted(root.rglob("*")) if root.is_dir() else [root]
         files += [p for p in candidates if p.is_file() and _is_cassette(p)]
-    found = 0
+    findings: list[dict[str, Any]] = []
+    unreadable: list[dict[str, str]] = []
     for file in files:
         try:
             for number, what in _secrets_in(file):
-                found += 1
-                click.echo(f"{file}: record {number}: {what}")
+                findings.append({"file": str(file), "record": number, "finding": what})
         except StreamtapeError as exc:
-            click.echo(f"{file}: unreadable: {exc}", err=True)
-    click.echo(f"scanned {len(files)} cassette(s), {found} finding(s)", err=True)
-    if found:
+            unreadable.append({"file": str(file), "error": str(exc)})
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"scanned": len(files), "findings": findings, "unreadable": unreadable}, indent=2
+            )
+        )
+    else:
+        for f in findings:
+            click.echo(f"{f['file']}: record {f['record']}: {f['finding']}")
+        for u in unreadable:
+            click.echo(f"{u['file']}: unreadable: {u['error']}", err=True)
+        click.echo(f"scanned {len(files)} cassette(s), {len(findings)} finding(s)", err=True)
+    if findings:
         sys.exit(1)
 
 

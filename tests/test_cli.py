@@ -152,7 +152,10 @@ def test_sigint_mid_stream_leaves_an_interrupted_cassette(
         deadline = time.monotonic() + 30
         while len(sse_server.sent_on("/slow")) < 4 and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(0.2)  # let the client read the chunks already sent
+        while time.monotonic() < deadline:  # until the client has recorded a chunk
+            if out.exists() and any(i.chunks for i in Cassette.load(out, strict=False)):
+                break
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -319,6 +322,12 @@ def test_scan_finds_a_planted_key(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("sk-proj-abcdefghij0123456789abcd")  # not a cassette
     code, out, _ = run("scan", str(tmp_path))
     assert code == 1
+    code, doc, _ = run("scan", "--json", str(tmp_path))
+    assert code == 1
+    assert json.loads(doc)["findings"] == [
+        {"file": str(leaked), "record": 5, "finding": "key pattern sk-proj-..."}
+    ]
+    assert json.loads(doc)["scanned"] == 2
     assert out.splitlines() == [f"{leaked}: record 5: key pattern sk-proj-..."]
 
 
@@ -400,3 +409,15 @@ def test_installed_entry_point_and_module_run() -> None:
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
+
+
+def test_record_gzip_stream_counts_decoded_events(sse_server: SSEServer, tmp_path: Path) -> None:
+    chunks = sse_chunks(OPENROUTER_SSE)
+    url = sse_server.add(Route("/gz", chunks, gzip=True))
+    code, _, err = run("record", url, "-o", str(tmp_path / "g.tape"))
+    assert code == 0
+    assert f"{len(decode_all(OPENROUTER_SSE.read_bytes()))} events" in err
+    inter = Cassette.load(tmp_path / "g.tape")[0]
+    assert inter.response is not None
+    assert inter.response.content_encodings == ["gzip"]
+    assert inter.body == OPENROUTER_SSE.read_bytes()
