@@ -24,7 +24,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 import httpx
 
@@ -35,7 +35,7 @@ from streamtape.matching import DEFAULT_MATCH_ON, Matcher
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
 from streamtape.transport import RecordingTransport, ReplayTransport
 
-__all__ = ["RECORD_MODES", "RecordMode", "Tape", "use_cassette"]
+__all__ = ["RECORD_MODES", "RecordMode", "Tape", "TapeStats", "use_cassette"]
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
 RECORD_MODES: tuple[str, ...] = ("none", "once", "new_episodes", "all", "rewrite")
@@ -46,6 +46,32 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 _ACTIVE: contextvars.ContextVar[Tape | None] = contextvars.ContextVar(
     "streamtape_active_tape", default=None
 )
+
+
+class TapeStats(NamedTuple):
+    """What a block did, and how long its streams took when recorded (seconds, wire time)."""
+
+    recorded: int
+    replayed: int
+    unplayed: int
+    chunks: int
+    first_chunk_max: float | None
+    """The longest wait from request to first body chunk among the block's interactions."""
+    stream_seconds: float
+    """The recorded durations (request to end) of the block's interactions, summed."""
+
+
+def _stats(used: Sequence[Interaction], unplayed: int, recorded: int) -> TapeStats:
+    firsts = [i.chunks[0].offset_ns / 1e9 for i in used if i.chunks]
+    ends = [(i.end.offset_ns if i.end else i.chunks[-1].offset_ns if i.chunks else 0) for i in used]
+    return TapeStats(
+        recorded=recorded,
+        replayed=len(used) - recorded,
+        unplayed=unplayed,
+        chunks=sum(len(i.chunks) for i in used),
+        first_chunk_max=max(firsts) if firsts else None,
+        stream_seconds=sum(ends) / 1e9,
+    )
 
 
 # -- patching -----------------------------------------------------------------------------------
@@ -248,6 +274,12 @@ class Tape:
     def unplayed(self) -> list[Interaction]:
         """Interactions of the cassette loaded at entry that were not replayed."""
         return [] if self._player is None else self._player.unplayed
+
+    @property
+    def stats(self) -> TapeStats:
+        """Counts and recorded timing of the interactions this block replayed or recorded."""
+        used = [*self.played, *self.recorded]
+        return _stats(used, len(self.unplayed), len(self.recorded))
 
     def result(self, i: int = 0) -> StreamResult:
         """The accumulated stream of interaction ``i``: ``interactions[i].result()``."""

@@ -19,7 +19,7 @@ from sse_server import FIXTURES, Route, SSEServer, sse_chunks
 
 from streamtape.cassette import Cassette
 from streamtape.errors import CassetteError, NoMatchError
-from streamtape.tape import RECORD_MODES, Tape, use_cassette
+from streamtape.tape import RECORD_MODES, Tape, TapeStats, use_cassette
 from streamtape.transport import INSTANT
 
 LIBS = {"httpx": httpx, "httpx2": httpx2}
@@ -89,7 +89,9 @@ def test_once_records_a_missing_file_then_replays_it(sse_server: SSEServer, path
     url = sse_server.add(Route("/v1/responses", chunks, delays=0.0005))
     with use_cassette(path) as tape:
         assert tape.mode == "once"
+        assert tape.path == path
         live = post(httpx, url)
+        assert not path.exists()  # atomic: the file appears whole, at the end of the block
     assert b"".join(live) == b"".join(chunks)
     assert path.exists()
     assert len(tape.recorded) == 1
@@ -182,6 +184,9 @@ def test_all_and_rewrite_record_afresh_and_overwrite(
     assert [i.request.body for i in Cassette.load(path)] == [b'{"input":"new"}'] * 2
     assert len(tape.recorded) == 2
     assert tape.played == []
+    assert tape.stats.recorded == 2
+    assert tape.stats.replayed == 0
+    assert tape.stats.chunks == sum(len(i.chunks) for i in Cassette.load(path)) > 0
 
 
 # -- patching -----------------------------------------------------------------------------------
@@ -337,9 +342,17 @@ def test_replay_waits_are_the_recorded_gaps_over_speed(sse_server: SSEServer, pa
     points = [inter.response.offset_ns, *(c.offset_ns for c in inter.chunks), inter.end.offset_ns]
     gaps = [b - a for a, b in zip([0, *points], points, strict=False)]
     waits: list[float] = []
-    with use_cassette(path, record_mode="none", speed=4.0, sleep=waits.append):
+    with use_cassette(path, record_mode="none", speed=4.0, sleep=waits.append) as tape:
         post(httpx, url)
     assert waits == pytest.approx([g / 1e9 / 4.0 for g in gaps])
+    assert tape.stats == TapeStats(
+        recorded=0,
+        replayed=1,
+        unplayed=0,
+        chunks=2,
+        first_chunk_max=inter.chunks[0].offset_ns / 1e9,
+        stream_seconds=inter.end.offset_ns / 1e9,
+    )
     assert max(gaps) >= 20_000_000 // 2  # the server's 20 ms pause was recorded
 
 
