@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -55,6 +56,10 @@ def _handled(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except BrokenPipeError:  # e.g. `streamtape cat x.tape | head`: the reader left
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
         except (StreamtapeError, OSError, ValueError, httpx.HTTPError) as exc:
             ctx = click.get_current_context(silent=True)
             if ctx is not None and ctx.find_root().params.get("debug"):
@@ -269,16 +274,9 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
         for offset, event in timed_events(inter):
             click.echo(f"    {offset / 1e6:10.1f} ms  {event.type}")
     if show_timeline:
-        width = min(shutil_columns() - 4, 100)
+        width = min(shutil.get_terminal_size((80, 24)).columns - 4, 100)
         for line in timeline(inter, width=width):
             click.echo("  " + line)
-
-
-def shutil_columns() -> int:
-    """Terminal width (80 when unknown)."""
-    import shutil
-
-    return shutil.get_terminal_size((80, 24)).columns
 
 
 @cli.command()
