@@ -121,6 +121,7 @@ def test_leaves_import_nothing_outside_stdlib_and_msgspec() -> None:
             "difflib",
             "string",
             "types",
+            "operator",
         }, f"{leaf}: {sorted(roots)}"
 
 
