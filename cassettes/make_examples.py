@@ -83,9 +83,13 @@ def record(server: SSEServer, name: str, seed: int) -> Path:
     if name == "reasoning":
         delays[len(delays) // 3] = 0.6  # a visible stall while the model thinks
     url = server.add(Route(path, chunks, delays=delays, head_delay=head_delay))
-    out = HERE / f"{name}.tape"
+    out = HERE / f"{name}.ndjson.zst"
     with (
-        CassetteWriter(out) as writer,
+        CassetteWriter(
+            out,
+            source=f"made by cassettes/make_examples.py: {fixture} replayed by a local test "
+            "server with realistic delays",
+        ) as writer,
         httpx.Client(transport=RecordingTransport(httpx.HTTPTransport(), writer)) as client,
         client.stream(
             "POST", url, content=json.dumps(body), headers={"Content-Type": "application/json"}

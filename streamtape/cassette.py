@@ -87,6 +87,7 @@ class Header(Record, tag="header", omit_defaults=False, frozen=True):
     httpx: str | None = None
     httpx2: str | None = None
     host: str | None = None
+    source: str | None = None  # how the cassette was made when not recorded live
 
     @property
     def major(self) -> int:
@@ -515,8 +516,10 @@ class CassetteWriter:
         flush_interval: float | None = _FLUSH_INTERVAL,
         clock: Callable[[], int] = time.perf_counter_ns,
         recorded_at: str | datetime.datetime | None = None,
+        source: str | None = None,
     ) -> None:
         self.path = Path(path)
+        self.source = source
         self.redactor = redactor
         self.atomic = atomic
         self._clock = clock
@@ -647,6 +650,7 @@ class CassetteWriter:
                 httpx=_dist_version("httpx"),
                 httpx2=_dist_version("httpx2"),
                 host=host,
+                source=self.source,
             )
         )
 

@@ -56,7 +56,7 @@ def _handled(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except BrokenPipeError:  # e.g. `streamtape cat x.tape | head`: the reader left
+        except BrokenPipeError:  # e.g. `streamtape cat x.ndjson.zst | head`: the reader left
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             sys.exit(1)
@@ -78,7 +78,7 @@ def cli(debug: bool) -> None:
 
     \b
     Example:
-      streamtape record https://openrouter.ai/api/v1/responses -o chat.tape \\
+      streamtape record https://openrouter.ai/api/v1/responses -o chat.ndjson.zst \\
           --data '{"model": "openai/gpt-4o", "input": "hi", "stream": true}' \\
           --auth-env OPENROUTER_API_KEY
     """
@@ -168,7 +168,7 @@ def record(
 
     \b
     Example:
-      streamtape record http://localhost:8000/v1/responses -o hi.tape \\
+      streamtape record http://localhost:8000/v1/responses -o hi.ndjson.zst \\
           --data @request.json -H 'X-Trace: 1' --auth-env OPENAI_API_KEY
     """
     pairs = [_parse_header(h) for h in headers]
@@ -290,7 +290,7 @@ def inspect(cassette: str, show_events: bool, show_timeline: bool, as_json: bool
 
     \b
     Example:
-      streamtape inspect cassettes/openrouter-reasoning.tape --timeline
+      streamtape inspect cassettes/reasoning.ndjson.zst --timeline
     """
     tape = _load(cassette, strict=False)
     if as_json:
@@ -355,7 +355,7 @@ def replay(cassette: str, speed: float, instant: bool, mode: str) -> None:
 
     \b
     Example:
-      streamtape replay cassettes/text-answer.tape --speed 4 --text
+      streamtape replay cassettes/text-answer.ndjson.zst --speed 4 --text
     """
     tape = _load(cassette)
     out: BinaryIO = sys.stdout.buffer
@@ -391,7 +391,7 @@ def cat(cassette: str) -> None:
     \b
     Example (git textconv):
       git config diff.streamtape.textconv "streamtape cat"
-      echo '*.tape diff=streamtape' >> .gitattributes
+      echo '*.ndjson.zst diff=streamtape' >> .gitattributes
     """
     click.echo(render_cat(_load(cassette, strict=False)), nl=False)
 
@@ -411,7 +411,7 @@ def verify(cassettes: tuple[str, ...], as_json: bool) -> None:
 
     \b
     Example:
-      streamtape verify cassettes/*.tape
+      streamtape verify cassettes/*.ndjson.zst
     """
     problems: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
@@ -495,8 +495,8 @@ def convert(src: str, output: str, to: str | None) -> None:
 
     \b
     Examples:
-      streamtape convert tests/cassettes/test_chat.yaml -o test_chat.tape
-      streamtape convert chat.tape --to ndjson -o events.jsonl
+      streamtape convert tests/cassettes/test_chat.yaml -o test_chat.ndjson.zst
+      streamtape convert chat.ndjson.zst --to ndjson -o events.jsonl
     """
     source = Path(src)
     if _is_cassette(source):
@@ -593,7 +593,7 @@ def bench(files: tuple[Path, ...], repeat: int, against: tuple[str, ...], as_jso
 
     \b
     Example:
-      streamtape bench cassettes/*.tape --against openai --repeat 3
+      streamtape bench cassettes/*.ndjson.zst --against openai --repeat 3
     """
     inputs = [bench_mod.load_input(f) for f in files] if files else bench_mod.default_inputs()
     progress = bench_mod.stderr_progress() if sys.stderr.isatty() else None

@@ -198,7 +198,11 @@ def convert_yaml(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> i
     """
     interactions = read_yaml_cassette(src)
     writer = CassetteWriter(
-        dest, flush_interval=None, clock=lambda: 0, recorded_at=_recorded_at(interactions)
+        dest,
+        flush_interval=None,
+        clock=lambda: 0,
+        recorded_at=_recorded_at(interactions),
+        source=f"converted from {Path(src).name}; chunk offsets unknown (zero)",
     )
     try:
         for inter in interactions:

@@ -49,6 +49,8 @@ def render_cat(cassette: Cassette) -> str:
     if cassette.header is not None:
         h = cassette.header
         lines.append(f"# {h.format} {h.version} (streamtape {h.streamtape}, {h.recorded_at})")
+        if h.source:
+            lines.append(f"# source: {h.source}")
     for inter in cassette:
         req = inter.request
         lines.append("")

@@ -21,7 +21,7 @@ from streamtape.decode import EventDecoder
 from streamtape.errors import CassetteError
 
 EXAMPLES = Path(__file__).parent.parent / "cassettes"
-EXAMPLE_TAPES = sorted(EXAMPLES.glob("*.tape"))
+EXAMPLE_TAPES = sorted(EXAMPLES.glob("*.ndjson.zst"))
 TEXT_SSE = FIXTURES / "fantasy/TestOpenAIResponsesCommon/openai-gpt-4o/simple_streaming.sse"
 OPENROUTER_SSE = FIXTURES / "pydantic-ai/test_openai_responses_raw_cot_stream_openrouter.sse"
 COMMANDS = ["record", "inspect", "replay", "cat", "verify", "convert", "scan", "bench"]
@@ -66,7 +66,7 @@ def test_help_has_an_example(command: str) -> None:
 def test_record_posts_and_writes_the_stream(sse_server: SSEServer, tmp_path: Path) -> None:
     chunks = sse_chunks(TEXT_SSE)
     url = sse_server.add(Route("/v1/responses", chunks))
-    out = tmp_path / "t.tape"
+    out = tmp_path / "t.ndjson.zst"
     body = '{"model": "gpt-4o", "stream": true}'
     code, _, err = run(
         "record",
@@ -100,23 +100,23 @@ def test_record_posts_and_writes_the_stream(sse_server: SSEServer, tmp_path: Pat
 
 def test_record_get_and_data_from_file(sse_server: SSEServer, tmp_path: Path) -> None:
     url = sse_server.add(Route("/s", sse_chunks(OPENROUTER_SSE)))
-    code, _, _ = run("record", url, "-o", str(tmp_path / "a.tape"), "-q")
+    code, _, _ = run("record", url, "-o", str(tmp_path / "a.ndjson.zst"), "-q")
     assert code == 0
     assert sse_server.requests[-1].method == "GET"
     (tmp_path / "req.json").write_text('{"a": 1}')
     code, _, _ = run(
-        "record", url, "-o", str(tmp_path / "b.tape"), "--data", f"@{tmp_path}/req.json"
+        "record", url, "-o", str(tmp_path / "b.ndjson.zst"), "--data", f"@{tmp_path}/req.json"
     )
     assert code == 0
     assert sse_server.requests[-1].body == b'{"a": 1}'
-    assert Cassette.load(tmp_path / "b.tape")[0].request.body == b'{"a": 1}'
+    assert Cassette.load(tmp_path / "b.ndjson.zst")[0].request.body == b'{"a": 1}'
 
 
 def test_record_http_error_exits_1(sse_server: SSEServer, tmp_path: Path) -> None:
     url = sse_server.add(Route("/bad", [b'{"error": "no"}'], status=429))
-    code, _, _ = run("record", url, "-o", str(tmp_path / "e.tape"))
+    code, _, _ = run("record", url, "-o", str(tmp_path / "e.ndjson.zst"))
     assert code == 1
-    assert Cassette.load(tmp_path / "e.tape")[0].response.status == 429  # type: ignore[union-attr]
+    assert Cassette.load(tmp_path / "e.ndjson.zst")[0].response.status == 429  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_record_http_error_exits_1(sse_server: SSEServer, tmp_path: Path) -> Non
     [["-H", "no colon"], ["--auth-env", "STREAMTAPE_SURELY_UNSET_VAR"], []],
 )
 def test_record_bad_usage_exits_2(tmp_path: Path, args: list[str]) -> None:
-    extra = ["-o", str(tmp_path / "x.tape")] if args else []
+    extra = ["-o", str(tmp_path / "x.ndjson.zst")] if args else []
     code, _, _ = run("record", "http://127.0.0.1:9/x", *extra, *args)
     assert code == 2
 
@@ -142,7 +142,7 @@ def test_sigint_mid_stream_leaves_an_interrupted_cassette(
     gate = threading.Event()
     chunks = sse_chunks(TEXT_SSE)
     url = sse_server.add(Route("/slow", chunks, gates={4: gate}))
-    out = tmp_path / "i.tape"
+    out = tmp_path / "i.ndjson.zst"
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamtape", "record", url, "-o", str(out), "--data", "{}"],
         stdout=subprocess.PIPE,
@@ -177,7 +177,7 @@ def test_sigint_mid_stream_leaves_an_interrupted_cassette(
 
 
 def test_inspect_text_answer() -> None:
-    code, out, _ = run("inspect", str(EXAMPLES / "text-answer.tape"))
+    code, out, _ = run("inspect", str(EXAMPLES / "text-answer.ndjson.zst"))
     assert code == 0
     assert "gpt-4o" in out
     assert "Olá!" in out
@@ -187,7 +187,7 @@ def test_inspect_text_answer() -> None:
 
 
 def test_inspect_json_events_and_failed_stream() -> None:
-    code, out, _ = run("inspect", "--json", "--events", str(EXAMPLES / "failed-stream.tape"))
+    code, out, _ = run("inspect", "--json", "--events", str(EXAMPLES / "failed-stream.ndjson.zst"))
     assert code == 0
     doc = json.loads(out)
     (inter,) = doc["interactions"]
@@ -203,14 +203,14 @@ def test_inspect_json_events_and_failed_stream() -> None:
 
 
 def test_inspect_openrouter_usage_cost_and_events_list() -> None:
-    code, out, _ = run("inspect", "--events", str(EXAMPLES / "openrouter-done.tape"))
+    code, out, _ = run("inspect", "--events", str(EXAMPLES / "openrouter-done.ndjson.zst"))
     assert code == 0
     assert "cost" in out
     assert out.rstrip().endswith("[DONE]")
 
 
 def test_inspect_timeline_shows_gaps() -> None:
-    code, out, _ = run("inspect", "--timeline", str(EXAMPLES / "reasoning.tape"))
+    code, out, _ = run("inspect", "--timeline", str(EXAMPLES / "reasoning.ndjson.zst"))
     assert code == 0
     bar = next(line for line in out.splitlines() if line.strip().startswith("|"))
     assert "·" in bar  # the time before the head, and the stall, are empty buckets
@@ -218,7 +218,7 @@ def test_inspect_timeline_shows_gaps() -> None:
 
 
 def test_replay_modes() -> None:
-    tape = str(EXAMPLES / "openrouter-done.tape")
+    tape = str(EXAMPLES / "openrouter-done.ndjson.zst")
     body = Cassette.load(tape)[0].body
     code, out, _ = run("replay", "--instant", tape)
     assert code == 0
@@ -227,12 +227,14 @@ def test_replay_modes() -> None:
     lines = [json.loads(line) for line in out.splitlines()]
     assert len(lines) == len(decode_all(body))
     assert lines[-1] == {"type": "[DONE]"}
-    code, out, _ = run("replay", "--speed", "1000", "--text", str(EXAMPLES / "text-answer.tape"))
+    code, out, _ = run(
+        "replay", "--speed", "1000", "--text", str(EXAMPLES / "text-answer.ndjson.zst")
+    )
     assert (code, out) == (0, "Olá!\n")
 
 
 def test_cat_is_byte_identical_and_readable() -> None:
-    tape = str(EXAMPLES / "function-call.tape")
+    tape = str(EXAMPLES / "function-call.ndjson.zst")
     first, second = run("cat", tape), run("cat", tape)
     assert first == second
     assert first[0] == 0
@@ -254,22 +256,22 @@ def test_verify_examples_ok() -> None:
 
 
 def test_verify_truncated_file(tmp_path: Path) -> None:
-    data = (EXAMPLES / "reasoning.tape").read_bytes()
-    cut = tmp_path / "cut.tape"
+    data = (EXAMPLES / "reasoning.ndjson.zst").read_bytes()
+    cut = tmp_path / "cut.ndjson.zst"
     cut.write_bytes(data[: len(data) // 2])
-    code, _, err = run("verify", str(cut), str(EXAMPLES / "text-answer.tape"))
+    code, _, err = run("verify", str(cut), str(EXAMPLES / "text-answer.ndjson.zst"))
     assert code == 1
-    assert "cut.tape" in err
+    assert "cut.ndjson.zst" in err
     assert "damaged" in err
     assert "text-answer" not in err
 
 
 def test_verify_protocol_problem_names_interaction_and_offset(tmp_path: Path) -> None:
     frames = sse_chunks(TEXT_SSE)
-    tape = write_tape(tmp_path / "gap.tape", [*frames[:3], *frames[4:]])  # a sequence gap
+    tape = write_tape(tmp_path / "gap.ndjson.zst", [*frames[:3], *frames[4:]])  # a sequence gap
     code, out, err = run("verify", str(tape))
     assert code == 1
-    assert "gap.tape: interaction 1: at 5.0 ms: sequence" in err
+    assert "gap.ndjson.zst: interaction 1: at 5.0 ms: sequence" in err
     code, out, _ = run("verify", "--json", str(tape))
     assert json.loads(out)["problems"][0]["kind"] == "sequence"
 
@@ -279,17 +281,19 @@ def test_verify_protocol_problem_names_interaction_and_offset(tmp_path: Path) ->
 
 def test_convert_yaml_then_export(tmp_path: Path) -> None:
     src = FIXTURES / "openllmetry/test_responses_streaming.yaml"
-    code, _, err = run("convert", str(src), "-o", str(tmp_path / "c.tape"))
+    code, _, err = run("convert", str(src), "-o", str(tmp_path / "c.ndjson.zst"))
     assert code == 0, err
-    assert len(Cassette.load(tmp_path / "c.tape")) == 2
-    code, _, _ = run("convert", str(tmp_path / "c.tape"), "--to", "sse", "-o", str(tmp_path / "o"))
+    assert len(Cassette.load(tmp_path / "c.ndjson.zst")) == 2
+    code, _, _ = run(
+        "convert", str(tmp_path / "c.ndjson.zst"), "--to", "sse", "-o", str(tmp_path / "o")
+    )
     assert code == 0
     expected = b"".join(
         (FIXTURES / f"openllmetry/test_responses_streaming.{n}.sse").read_bytes() for n in (0, 1)
     )
     assert (tmp_path / "o").read_bytes() == expected
     code, _, _ = run(
-        "convert", str(tmp_path / "c.tape"), "--to", "ndjson", "-o", str(tmp_path / "j")
+        "convert", str(tmp_path / "c.ndjson.zst"), "--to", "ndjson", "-o", str(tmp_path / "j")
     )
     assert code == 0
     assert len((tmp_path / "j").read_text().splitlines()) == len(decode_all(expected))
@@ -313,9 +317,9 @@ def test_convert_wrong_direction_exits_2(tmp_path: Path, source: str, to: str | 
 
 def test_scan_finds_a_planted_key(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    write_tape(tmp_path / "sub/clean.tape", [b"data: {}\n\n"])
+    write_tape(tmp_path / "sub/clean.ndjson.zst", [b"data: {}\n\n"])
     leaked = write_tape(
-        tmp_path / "sub/leak.tape",
+        tmp_path / "sub/leak.ndjson.zst",
         [b"data: {}\n\n", b'data: {"k": "sk-proj-abcdefghij0123456789abcd"}\n\n'],
         redactor=False,
     )
@@ -333,9 +337,9 @@ def test_scan_finds_a_planted_key(tmp_path: Path) -> None:
 
 def test_scan_clean_examples_and_unredacted_header(tmp_path: Path) -> None:
     assert run("scan", str(EXAMPLES))[0] == 0
-    with CassetteWriter(tmp_path / "h.tape", redactor=None) as writer:
+    with CassetteWriter(tmp_path / "h.ndjson.zst", redactor=None) as writer:
         writer.begin("GET", "https://x/", [("Authorization", "Bearer abc")]).end()
-    code, out, _ = run("scan", str(tmp_path / "h.tape"))
+    code, out, _ = run("scan", str(tmp_path / "h.ndjson.zst"))
     assert code == 1
     assert "record 2: unredacted Authorization header" in out
 
@@ -346,7 +350,7 @@ def test_scan_clean_examples_and_unredacted_header(tmp_path: Path) -> None:
 def test_bench_json(tmp_path: Path) -> None:
     code, out, _ = run(
         "bench",
-        str(EXAMPLES / "text-answer.tape"),
+        str(EXAMPLES / "text-answer.ndjson.zst"),
         "--repeat",
         "1",
         "--against",
@@ -359,19 +363,19 @@ def test_bench_json(tmp_path: Path) -> None:
 
 
 def test_bench_unknown_anchor_is_one_line_error() -> None:
-    code, _, err = run("bench", str(EXAMPLES / "text-answer.tape"), "--against", "nope")
+    code, _, err = run("bench", str(EXAMPLES / "text-answer.ndjson.zst"), "--against", "nope")
     assert code == 1
     assert err.startswith("Error: ")
     assert err.count("\n") == 1
 
 
 def test_damaged_input_one_line_error_or_traceback_with_debug(tmp_path: Path) -> None:
-    junk = tmp_path / "junk.tape"
+    junk = tmp_path / "junk.ndjson.zst"
     junk.write_bytes(b"not a cassette")
     code, _, err = run("replay", str(junk))
     assert code == 1
     assert err.count("\n") == 1
-    assert "junk.tape" in err
+    assert "junk.ndjson.zst" in err
     result = CliRunner().invoke(cli, ["--debug", "replay", str(junk)])
     assert isinstance(result.exception, CassetteError)
 
@@ -387,7 +391,7 @@ def test_colour_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPa
     assert not _color(object())
     monkeypatch.setenv("NO_COLOR", "1")
     assert not _color(_Tty())
-    _code, out, _ = run("inspect", str(EXAMPLES / "text-answer.tape"))
+    _code, out, _ = run("inspect", str(EXAMPLES / "text-answer.ndjson.zst"))
     assert "\x1b[" not in out
 
 
@@ -401,7 +405,7 @@ def test_installed_entry_point_and_module_run() -> None:
     )
     assert done.returncode == 0, done.stderr
     done = subprocess.run(
-        [sys.executable, "-m", "streamtape", "inspect", "nonexistent.tape"],
+        [sys.executable, "-m", "streamtape", "inspect", "nonexistent.ndjson.zst"],
         capture_output=True,
         text=True,
         check=False,
@@ -414,10 +418,10 @@ def test_installed_entry_point_and_module_run() -> None:
 def test_record_gzip_stream_counts_decoded_events(sse_server: SSEServer, tmp_path: Path) -> None:
     chunks = sse_chunks(OPENROUTER_SSE)
     url = sse_server.add(Route("/gz", chunks, gzip=True))
-    code, _, err = run("record", url, "-o", str(tmp_path / "g.tape"))
+    code, _, err = run("record", url, "-o", str(tmp_path / "g.ndjson.zst"))
     assert code == 0
     assert f"{len(decode_all(OPENROUTER_SSE.read_bytes()))} events" in err
-    inter = Cassette.load(tmp_path / "g.tape")[0]
+    inter = Cassette.load(tmp_path / "g.ndjson.zst")[0]
     assert inter.response is not None
     assert inter.response.content_encodings == ["gzip"]
     assert inter.body == OPENROUTER_SSE.read_bytes()

@@ -51,10 +51,13 @@ def decode_all(data: bytes) -> list[object]:
 def test_every_yaml_fixture_converts_to_the_events_of_its_sse_siblings(
     path: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "c.tape"
+    out = tmp_path / "c.ndjson.zst"
     count = convert_yaml(path, out)
     tape = Cassette.load(out)
     assert len(tape) == count == len(yaml.safe_load(path.read_text())["interactions"])
+    assert tape.header is not None
+    assert tape.header.source is not None
+    assert path.name in tape.header.source
     bodies = siblings(path, tape)
     compared = 0
     for index, inter in enumerate(tape):
@@ -72,8 +75,8 @@ def test_every_yaml_fixture_converts_to_the_events_of_its_sse_siblings(
 
 def test_pydantic_parsed_body_becomes_the_json_request_body(tmp_path: Path) -> None:
     src = FIXTURES / "pydantic-ai/test_openai_responses_stream.yaml"
-    convert_yaml(src, tmp_path / "c.tape")
-    inter = Cassette.load(tmp_path / "c.tape")[0]
+    convert_yaml(src, tmp_path / "c.ndjson.zst")
+    inter = Cassette.load(tmp_path / "c.ndjson.zst")[0]
     expected = yaml.safe_load(src.read_text())["interactions"][0]["request"]["parsed_body"]
     assert json.loads(inter.request.body) == expected
     assert inter.request.method == "POST"
@@ -82,8 +85,8 @@ def test_pydantic_parsed_body_becomes_the_json_request_body(tmp_path: Path) -> N
 
 def test_go_vcr_status_protocol_and_body(tmp_path: Path) -> None:
     src = FIXTURES / "fantasy/TestOpenAIResponsesCommon/openai-gpt-4o/simple_streaming.yaml"
-    convert_yaml(src, tmp_path / "c.tape")
-    inter = Cassette.load(tmp_path / "c.tape")[0]
+    convert_yaml(src, tmp_path / "c.ndjson.zst")
+    inter = Cassette.load(tmp_path / "c.ndjson.zst")[0]
     assert inter.response is not None
     assert (inter.response.status, inter.response.http_version) == (200, "HTTP/2.0")
     assert json.loads(inter.request.body)["model"] == "gpt-4o"
@@ -92,8 +95,8 @@ def test_go_vcr_status_protocol_and_body(tmp_path: Path) -> None:
 
 def test_non_streamed_interactions_are_one_chunk(tmp_path: Path) -> None:
     src = FIXTURES / "pydantic-ai/test_openai_responses_model_web_search_tool_stream.yaml"
-    convert_yaml(src, tmp_path / "c.tape")
-    plain = Cassette.load(tmp_path / "c.tape")[1]
+    convert_yaml(src, tmp_path / "c.ndjson.zst")
+    plain = Cassette.load(tmp_path / "c.ndjson.zst")[1]
     assert len(plain.chunks) == 1
     assert json.loads(plain.body)
 
@@ -147,11 +150,11 @@ def test_split_frames_examples(body: bytes, frames: list[bytes]) -> None:
 def test_export_sse_and_ndjson(tmp_path: Path) -> None:
     src = FIXTURES / "pydantic-ai/test_openai_responses_raw_cot_stream_openrouter.yaml"
     sse = src.with_name(src.name.replace(".yaml", ".sse"))
-    convert_yaml(src, tmp_path / "c.tape")
-    assert export(tmp_path / "c.tape", tmp_path / "out.sse", "sse") == 1
+    convert_yaml(src, tmp_path / "c.ndjson.zst")
+    assert export(tmp_path / "c.ndjson.zst", tmp_path / "out.sse", "sse") == 1
     assert (tmp_path / "out.sse").read_bytes() == sse.read_bytes()
     events = decode_all(sse.read_bytes())
-    assert export(tmp_path / "c.tape", tmp_path / "out.jsonl", "ndjson") == len(events)
+    assert export(tmp_path / "c.ndjson.zst", tmp_path / "out.jsonl", "ndjson") == len(events)
     lines = (tmp_path / "out.jsonl").read_bytes().splitlines()
     assert lines == [event_json(e) for e in events]  # type: ignore[arg-type]
     assert json.loads(lines[-1]) == {"type": "[DONE]"}
