@@ -1,0 +1,486 @@
+"""Record and replay costs: added latency, replay timing, cassette size, I/O speed and memory.
+
+Five measurements, each against a target:
+- time to first chunk added by RecordingTransport, over a real 127.0.0.1 server (A/B interleaved);
+- replay timing error at speed 1 with the real clock (each chunk's arrival vs its recorded offset);
+- cassette size against the real vcrpy / go-vcr YAML cassettes in tests/fixtures, same streams;
+- CassetteWriter and Cassette.iter_records throughput in MB/s of body;
+- peak RSS (ru_maxrss) of a fresh process reading a 100 MB cassette.
+Prints one table with every target met or missed, and the command.
+
+    python benchmarks/bench_record_replay.py [--quick] [--runs 100] [--replays 10]
+                                             [--size-mb 100] [--json report.json] [--write-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+import zstandard
+
+from streamtape import bench
+from streamtape.cassette import Cassette, CassetteWriter
+from streamtape.convert import YamlInteraction, read_yaml_cassette, split_frames
+from streamtape.transport import RecordingTransport, ReplayTransport
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+DOCS = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(ROOT / "tests"))
+from sse_server import Route, SSEServer, sse_chunks  # noqa: E402
+
+MB = 1_000_000
+URL_PATH = "/v1/responses"
+REQUEST = {"model": "gpt-4.1", "input": "hi", "stream": True}
+FRAME_GAP_NS = 20_000_000  # offset between SSE frames when converting YAML cassettes
+RECORDED_AT = "2026-01-01T00:00:00Z"
+
+
+@dataclass
+class Row:
+    """One measured quantity, its target and whether it was met."""
+
+    name: str
+    value: str
+    target: str
+    met: bool | None  # None: informational, no target
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    sizes: list[dict[str, object]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100), nearest rank on the sorted values."""
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def ms(ns: float) -> str:
+    return f"{ns / 1e6:.3f} ms"
+
+
+# --------------------------------------------------------------------------- time to first chunk
+
+
+def first_chunk_ns(client: httpx.Client, url: str) -> int:
+    """Nanoseconds from the request's start to its first body chunk; reads the rest untimed."""
+    started = time.perf_counter_ns()
+    with client.stream("POST", url, json=REQUEST) as response:
+        chunks = response.iter_raw()
+        next(chunks)
+        first = time.perf_counter_ns() - started
+        for _ in chunks:
+            pass
+    return first
+
+
+def ttfc(server: SSEServer, tmp: Path, runs: int, warmup: int) -> list[Row]:
+    """Paired A/B runs: a plain client against one recording every stream to a cassette."""
+    fixture = FIXTURES / "pydantic-ai" / "test_openai_responses_stream.0.sse"
+    url = server.add(Route(URL_PATH + "/ttfc", sse_chunks(fixture)))
+    added: list[int] = []
+    plain_all: list[int] = []
+    with (
+        CassetteWriter(tmp / "ttfc.ndjson.zst") as writer,
+        httpx.Client() as plain,
+        httpx.Client(transport=RecordingTransport(httpx.HTTPTransport(), writer)) as recording,
+    ):
+        for i in range(warmup + runs):
+            if i % 2:
+                b, a = first_chunk_ns(recording, url), first_chunk_ns(plain, url)
+            else:
+                a, b = first_chunk_ns(plain, url), first_chunk_ns(recording, url)
+            if i >= warmup:
+                added.append(b - a)
+                plain_all.append(a)
+    detail = f"{runs} pairs, plain median {ms(statistics.median(plain_all))}"
+    p50, p99 = statistics.median(added), percentile(added, 99)
+    return [
+        Row("TTFC added by recording, median", ms(p50), "< 1 ms", p50 < 1e6, detail),
+        Row("TTFC added by recording, p99", ms(p99), "< 1 ms", p99 < 1e6, detail),
+    ]
+
+
+# ------------------------------------------------------------------------------------ replay gaps
+
+
+def replay_error(server: SSEServer, tmp: Path, chunks: int, replays: int, seed: int) -> list[Row]:
+    """Record a stream with 5-20 ms gaps, replay it at speed 1; arrival minus recorded offset."""
+    rng = random.Random(seed)
+    body = bench.chunk(bench.synthetic_stream(size=chunks * 1000, seed=seed), "event")[:chunks]
+    delays = [rng.uniform(0.005, 0.020) for _ in body]
+    url = server.add(Route(URL_PATH + "/gaps", body, delays))
+    path = tmp / "gaps.ndjson.zst"
+    with (
+        CassetteWriter(path) as writer,
+        httpx.Client(transport=RecordingTransport(httpx.HTTPTransport(), writer)) as client,
+        client.stream("POST", url, json=REQUEST) as response,
+    ):
+        response.read()
+    (recorded,) = Cassette.load(path).interactions
+    offsets = [chunk.offset_ns for chunk in recorded.chunks]
+    errors: list[int] = []
+    per_replay: list[list[int]] = []
+    for _ in range(replays):
+        with httpx.Client(transport=ReplayTransport(path, speed=1.0)) as client:
+            started = time.perf_counter_ns()
+            with client.stream("POST", url, json=REQUEST) as response:
+                arrivals = [time.perf_counter_ns() - started for _ in response.iter_raw()]
+        if len(arrivals) != len(offsets):
+            raise SystemExit(f"replay gave {len(arrivals)} chunks, recorded {len(offsets)}")
+        per_replay.append(arrivals)
+        errors += [arrival - offset for arrival, offset in zip(arrivals, offsets, strict=True)]
+    late = [abs(e) for e in errors]
+    gap_errors = [
+        abs((arrivals[i] - arrivals[i - 1]) - (offsets[i] - offsets[i - 1]))
+        for arrivals in per_replay
+        for i in range(1, len(offsets))
+    ]
+    detail = (
+        f"{replays} replays x {len(offsets)} chunks, gaps 5-20 ms, "
+        f"signed median {ms(statistics.median(errors))}"
+    )
+    p99 = percentile(late, 99)
+    return [
+        Row("replay offset error |arrival - recorded|, p50", ms(statistics.median(late)), "", None),
+        Row("replay offset error |arrival - recorded|, p99", ms(p99), "< 1 ms", p99 < 1e6, detail),
+        Row("replay offset error |arrival - recorded|, max", ms(max(late)), "", None),
+        Row(
+            "replay gap-to-gap error, p99",
+            ms(percentile(gap_errors, 99)),
+            "",
+            None,
+            f"|gap between arrivals - recorded gap|; p50 {ms(statistics.median(gap_errors))}",
+        ),
+    ]
+
+
+# ------------------------------------------------------------------------------- cassette size
+
+
+def is_stream(inter: YamlInteraction) -> bool:
+    content_type = next((v for k, v in inter.response_headers if k.lower() == "content-type"), "")
+    return "event-stream" in content_type
+
+
+def convert(yaml_path: Path, out: Path) -> tuple[int, int]:
+    """Write every interaction of a YAML cassette into a streamtape cassette (streamed bodies one
+    chunk per SSE frame, frames 20 ms apart); return (interactions, streamed interactions)."""
+    interactions = read_yaml_cassette(yaml_path)
+    streamed = 0
+    with CassetteWriter(out, redactor=None, flush_interval=None, recorded_at=RECORDED_AT) as writer:
+        for inter in interactions:
+            rec = writer.begin(inter.method, inter.url, inter.request_headers, inter.request_body)
+            rec.response(
+                inter.status,
+                inter.response_headers,
+                http_version=inter.http_version,
+                reason=inter.reason,
+                offset_ns=FRAME_GAP_NS,
+            )
+            if is_stream(inter):
+                streamed += 1
+                parts = split_frames(inter.response_body)
+            else:
+                parts = [inter.response_body] if inter.response_body else []
+            offset = FRAME_GAP_NS
+            for part in parts:
+                offset += FRAME_GAP_NS
+                rec.chunk(part, offset_ns=offset)
+            rec.end(offset_ns=offset)
+    return len(interactions), streamed
+
+
+def sizes(tmp: Path, report: Report) -> list[Row]:
+    """Every YAML fixture against the same interactions as a streamtape cassette."""
+    totals: dict[str, list[int]] = {}
+    for yaml_path in sorted(FIXTURES.rglob("*.yaml")):
+        out = tmp / "sizes" / (yaml_path.stem + ".ndjson.zst")
+        count, streamed = convert(yaml_path, out)
+        style = yaml_path.relative_to(FIXTURES).parts[0]
+        yaml_bytes, tape_bytes = yaml_path.stat().st_size, out.stat().st_size
+        report.sizes.append(
+            {
+                "file": str(yaml_path.relative_to(FIXTURES)),
+                "style": style,
+                "interactions": count,
+                "streamed": streamed,
+                "yaml_bytes": yaml_bytes,
+                "cassette_bytes": tape_bytes,
+            }
+        )
+        total = totals.setdefault(style, [0, 0, 0])
+        total[0] += yaml_bytes
+        total[1] += tape_bytes
+        total[2] += 1
+    yaml_sum = sum(t[0] for t in totals.values())
+    zstd_sum = sum(
+        len(zstandard.ZstdCompressor(level=3).compress(p.read_bytes()))
+        for p in FIXTURES.rglob("*.yaml")
+    )
+    tape_sum = sum(t[1] for t in totals.values())
+    ratio = yaml_sum / tape_sum
+    rows = [
+        Row(
+            "cassette size: YAML / streamtape, all fixtures",
+            f"{ratio:.1f}x",
+            ">= 8x",
+            ratio >= 8,
+            f"{len(report.sizes)} files, {yaml_sum:,} B YAML vs {tape_sum:,} B",
+        )
+    ]
+    rows.append(
+        Row(
+            "  reference: YAML / zstd-3 of the YAML",
+            f"{yaml_sum / zstd_sum:.1f}x",
+            "",
+            None,
+            f"each YAML file compressed whole: {zstd_sum:,} B",
+        )
+    )
+    for style, (y, t, n) in sorted(totals.items()):
+        rows.append(
+            Row(
+                f"  size ratio, {style}",
+                f"{y / t:.1f}x",
+                "",
+                None,
+                f"{n} files, {y:,} B vs {t:,} B",
+            )
+        )
+    return rows
+
+
+# ---------------------------------------------------------------------------- throughput, memory
+
+READER = """
+import base64, json, resource, sys, time
+from streamtape.cassette import Cassette, ChunkRecord
+path, mode = sys.argv[1], sys.argv[2]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.perf_counter()
+body = 0
+if mode == "records":
+    for record in Cassette.iter_records(path):
+        if isinstance(record, ChunkRecord):
+            body += len(record.text.encode()) if record.text is not None else 0
+            body += len(base64.b64decode(record.b64)) if record.b64 is not None else 0
+else:
+    for interaction in Cassette.iter_interactions(path):
+        body += sum(len(chunk.data) for chunk in interaction.chunks)
+seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": seconds, "body": body, "base_kb": base, "peak_kb": peak}))
+"""
+
+
+def read_in_child(path: Path, mode: str) -> dict[str, float]:
+    """Read the cassette in a fresh interpreter, so ru_maxrss is the reader's own peak."""
+    done = subprocess.run(
+        [sys.executable, "-c", READER, str(path), mode],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
+def rss_mb(kb: float) -> float:
+    return kb * (1 if sys.platform == "darwin" else 1024) / (1024 * 1024)
+
+
+def io_speed(tmp: Path, size_mb: int) -> list[Row]:
+    """Write a cassette of ``size_mb`` MB of body (1 MB responses, one chunk per event), then
+    read it back in child processes."""
+    response = bench.chunk(bench.synthetic_stream(size=MB), "event")
+    per_response = sum(map(len, response))
+    path = tmp / f"{size_mb}mb.ndjson.zst"
+    started = time.perf_counter()
+    with CassetteWriter(path) as writer:
+        for _ in range(size_mb):
+            rec = writer.begin("POST", "https://api.openai.com/v1/responses", body=b"{}")
+            rec.response(200, [("content-type", "text/event-stream; charset=utf-8")])
+            for data in response:
+                rec.chunk(data)
+            rec.end()
+    write_s = time.perf_counter() - started
+    body = size_mb * per_response
+    records = read_in_child(path, "records")
+    interactions = read_in_child(path, "interactions")
+    for result in (records, interactions):
+        if result["body"] != body:
+            raise SystemExit(f"read {result['body']} body bytes, wrote {body}")
+    file_mb = path.stat().st_size / MB
+    detail = f"{body / MB:.0f} MB body, {len(response) * size_mb:,} chunks, file {file_mb:.1f} MB"
+    rows = [
+        Row("write MB/s (CassetteWriter)", f"{body / MB / write_s:.1f}", "", None, detail),
+        Row("read MB/s (iter_records)", f"{body / MB / records['seconds']:.1f}", "", None),
+        Row(
+            "read MB/s (iter_interactions)", f"{body / MB / interactions['seconds']:.1f}", "", None
+        ),
+    ]
+    for name, result in (("iter_records", records), ("iter_interactions", interactions)):
+        peak = rss_mb(result["peak_kb"])
+        rows.append(
+            Row(
+                f"peak RSS reading {body / MB:.0f} MB ({name})",
+                f"{peak:.1f} MB",
+                "< 64 MB",
+                peak < 64,
+                f"interpreter + imports alone: {rss_mb(result['base_kb']):.1f} MB",
+            )
+        )
+    return rows
+
+
+# ------------------------------------------------------------------------------------ rendering
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        cpu = re.search(r"model name\s*:\s*(.*)", info).group(1)  # type: ignore[union-attr]
+    except (OSError, AttributeError):
+        pass
+    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
+
+
+def verdict(row: Row) -> str:
+    return "" if row.met is None else ("met" if row.met else "MISSED")
+
+
+def render_table(rows: list[Row]) -> str:
+    widths = [max(len(r.name) for r in rows), max(len(r.value) for r in rows), 8, 6]
+    lines = [
+        f"{'measure':<{widths[0]}}  {'value':>{widths[1]}}  {'target':<8}  {'':<6}  detail",
+        "-" * (sum(widths) + 20),
+    ]
+    for r in rows:
+        lines.append(
+            f"{r.name:<{widths[0]}}  {r.value:>{widths[1]}}  {r.target:<8}  "
+            f"{verdict(r):<6}  {r.detail}".rstrip()
+        )
+    return "\n".join(lines)
+
+
+def render_markdown(rows: list[Row]) -> str:
+    lines = ["| measure | value | target | verdict | detail |", "|---|---:|---|---|---|"]
+    for r in rows:
+        name = r.name.strip()
+        name = f"&nbsp;&nbsp;{name}" if r.name.startswith(" ") else name
+        lines.append(f"| {name} | {r.value} | {r.target} | {verdict(r)} | {r.detail} |")
+    return "\n".join(lines)
+
+
+def write_section(path: Path, name: str, body: str) -> None:
+    """Replace the text between `<!-- name:begin -->` and `<!-- name:end -->` (or append it)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def shown_args(argv: list[str]) -> list[str]:
+    """The arguments worth showing in the docs: no output paths, no `--write-docs`."""
+    shown: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--json":
+            skip = True
+        elif not arg.startswith("--json=") and arg != "--write-docs":
+            shown.append(arg)
+    return shown
+
+
+def docs_section(report: Report, command: str) -> str:
+    return "\n".join(
+        [
+            "## Record and replay (`benchmarks/bench_record_replay.py`)",
+            "",
+            f"Command: `{command}`  ",
+            f"Machine: {machine()}  ",
+            f"Versions: httpx {httpx.__version__}",
+            "",
+            render_markdown(report.rows),
+            "",
+            "Sizes: every interaction of each YAML fixture (streamed bodies one chunk per SSE "
+            "frame, 20 ms apart; others one chunk) written with `CassetteWriter(redactor=None)`, "
+            "compared with the YAML file's bytes.",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="seconds: fewer runs, 5 MB cassette")
+    parser.add_argument("--runs", type=int, help="TTFC A/B pairs (100; quick 20)")
+    parser.add_argument("--replays", type=int, help="replays of the gap stream (10; quick 2)")
+    parser.add_argument("--chunks", type=int, default=40, help="chunks in the gap stream (40)")
+    parser.add_argument("--size-mb", type=int, help="body MB of the read/write cassette (100)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    parser.add_argument("--write-docs", action="store_true", help=f"update {DOCS.name}")
+    args = parser.parse_args(argv)
+    runs = args.runs or (20 if args.quick else 100)
+    replays = args.replays or (2 if args.quick else 10)
+    size_mb = args.size_mb or (5 if args.quick else 100)
+
+    report = Report()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as name, SSEServer() as server:
+        tmp = Path(name)
+        print("time to first chunk ...", file=sys.stderr)
+        report.rows += ttfc(server, tmp, runs, warmup=5)
+        print("replay gaps ...", file=sys.stderr)
+        report.rows += replay_error(server, tmp, args.chunks, replays, args.seed)
+        print("cassette sizes ...", file=sys.stderr)
+        report.rows += sizes(tmp, report)
+        print(f"{size_mb} MB cassette write / read ...", file=sys.stderr)
+        report.rows += io_speed(tmp, size_mb)
+    report.seconds = time.perf_counter() - started
+
+    command = "python benchmarks/bench_record_replay.py " + " ".join(
+        shown_args(sys.argv[1:] if argv is None else argv)
+    )
+    print(f"{machine()}; {report.seconds:.0f} s")
+    print(render_table(report.rows))
+    print(f"\ncommand: {command.strip()}")
+    if args.json:
+        args.json.write_text(json.dumps(asdict(report), indent=2))
+    if args.write_docs:
+        write_section(DOCS, "bench_record_replay", docs_section(report, command.strip()))
+    missed = [r for r in report.rows if r.met is False]
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
