@@ -1,0 +1,383 @@
+"""pytest plugin: each test marked ``@pytest.mark.streamtape`` (or asking for ``tape``) runs inside
+``use_cassette`` with its own cassette, and the session ends with a summary of the cassettes used.
+
+Cassettes default to ``cassettes/<test module>/<test name>.ndjson.zst`` beside the test file, and
+the mode defaults to ``none`` so a test run never reaches the network unless asked to record
+(``--tape-mode=once``). Names stay clear of pytest-recording's (``--record-mode``, ``vcr``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import math
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamtape.errors import NoMatchError
+from streamtape.tape import Tape, use_cassette
+from streamtape.transport import INSTANT
+
+__all__ = [
+    "MODES",
+    "UNUSED_POLICIES",
+    "UnusedInteractionsWarning",
+    "cassette_path",
+    "parse_speed",
+    "streamtape_config",
+    "tape",
+]
+
+MODES = ("none", "once", "new_episodes", "all", "rewrite")
+"""The record modes ``--tape-mode`` and the ``tape_mode`` ini key accept."""
+UNUSED_POLICIES = ("fail", "warn", "ignore")
+"""What the ``tape_unused`` ini key may say about recorded interactions a test never played."""
+SUFFIX = ".ndjson.zst"
+
+_MARKER = "streamtape"
+_PROPERTY = "streamtape"  # user_properties key: per-test stats travel in reports (also via xdist)
+_UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')  # characters some file systems refuse
+_MAX_LISTED = 10  # unused interactions listed in a failure message
+
+MARKER_HELP = (
+    "streamtape(cassette=None, **use_cassette_keywords): run the test inside "
+    "streamtape.use_cassette; cassette names the file (default: cassettes/<module>/<test>"
+    f"{SUFFIX} beside the test file), other keywords (record_mode, match_on, speed, max_gap, "
+    "redact, ...) go to use_cassette over the streamtape_config fixture."
+)
+
+
+class UnusedInteractionsWarning(UserWarning):
+    """A test left recorded interactions unplayed and ``tape_unused = warn``."""
+
+
+def parse_speed(text: str) -> float:
+    """``--tape-speed`` / ``tape_speed``: a positive factor on replay speed, or ``instant``."""
+    if text.strip().lower() in ("instant", "inf"):
+        return INSTANT
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number or 'instant', got {text!r}"
+        ) from None
+    if not speed > 0 or math.isnan(speed):
+        raise argparse.ArgumentTypeError(f"speed must be positive, got {text!r}")
+    return speed
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("streamtape", "streamtape: record and replay streamed LLM responses")
+    group.addoption(
+        "--tape-mode",
+        choices=MODES,
+        default=None,
+        dest="tape_mode",
+        help="record mode for streamtape cassettes: none (replay only, default), once (record "
+        "missing cassettes), new_episodes (record requests no interaction matches), all "
+        "(record every request, keep the old ones), rewrite (record a fresh cassette). "
+        "Overrides the tape_mode ini key and the marker's record_mode.",
+    )
+    group.addoption(
+        "--tape-speed",
+        type=parse_speed,
+        default=None,
+        dest="tape_speed",
+        metavar="FLOAT|instant",
+        help="replay speed factor for streamtape cassettes (2 = twice as fast; 'instant' = no "
+        "waiting; default: the recorded timing). Overrides the tape_speed ini key and markers.",
+    )
+    parser.addini(
+        "tape_mode", "streamtape record mode: none (default), once, new_episodes, all, rewrite"
+    )
+    parser.addini("tape_speed", "default streamtape replay speed (FLOAT|instant, default 1)")
+    parser.addini(
+        "tape_dir",
+        "directory of streamtape cassettes, relative to each test file (default: cassettes)",
+    )
+    parser.addini(
+        "tape_unused",
+        "when a test leaves recorded interactions unplayed: fail (default), warn, ignore",
+    )
+
+
+@dataclass
+class _Totals:
+    """Per-session counts behind the summary line (filled from reports, so xdist works too)."""
+
+    seen: set[str] = field(default_factory=set)
+    cassettes: int = 0
+    cassettes_recorded: int = 0
+    recorded: int = 0
+    replayed: int = 0
+    unused: int = 0
+
+    def add(self, nodeid: str, stats: Mapping[str, Any]) -> None:
+        if nodeid in self.seen:
+            return
+        self.seen.add(nodeid)
+        self.cassettes += 1
+        self.recorded += int(stats.get("recorded", 0))
+        self.replayed += int(stats.get("replayed", 0))
+        self.unused += int(stats.get("unused", 0))
+        if stats.get("recorded", 0):
+            self.cassettes_recorded += 1
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """Everything the plugin decided for one test."""
+
+    path: Path
+    mode: str
+    kwargs: dict[str, Any]
+    unused: str
+    nodeid: str
+
+    def record_command(self, mode: str) -> str:
+        return f"pytest --tape-mode={mode} {self.nodeid}"
+
+
+@dataclass
+class _Active:
+    tape: Tape
+    settings: _Settings
+
+
+_ACTIVE = pytest.StashKey[_Active]()
+
+
+def _ini(config: pytest.Config, name: str, default: str) -> str:
+    value = config.getini(name)
+    text = value.strip() if isinstance(value, str) else ""
+    return text or default
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    config.pluginmanager.register(_Summary(config), "streamtape-summary")
+    mode = _ini(config, "tape_mode", "none")
+    if mode not in MODES:
+        raise pytest.UsageError(f"tape_mode: expected one of {', '.join(MODES)}, got {mode!r}")
+    unused = _ini(config, "tape_unused", "fail")
+    if unused not in UNUSED_POLICIES:
+        raise pytest.UsageError(
+            f"tape_unused: expected one of {', '.join(UNUSED_POLICIES)}, got {unused!r}"
+        )
+    try:
+        parse_speed(_ini(config, "tape_speed", "1"))
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"tape_speed: {exc}") from None
+
+
+def cassette_path(item: pytest.Item, cassette: str | None = None) -> Path:
+    """Where ``item`` keeps its cassette.
+
+    Default: ``<tape_dir>/<module>/<test name>.ndjson.zst`` beside the test file, the class and
+    parameters kept in the name. A ``cassette`` name without a suffix gets ``.ndjson.zst``; a
+    relative one lives in ``<tape_dir>/<module>/``, an absolute one is used as it is.
+    """
+    test_file = Path(str(item.path))
+    tape_dir = Path(_ini(item.config, "tape_dir", "cassettes"))
+    folder = (tape_dir if tape_dir.is_absolute() else test_file.parent / tape_dir) / test_file.stem
+    if cassette is None:
+        name = item.nodeid.split("::", 1)[1] if "::" in item.nodeid else item.name
+        return folder / (_UNSAFE.sub("_", name.replace("::", ".")) + SUFFIX)
+    path = Path(cassette)
+    if not path.suffix:
+        path = path.with_name(path.name + SUFFIX)
+    return path if path.is_absolute() else folder / path
+
+
+def _use_cassette_keywords() -> frozenset[str]:
+    parameters = inspect.signature(use_cassette).parameters.values()
+    return frozenset(p.name for p in parameters if p.kind is p.KEYWORD_ONLY or p.default != p.empty)
+
+
+def _marker_kwargs(item: pytest.Item) -> tuple[str | None, dict[str, Any]]:
+    """The marker keywords, nearer markers (function over class over module) winning."""
+    merged: dict[str, Any] = {}
+    cassette: str | None = None
+    for marker in reversed(list(item.iter_markers(_MARKER))):
+        if len(marker.args) > 1:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.streamtape takes at most one positional argument "
+                "(the cassette name)"
+            )
+        if marker.args:
+            cassette = str(marker.args[0])
+        merged.update(marker.kwargs)
+    if "cassette" in merged:
+        cassette = merged.pop("cassette")
+        cassette = None if cassette is None else str(cassette)
+    return cassette, merged
+
+
+def _settings(item: pytest.Item, config_kwargs: Mapping[str, Any]) -> _Settings:
+    config = item.config
+    cassette, marker_kwargs = _marker_kwargs(item)
+    kwargs: dict[str, Any] = {"speed": parse_speed(_ini(config, "tape_speed", "1"))}
+    kwargs["record_mode"] = _ini(config, "tape_mode", "none")
+    kwargs.update(config_kwargs)
+    kwargs.update(marker_kwargs)
+    if "cassette" in kwargs:  # from streamtape_config
+        base = kwargs.pop("cassette")
+        cassette = cassette if cassette is not None else base
+    cli_mode: str | None = config.getoption("tape_mode")
+    if cli_mode is not None:
+        kwargs["record_mode"] = cli_mode
+    cli_speed: float | None = config.getoption("tape_speed")
+    if cli_speed is not None:
+        kwargs["speed"] = cli_speed
+    allowed = _use_cassette_keywords()
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise pytest.UsageError(
+            f"{item.nodeid}: unknown streamtape keyword(s) {', '.join(unknown)}; "
+            f"use_cassette accepts {', '.join(sorted(allowed))} (and cassette=)"
+        )
+    path = cassette_path(item, cassette)
+    mode = str(kwargs["record_mode"])
+    if mode not in MODES:
+        raise pytest.UsageError(f"{item.nodeid}: record_mode must be one of {MODES}, got {mode!r}")
+    return _Settings(
+        path=path,
+        mode=mode,
+        kwargs=kwargs,
+        unused=_ini(config, "tape_unused", "fail"),
+        nodeid=item.nodeid,
+    )
+
+
+@pytest.fixture
+def streamtape_config() -> dict[str, Any]:
+    """Project-wide ``use_cassette`` keywords (e.g. ``redact``, ``match_on``): override this
+    fixture in conftest.py; marker keywords and command-line options win over it."""
+    return {}
+
+
+@pytest.fixture
+def tape(request: pytest.FixtureRequest, streamtape_config: Mapping[str, Any]) -> Iterator[Tape]:
+    """The test's active :class:`~streamtape.tape.Tape`: requests made through httpx or httpx2
+    during the test are recorded to or replayed from the test's cassette."""
+    item = request.node
+    assert isinstance(item, pytest.Item)
+    settings = _settings(item, streamtape_config)
+    if settings.mode == "none" and not settings.path.exists():
+        pytest.fail(
+            f"streamtape: cassette {settings.path} does not exist and --tape-mode is none "
+            f"(replay only). Record it with:\n    {settings.record_command('once')}",
+            pytrace=False,
+        )
+    with use_cassette(settings.path, **settings.kwargs) as active:
+        item.stash[_ACTIVE] = _Active(active, settings)
+        yield active
+    item.user_properties.append((_PROPERTY, _stats(active, settings)))
+
+
+@pytest.fixture(autouse=True)
+def _streamtape_marked(request: pytest.FixtureRequest) -> None:
+    """Enter the cassette for marked tests that do not ask for ``tape`` themselves."""
+    if request.node.get_closest_marker(_MARKER) is not None:
+        request.getfixturevalue("tape")
+
+
+def _stats(active: Tape, settings: _Settings) -> dict[str, Any]:
+    played = len(active.played)
+    recorded = len(active.recorded)
+    return {
+        "cassette": str(settings.path),
+        "mode": settings.mode,
+        "recorded": recorded,
+        "replayed": played,
+        "unused": len(active.unplayed),
+    }
+
+
+def _describe(interactions: Sequence[Any]) -> str:
+    lines = [f"  {i!r}" for i in interactions[:_MAX_LISTED]]
+    if len(interactions) > _MAX_LISTED:
+        lines.append(f"  ... and {len(interactions) - _MAX_LISTED} more")
+    return "\n".join(lines)
+
+
+def _no_match_in(exc: BaseException) -> bool:
+    """True when ``exc`` is, or was caused by, a replay miss (SDKs wrap transport errors)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, NoMatchError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    if sys.version_info >= (3, 11):
+        exc.add_note(note)
+    else:  # pytest shows __notes__ on 3.10 too
+        exc.__notes__ = [*getattr(exc, "__notes__", ()), note]  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After the test body: add the record commands to a replay miss; check that every
+    recorded interaction was played."""
+    active = item.stash.get(_ACTIVE, None)
+    try:
+        result = yield
+    except Exception as exc:
+        if active is not None and _no_match_in(exc):
+            settings = active.settings
+            _add_note(
+                exc,
+                "streamtape: record the missing interaction with\n    "
+                f"{settings.record_command('new_episodes')}\n"
+                f"or record the cassette afresh with\n    {settings.record_command('rewrite')}",
+            )
+        raise
+    if active is None or active.settings.unused == "ignore":
+        return result
+    unplayed = active.tape.unplayed
+    if unplayed:
+        message = (
+            f"streamtape: {len(unplayed)} recorded interaction(s) in {active.settings.path} "
+            f"never played:\n{_describe(unplayed)}"
+        )
+        if active.settings.unused == "fail":
+            pytest.fail(f"{message}\n(tape_unused = warn or ignore allows this)", pytrace=False)
+        item.warn(UnusedInteractionsWarning(message))
+    return result
+
+
+class _Summary:
+    """Gathers per-test stats from teardown reports (on the xdist controller too) and prints
+    the session's summary line."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.totals = _Totals()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            return
+        for name, value in report.user_properties:
+            if name == _PROPERTY and isinstance(value, Mapping):
+                self.totals.add(report.nodeid, value)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        totals = self.totals
+        if not totals.cassettes or hasattr(self.config, "workerinput"):
+            return
+        terminalreporter.write_line(
+            f"streamtape: {totals.cassettes} cassette(s) used "
+            f"({totals.cassettes_recorded} recorded to), interactions: "
+            f"{totals.recorded} recorded, {totals.replayed} replayed, {totals.unused} unused"
+        )
