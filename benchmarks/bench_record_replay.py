@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -65,9 +66,10 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     sizes: list[dict[str, object]] = field(default_factory=list)
     seconds: float = 0.0
+    load: str = ""
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0..100), nearest rank on the sorted values."""
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
@@ -366,6 +368,14 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
 
 
+def load() -> str:
+    """The 1-minute load average: the tail rows (p99, max) move with it."""
+    try:
+        return f"load average {os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "load average n/a"
+
+
 def verdict(row: Row) -> str:
     return "" if row.met is None else ("met" if row.met else "MISSED")
 
@@ -427,8 +437,8 @@ def docs_section(report: Report, command: str) -> str:
             "## Record and replay (`benchmarks/bench_record_replay.py`)",
             "",
             f"Command: `{command}`  ",
-            f"Machine: {machine()}  ",
-            f"Versions: httpx {httpx.__version__}",
+            f"Machine: {machine()}, {report.load} at the start  ",
+            f"Versions: httpx {httpx.__version__}, zstandard {zstandard.__version__}",
             "",
             render_markdown(report.rows),
             "",
@@ -455,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     size_mb = args.size_mb or (5 if args.quick else 100)
 
     report = Report()
+    report.load = load()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as name, SSEServer() as server:
         tmp = Path(name)
@@ -471,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/bench_record_replay.py " + " ".join(
         shown_args(sys.argv[1:] if argv is None else argv)
     )
-    print(f"{machine()}; {report.seconds:.0f} s")
+    print(f"{machine()}; {report.load} at the start; {report.seconds:.0f} s")
     print(render_table(report.rows))
     print(f"\ncommand: {command.strip()}")
     if args.json:
