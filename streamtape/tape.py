@@ -346,8 +346,9 @@ class Tape:
             return
         try:
             _ACTIVE.reset(token)
-        except ValueError:  # left in another context (e.g. a generator): clear this one's view
-            _ACTIVE.set(None)
+        except ValueError:  # left in another context (e.g. a generator): restore what it saw
+            old = token.old_value
+            _ACTIVE.set(None if old is contextvars.Token.MISSING else old)
         finally:
             _PATCHER.release()
             with self._lock:
