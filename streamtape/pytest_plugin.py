@@ -3,7 +3,10 @@
 
 Cassettes default to ``cassettes/<test module>/<test name>.ndjson.zst`` beside the test file, and
 the mode defaults to ``none`` so a test run never reaches the network unless asked to record
-(``--tape-mode=once``). Names stay clear of pytest-recording's (``--record-mode``, ``vcr``).
+(``--tape-mode=once``). Settings, weakest first: ini keys, the ``streamtape_config`` fixture,
+markers (module, class, function), command-line options. Names stay clear of pytest-recording's
+(``--record-mode``, ``vcr``). Per-test counts travel in ``user_properties``, so the summary also
+adds up under pytest-xdist.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import inspect
 import math
 import re
+import shlex
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -141,7 +145,7 @@ class _Settings:
     nodeid: str
 
     def record_command(self, mode: str) -> str:
-        return f"pytest --tape-mode={mode} {self.nodeid}"
+        return f"pytest --tape-mode={mode} {shlex.quote(self.nodeid)}"
 
 
 @dataclass
@@ -183,7 +187,7 @@ def cassette_path(item: pytest.Item, cassette: str | None = None) -> Path:
     parameters kept in the name. A ``cassette`` name without a suffix gets ``.ndjson.zst``; a
     relative one lives in ``<tape_dir>/<module>/``, an absolute one is used as it is.
     """
-    test_file = Path(str(item.path))
+    test_file = item.path
     tape_dir = Path(_ini(item.config, "tape_dir", "cassettes"))
     folder = (tape_dir if tape_dir.is_absolute() else test_file.parent / tape_dir) / test_file.stem
     if cassette is None:
@@ -206,9 +210,9 @@ def _marker_kwargs(item: pytest.Item) -> tuple[str | None, dict[str, Any]]:
     cassette: str | None = None
     for marker in reversed(list(item.iter_markers(_MARKER))):
         if len(marker.args) > 1:
-            raise pytest.UsageError(
-                f"{item.nodeid}: @pytest.mark.streamtape takes at most one positional argument "
-                "(the cassette name)"
+            pytest.fail(
+                "@pytest.mark.streamtape takes at most one positional argument (the cassette)",
+                pytrace=False,
             )
         if marker.args:
             cassette = str(marker.args[0])
@@ -238,14 +242,15 @@ def _settings(item: pytest.Item, config_kwargs: Mapping[str, Any]) -> _Settings:
     allowed = _use_cassette_keywords()
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
-        raise pytest.UsageError(
-            f"{item.nodeid}: unknown streamtape keyword(s) {', '.join(unknown)}; "
-            f"use_cassette accepts {', '.join(sorted(allowed))} (and cassette=)"
+        pytest.fail(
+            f"unknown streamtape keyword(s) {', '.join(unknown)}; use_cassette accepts "
+            f"{', '.join(sorted(allowed))} (and the plugin: cassette)",
+            pytrace=False,
         )
     path = cassette_path(item, cassette)
     mode = str(kwargs["record_mode"])
     if mode not in MODES:
-        raise pytest.UsageError(f"{item.nodeid}: record_mode must be one of {MODES}, got {mode!r}")
+        pytest.fail(f"record_mode must be one of {', '.join(MODES)}, got {mode!r}", pytrace=False)
     return _Settings(
         path=path,
         mode=mode,
@@ -271,8 +276,8 @@ def tape(request: pytest.FixtureRequest, streamtape_config: Mapping[str, Any]) -
     settings = _settings(item, streamtape_config)
     if settings.mode == "none" and not settings.path.exists():
         pytest.fail(
-            f"streamtape: cassette {settings.path} does not exist and --tape-mode is none "
-            f"(replay only). Record it with:\n    {settings.record_command('once')}",
+            f"streamtape: cassette {settings.path} does not exist and the record mode is "
+            f"'none' (replay only). Record it with:\n    {settings.record_command('once')}",
             pytrace=False,
         )
     with use_cassette(settings.path, **settings.kwargs) as active:

@@ -494,3 +494,57 @@ def test_records_and_replays_the_openai_sdk_with_the_server_stopped(
     result = run_subprocess(pytester, "--tape-speed=instant")
     result.assert_outcomes(passed=1)
     assert "0 recorded, 1 replayed, 0 unused" in summary(result)
+
+
+def test_settings_precedence_ini_config_marker_command_line(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ntape_mode = once\ntape_speed = 3\n")
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def streamtape_config():
+            return {"speed": 4.0, "max_gap": 0.5}
+        """
+    )
+    pytester.makepyfile(
+        test_prec="""
+        import os
+        import pytest
+
+        pytestmark = pytest.mark.streamtape(speed=5.0, record_mode="rewrite")
+
+        def expect(tape, mode, speed):
+            assert (tape.mode, tape.speed, tape.max_gap) == (mode, float(speed), 0.5)
+
+        def test_module_marker(tape):
+            expect(tape, os.environ.get("MODE", "rewrite"), os.environ.get("SPEED", 5))
+
+        @pytest.mark.streamtape("named", speed=6.0)
+        def test_function_marker_wins(tape):
+            assert tape.path.name == "named.ndjson.zst"
+            expect(tape, os.environ.get("MODE", "rewrite"), os.environ.get("SPEED", 6))
+        """
+    )
+    run(pytester).assert_outcomes(passed=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MODE", "all")
+        patch.setenv("SPEED", "inf")
+        run(pytester, "--tape-mode=all", "--tape-speed=instant").assert_outcomes(passed=2)
+
+
+def test_record_command_is_quoted_for_the_shell(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.streamtape
+        @pytest.mark.parametrize("who", ["a b"])
+        def test_param(who):
+            pass
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(errors=1)
+    nodeid = "test_record_command_is_quoted_for_the_shell.py::test_param[a b]"
+    assert f"    pytest --tape-mode=once '{nodeid}'" in result.outlines
