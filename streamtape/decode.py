@@ -171,19 +171,18 @@ class EventDecoder:
 
     def feed(self, data: bytes) -> list[Event]:
         """Decode the next bytes of the stream; return the events they complete."""
-        payload = self._parser.take_frame(data) if data[-2:] == b"\n\n" else None
-        if payload is not None:
-            if payload == _DONE:
-                return [Done()]
-            try:
-                return [_DECODER.decode(payload)]
-            except (msgspec.ValidationError, msgspec.DecodeError):
-                offset = self._parser.offset - len(data)
-                text = payload.decode("utf-8", "replace")
-                return [decode_event(text, strict=self.strict, offset=offset)]
         items = self._parser.feed_payloads(data)
         if not items:
             return []
+        first = items[0]
+        if type(first) is bytes:  # exactly one standard frame: the common case
+            if first == _DONE:
+                return [Done()]
+            try:
+                return [_DECODER.decode(first)]
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                text = first.decode("utf-8", "replace")
+                return [decode_event(text, strict=self.strict, offset=self._parser.last_offset)]
         if len(items) == 1 and type(items[0]) is PayloadBatch:
             return self._batch(items[0])
         out: list[Event] = []

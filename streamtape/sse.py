@@ -100,6 +100,8 @@ class SSEParser:
         self._tail: list[bytes] = []  # bytes after the last line end (fast path: after last frame)
         self._bom = b""  # the first bytes, held until we know whether they are a byte order mark
         self._bom_pending = True
+        self._special = True  # bom_pending or exact_only: the fast queueing test must not run
+        self.last_offset = 0  # offset of the frame whose payload `feed_payloads` last returned
         self._skip_lf = False  # the previous chunk ended with CR: an LF now would finish a CRLF
         self._exact_only = False  # fast path off for good once a CR is seen
         self._event = ""
@@ -115,6 +117,7 @@ class SSEParser:
         parser = cls()
         parser._offset = offset
         parser._bom_pending = offset == 0
+        parser._special = parser._bom_pending
         return parser
 
     @property
@@ -163,25 +166,37 @@ class SSEParser:
         self._reset()
         return out
 
-    def feed_payloads(self, data: bytes) -> list[SSEFrame | PayloadBatch]:
-        """Like `feed`, but return runs of standard frames as raw payload bytes (a fast path).
+    def feed_payloads(self, data: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
+        """Like `feed`, but return standard frames as raw payload bytes (the decoder's fast path).
 
-        When the bytes since the last frame boundary hold only `event:`/`data:` frames with one
-        LF-terminated `data:` line each, their payloads are cut out with one C-level regex call and
-        returned as a `PayloadBatch`; anything unusual (a CR, a comment, several `data:` lines, an
-        `id:` or `retry:` field, a blank line too many) goes through the exact parser and comes back
-        as `SSEFrame`s. Do not mix `feed` and `feed_payloads` on one parser.
+        A read that completes exactly one standard frame (an optional `event:` line, one `data:`
+        line, a blank line) gives `[payload]`, its offset in `last_offset`. Runs of several come as
+        a `PayloadBatch`, proven standard with one C-level regex call. Anything unusual (a CR, a
+        comment, several `data:` lines, an `id:` or `retry:` field, a blank line too many) goes
+        through the exact parser and comes back as `SSEFrame`s. Do not mix with `feed`.
         """
+        tail = self._tail
+        if not tail and not self._special and data[-2:] == b"\n\n" and b"\r" not in data:
+            single = _single_payload(data)  # a live stream's usual read: one whole frame
+            if single is not None:
+                return self._single(single, len(data))
+        if (
+            not self._special
+            and b"\n\n" not in data
+            and b"\r" not in data
+            and (data[:1] != b"\n" or not tail or tail[-1][-1:] != b"\n")
+        ):
+            tail.append(data)  # no frame ends here: only queue it
+            return []
         if self._bom_pending:
             data = self._start_of_stream(data)
             if not data:
                 return []
         if self._exact_only or b"\r" in data:
-            self._exact_only = True
+            self._exact_only = self._special = True
             return [*self.feed(data)]
-        tail = self._tail
         if b"\n\n" not in data and not (data[:1] == b"\n" and tail and tail[-1][-1:] == b"\n"):
-            tail.append(data)  # no frame ends here: only queue it
+            tail.append(data)
             return []
         if tail:
             tail.append(data)
@@ -190,10 +205,20 @@ class SSEParser:
         region = data[:cut]
         self._tail = [data[cut:]] if cut < len(data) else []
         single = _single_payload(region)
-        payloads = [single] if single is not None else _standard_payloads(region)
+        if single is not None:
+            return self._single(single, cut)
+        payloads = _standard_payloads(region)
         if payloads is not None:
             return [self._batch(region, payloads)]
-        return self._mixed(region)
+        return [*self._mixed(region)]
+
+    def _single(self, payload: bytes, size: int) -> list[SSEFrame | PayloadBatch | bytes]:
+        self.last_offset = self._offset
+        self._offset += size
+        if self._comments or self._retry is not None:
+            self._comments = []  # they belonged to this frame
+            self._retry = None
+        return [payload]
 
     def _batch(self, region: bytes, payloads: list[bytes]) -> PayloadBatch:
         batch = PayloadBatch(self._offset, region, payloads)
@@ -227,22 +252,6 @@ class SSEParser:
             out += frames
         return out
 
-    def take_frame(self, data: bytes) -> bytes | None:
-        """If `data` is exactly one standard frame at a frame boundary, consume it: its payload.
-
-        The common shape of a live stream (one frame a chunk) then costs a few slices. Otherwise
-        return None and change nothing; the caller goes on with `feed_payloads`.
-        """
-        if self._tail or self._bom_pending or self._exact_only or b"\r" in data:
-            return None
-        payload = _single_payload(data)
-        if payload is not None:
-            self._offset += len(data)
-            if self._comments or self._retry is not None:
-                self._comments = []
-                self._retry = None
-        return payload
-
     def _start_of_stream(self, data: bytes) -> bytes:
         """Skip a byte order mark at the very start, even when it arrives split over chunks."""
         if not self._bom_pending:
@@ -252,6 +261,7 @@ class SSEParser:
             self._bom = head
             return b""
         self._bom_pending = False
+        self._special = self._exact_only
         self._bom = b""
         if head.startswith(_BOM):
             self._offset += len(_BOM)
