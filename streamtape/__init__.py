@@ -23,6 +23,7 @@ from streamtape.events import Done, Event, KeepAlive, MalformedEvent, UnknownEve
 from streamtape.matching import Matcher
 from streamtape.redact import Redactor
 from streamtape.sse import SSEFrame, SSEParser
+from streamtape.tape import Tape, TapeStats, use_cassette
 from streamtape.transport import INSTANT, RecordingTransport, ReplayTransport
 
 __all__ = [
@@ -50,6 +51,8 @@ __all__ = [
     "SSEParser",
     "StreamResult",
     "StreamtapeError",
+    "Tape",
+    "TapeStats",
     "UnknownEvent",
     "__version__",
     "accumulate",
@@ -58,4 +61,5 @@ __all__ = [
     "decode_event",
     "events",
     "iter_events",
+    "use_cassette",
 ]

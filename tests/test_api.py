@@ -37,6 +37,9 @@ EXPECTED = {
     "decode_event",
     "events",
     "iter_events",
+    "use_cassette",
+    "Tape",
+    "TapeStats",
 }
 
 
