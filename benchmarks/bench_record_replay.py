@@ -15,6 +15,8 @@ Prints one table with every target met or missed, and the command.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import os
 import platform
@@ -25,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -76,6 +78,18 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Collect, then keep the cyclic GC off while timing (as timeit and bench_decode do), so a
+    collection of earlier garbage is not billed to whichever side runs then."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def ms(ns: float) -> str:
     return f"{ns / 1e6:.3f} ms"
 
@@ -95,6 +109,15 @@ def first_chunk_ns(client: httpx.Client, url: str) -> int:
     return first
 
 
+def pair(plain: httpx.Client, recording: httpx.Client, url: str, swap: bool) -> tuple[int, int]:
+    """(plain, recording) time to first chunk, run in the order given by ``swap``."""
+    if swap:
+        b = first_chunk_ns(recording, url)
+        return first_chunk_ns(plain, url), b
+    a = first_chunk_ns(plain, url)
+    return a, first_chunk_ns(recording, url)
+
+
 def ttfc(server: SSEServer, tmp: Path, runs: int, warmup: int) -> list[Row]:
     """Paired A/B runs: a plain client against one recording every stream to a cassette."""
     fixture = FIXTURES / "pydantic-ai" / "test_openai_responses_stream.0.sse"
@@ -107,10 +130,8 @@ def ttfc(server: SSEServer, tmp: Path, runs: int, warmup: int) -> list[Row]:
         httpx.Client(transport=RecordingTransport(httpx.HTTPTransport(), writer)) as recording,
     ):
         for i in range(warmup + runs):
-            if i % 2:
-                b, a = first_chunk_ns(recording, url), first_chunk_ns(plain, url)
-            else:
-                a, b = first_chunk_ns(plain, url), first_chunk_ns(recording, url)
+            with paused_gc():
+                a, b = pair(plain, recording, url, swap=bool(i % 2))
             if i >= warmup:
                 added.append(b - a)
                 plain_all.append(a)
@@ -143,7 +164,10 @@ def replay_error(server: SSEServer, tmp: Path, chunks: int, replays: int, seed: 
     errors: list[int] = []
     per_replay: list[list[int]] = []
     for _ in range(replays):
-        with httpx.Client(transport=ReplayTransport(path, speed=1.0)) as client:
+        with (
+            httpx.Client(transport=ReplayTransport(path, speed=1.0)) as client,
+            paused_gc(),
+        ):
             started = time.perf_counter_ns()
             with client.stream("POST", url, json=REQUEST) as response:
                 arrivals = [time.perf_counter_ns() - started for _ in response.iter_raw()]
