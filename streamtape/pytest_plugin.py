@@ -84,9 +84,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         dest="tape_mode",
         help="record mode for streamtape cassettes: none (replay only, default), once (record "
-        "missing cassettes), new_episodes (record requests no interaction matches), all "
-        "(record every request, keep the old ones), rewrite (record a fresh cassette). "
-        "Overrides the tape_mode ini key and the marker's record_mode.",
+        "missing cassettes, replay existing ones), new_episodes (also record requests no "
+        "interaction matches, appending them), all and rewrite (record every request into a "
+        "fresh cassette). Overrides the tape_mode ini key and the marker's record_mode.",
     )
     group.addoption(
         "--tape-speed",
