@@ -25,11 +25,12 @@ from typing import Any
 import pytest
 
 from streamtape.errors import NoMatchError
-from streamtape.tape import Tape, use_cassette
+from streamtape.tape import RECORD_MODES, Tape, use_cassette
 from streamtape.transport import INSTANT
 
 __all__ = [
     "MODES",
+    "SUFFIX",
     "UNUSED_POLICIES",
     "UnusedInteractionsWarning",
     "cassette_path",
@@ -38,11 +39,12 @@ __all__ = [
     "tape",
 ]
 
-MODES = ("none", "once", "new_episodes", "all", "rewrite")
-"""The record modes ``--tape-mode`` and the ``tape_mode`` ini key accept."""
+MODES = RECORD_MODES
+"""The record modes ``--tape-mode`` and the ``tape_mode`` ini key accept (use_cassette's)."""
 UNUSED_POLICIES = ("fail", "warn", "ignore")
 """What the ``tape_unused`` ini key may say about recorded interactions a test never played."""
 SUFFIX = ".ndjson.zst"
+"""The suffix of cassette files the plugin names."""
 
 _MARKER = "streamtape"
 _PROPERTY = "streamtape"  # user_properties key: per-test stats travel in reports (also via xdist)

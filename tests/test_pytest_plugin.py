@@ -548,3 +548,10 @@ def test_record_command_is_quoted_for_the_shell(pytester: pytest.Pytester) -> No
     result.assert_outcomes(errors=1)
     nodeid = "test_record_command_is_quoted_for_the_shell.py::test_param[a b]"
     assert f"    pytest --tape-mode=once '{nodeid}'" in result.outlines
+
+
+def test_no_summary_line_without_cassettes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_plain(): pass")
+    result = run(pytester)
+    result.assert_outcomes(passed=1)
+    assert not [line for line in result.outlines if line.startswith("streamtape")]
