@@ -18,8 +18,9 @@ __all__ = ["PayloadBatch", "SSEFrame", "SSEParser"]
 
 _BOM = b"\xef\xbb\xbf"
 
-# A standard frame: one optional `event:` line, one `data:` line, a blank line.
-_STANDARD_FRAME = re.compile(rb"((?:event:[^\n]*\n)?data: ?)([^\n]*)\n\n")
+# A standard frame: one `data:` line and a blank line, with one `event:` line before the data
+# (OpenAI) or after it (AWS Bedrock), or none (OpenRouter). Groups: prefix, payload, rest.
+_STANDARD_FRAME = re.compile(rb"((?:event:[^\n]*\n)?data: ?)([^\n]*)(\n(?:event:[^\n]*\n)?\n)")
 _PAYLOAD = itemgetter(1)
 
 
@@ -30,7 +31,7 @@ def _standard_payloads(region: bytes) -> list[bytes] | None:
     it: no comment, other field, extra blank line or second `data:` line hides between them.
     """
     frames = _STANDARD_FRAME.findall(region)
-    if len(b"".join(chain.from_iterable(frames))) + 2 * len(frames) != len(region):
+    if len(b"".join(chain.from_iterable(frames))) != len(region):
         return None
     return list(map(_PAYLOAD, frames))
 

@@ -94,6 +94,8 @@ UNUSUAL = [
     b'"content_index":0,"delta":"caf\xc3\xa9"}\n\n',
     b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","item_id":"i",'
     b'"output_index":0,"content_index":0,"delta":"a","sequence_number":3}\n\n',
+    b'data: {"type":"keepalive","sequence_number":2}\nevent: keepalive\n\n',
+    b'event: a\ndata: {"type":"keepalive"}\nevent: b\n\n',
     b"\n",
 ]
 
