@@ -252,11 +252,25 @@ class Tape:
         self._recorder: RecordingTransport | None = None
         self._records = False
         self._old_ids: set[int] = set()
-        self.interactions: list[Interaction] = []
-        self.recorded: list[Interaction] = []
+        self._interactions: list[Interaction] = []
 
     def __repr__(self) -> str:
         return f"<Tape {str(self.path)!r} mode={self.mode!r}>"
+
+    @property
+    def interactions(self) -> list[Interaction]:
+        """The cassette's interactions; while recording, those written so far included."""
+        with self._lock:
+            writer = self._writer
+        if writer is None:
+            return self._interactions
+        writer.flush()  # ends the zstd frame so the file so far reads back whole
+        return list(Cassette.load(writer.temp_path or writer.path, strict=False).interactions)
+
+    @property
+    def recorded(self) -> list[Interaction]:
+        """The interactions this block recorded (so far, while it runs)."""
+        return [i for i in self.interactions if i.id not in self._old_ids]
 
     # -- what happened --
 
@@ -319,8 +333,7 @@ class Tape:
         self._records = not replay or self.mode == "new_episodes"
         self._player = None
         self._writer = self._recorder = None
-        self.recorded = []
-        self.interactions = []
+        self._interactions = []
         self._old_ids = set()
         if replay:
             self._player = ReplayTransport(
@@ -333,8 +346,8 @@ class Tape:
                 redactor=self.redactor,
                 record_hint=self._hint(),
             )
-            self.interactions = list(self._player.cassette.interactions)
-            self._old_ids = {i.id for i in self.interactions}
+            self._interactions = list(self._player.cassette.interactions)
+            self._old_ids = {i.id for i in self._interactions}
         elif self._records:
             self._recording()  # all / rewrite / once without a file: start from empty now
         _PATCHER.acquire()
@@ -357,8 +370,7 @@ class Tape:
             if writer is not None:
                 writer.close()
                 loaded = Cassette.load(self.path, strict=False).interactions
-                self.interactions = list(loaded)
-                self.recorded = [i for i in loaded if i.id not in self._old_ids]
+                self._interactions = list(loaded)
 
     def __enter__(self) -> Tape:
         self._start()

@@ -313,7 +313,7 @@ def test_streamtape_config_gives_project_defaults_and_markers_win(
         @pytest.mark.streamtape
         def test_any_body_matches(tape):
             ask(os.environ["QUESTION"])
-            assert tape.played or tape.recorded == []  # recorded fills at the end of the block
+            assert len(tape.played) + len(tape.recorded) == 1  # one way or the other
 
         @pytest.mark.streamtape(match_on=["method", "body"])
         def test_marker_wins(tape):

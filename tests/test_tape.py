@@ -92,6 +92,9 @@ def test_once_records_a_missing_file_then_replays_it(sse_server: SSEServer, path
         assert tape.path == path
         live = post(httpx, url)
         assert not path.exists()  # atomic: the file appears whole, at the end of the block
+        # ...yet what was recorded so far is there to assert on inside the block
+        assert [len(i.chunks) for i in tape.recorded] == [len(chunks)]
+        assert tape.result().output_text
     assert b"".join(live) == b"".join(chunks)
     assert path.exists()
     assert len(tape.recorded) == 1
