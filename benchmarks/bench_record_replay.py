@@ -146,6 +146,19 @@ def ttfc(server: SSEServer, tmp: Path, runs: int, warmup: int) -> list[Row]:
 # ------------------------------------------------------------------------------------ replay gaps
 
 
+class Stamped(httpx.BaseTransport):
+    """Notes when a request reaches the transport: the zero recorded offsets count from, since
+    RecordingTransport starts its clock there (after the client built the request)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.at_ns = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.at_ns = time.perf_counter_ns()
+        return self.inner.handle_request(request)
+
+
 def replay_error(server: SSEServer, tmp: Path, chunks: int, replays: int, seed: int) -> list[Row]:
     """Record a stream with 5-20 ms gaps, replay it at speed 1; arrival minus recorded offset."""
     rng = random.Random(seed)
@@ -164,13 +177,11 @@ def replay_error(server: SSEServer, tmp: Path, chunks: int, replays: int, seed: 
     errors: list[int] = []
     per_replay: list[list[int]] = []
     for _ in range(replays):
-        with (
-            httpx.Client(transport=ReplayTransport(path, speed=1.0)) as client,
-            paused_gc(),
-        ):
-            started = time.perf_counter_ns()
+        stamped = Stamped(ReplayTransport(path, speed=1.0))
+        with httpx.Client(transport=stamped) as client, paused_gc():
             with client.stream("POST", url, json=REQUEST) as response:
-                arrivals = [time.perf_counter_ns() - started for _ in response.iter_raw()]
+                arrivals = [time.perf_counter_ns() for _ in response.iter_raw()]
+            arrivals = [arrival - stamped.at_ns for arrival in arrivals]
         if len(arrivals) != len(offsets):
             raise SystemExit(f"replay gave {len(arrivals)} chunks, recorded {len(offsets)}")
         per_replay.append(arrivals)
