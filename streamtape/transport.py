@@ -19,10 +19,10 @@ import importlib
 import inspect
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -99,9 +99,17 @@ class _Lib:
         return transport_error(f"{error.type}: {error.message}")
 
 
-@cache
+_LIBS: dict[int, _Lib] = {}
+
+
 def _lib_named(name: str) -> _Lib:
-    return _Lib(importlib.import_module(name))
+    """The adapter of the module now imported as ``name``, keyed by the module object itself,
+    so a library imported afresh (pytester, importlib.reload) gets adapters of its own classes."""
+    module = sys.modules.get(name) or importlib.import_module(name)
+    lib = _LIBS.get(id(module))
+    if lib is None or lib.module is not module:
+        lib = _LIBS[id(module)] = _Lib(module)
+    return lib
 
 
 def _lib_of(request: object) -> _Lib:
