@@ -53,6 +53,7 @@ __all__ = [
     "RequestRecord",
     "ResponseRecord",
     "StreamEnd",
+    "Timing",
 ]
 
 FORMAT_NAME = "streamtape-cassette"
@@ -294,8 +295,44 @@ class Interaction:
         """One result per response streamed back to back in the body (``accumulate_all``)."""
         return accumulate_all(self.events())
 
+    def timing(self) -> Timing:
+        """Timing facts of the recording, so a test can assert that a response really streamed."""
+        offsets = [c.offset_ns for c in self.chunks]
+        gaps = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
+        first_event: int | None = None
+        decoder = EventDecoder(strict=False)
+        decoders = [_ContentDecoder(e) for e in reversed(self._encodings())]
+        for chunk in self.chunks:
+            data = chunk.data
+            for content in decoders:
+                data = content.decode(data)
+            if decoder.feed(data):
+                first_event = chunk.offset_ns
+                break
+        end = self.end.offset_ns if self.end else (offsets[-1] if offsets else 0)
+        return Timing(
+            chunks=len(self.chunks),
+            first_chunk=offsets[0] / 1e9 if offsets else None,
+            first_event=None if first_event is None else first_event / 1e9,
+            largest_gap=max(gaps, default=0) / 1e9,
+            duration=end / 1e9,
+        )
+
     def _encodings(self) -> list[str]:
         return self.response.content_encodings if self.response else []
+
+
+class Timing(NamedTuple):
+    """When things came, in seconds since the request was sent (see `Interaction.timing`)."""
+
+    chunks: int
+    first_chunk: float | None
+    first_event: float | None
+    """When the chunk that completed the first SSE event came (None: no event)."""
+    largest_gap: float
+    """The longest wait between two consecutive chunks."""
+    duration: float
+    """Request sent to the end of the body."""
 
 
 def _content_encodings(headers: Sequence[tuple[str, str]]) -> list[str]:

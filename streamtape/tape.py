@@ -29,7 +29,7 @@ from typing import Any, Literal, NamedTuple, TypeVar, cast
 import httpx
 
 from streamtape.accumulate import StreamResult
-from streamtape.cassette import Cassette, CassetteWriter, Interaction
+from streamtape.cassette import Cassette, CassetteWriter, Interaction, Timing
 from streamtape.errors import CassetteError
 from streamtape.matching import DEFAULT_MATCH_ON, Matcher
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
@@ -298,6 +298,10 @@ class Tape:
     def result(self, i: int = 0) -> StreamResult:
         """The accumulated stream of interaction ``i``: ``interactions[i].result()``."""
         return self.interactions[i].result()
+
+    def timing(self, i: int = 0) -> Timing:
+        """When interaction ``i`` streamed (first chunk, first event, largest gap, duration)."""
+        return self.interactions[i].timing()
 
     # -- entering and leaving --
 

@@ -701,3 +701,27 @@ def test_append_to_a_damaged_cassette_is_refused(tmp_path: Path) -> None:
 def test_record_structs_encode_with_kind_first() -> None:
     record = ResponseRecord(id=1, dt=2, status=200, http_version="HTTP/1.1")
     assert msgspec.json.encode(record).startswith(b'{"kind":"response","id":1,"dt":2')
+
+
+# -- timing facts -------------------------------------------------------------------------------
+
+
+def test_timing_facts_say_whether_a_response_really_streamed(tmp_path: Path) -> None:
+    path = tmp_path / "t.ndjson.zst"
+    frames = [
+        b'data: {"type":"response.keep_alive"}',  # no blank line yet: no event
+        b"\n\n",
+        b'data: {"type":"keepalive"}\n\n',
+    ]
+    with CassetteWriter(path, flush_interval=None) as writer:
+        rec = writer.begin("POST", "http://x/v1/responses", start_ns=0)
+        rec.response(200, [("content-type", "text/event-stream")], offset_ns=100_000_000)
+        for data, at in zip(frames, (200_000_000, 250_000_000, 1_250_000_000), strict=True):
+            rec.chunk(data, offset_ns=at)
+        rec.end(offset_ns=1_300_000_000)
+    timing = Cassette.load(path)[0].timing()
+    assert timing.chunks == 3
+    assert timing.first_chunk == pytest.approx(0.2)
+    assert timing.first_event == pytest.approx(0.25)
+    assert timing.largest_gap == pytest.approx(1.0)
+    assert timing.duration == pytest.approx(1.3)

@@ -95,6 +95,7 @@ def test_once_records_a_missing_file_then_replays_it(sse_server: SSEServer, path
         # ...yet what was recorded so far is there to assert on inside the block
         assert [len(i.chunks) for i in tape.recorded] == [len(chunks)]
         assert tape.result().output_text
+        assert tape.timing().chunks == len(chunks)
     assert b"".join(live) == b"".join(chunks)
     assert path.exists()
     assert len(tape.recorded) == 1
