@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import itertools
 import os
 import platform
 import secrets
@@ -298,7 +299,7 @@ class Interaction:
     def timing(self) -> Timing:
         """Timing facts of the recording, so a test can assert that a response really streamed."""
         offsets = [c.offset_ns for c in self.chunks]
-        gaps = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(offsets)]
         first_event: int | None = None
         decoder = EventDecoder(strict=False)
         decoders = [_ContentDecoder(e) for e in reversed(self._encodings())]
