@@ -98,7 +98,9 @@ class SSEParser:
 
     def _reset(self) -> None:
         self._offset = 0  # stream offset of the first byte not yet split into lines
-        self._tail: list[bytes] = []  # bytes after the last line end (fast path: after last frame)
+        # bytes after the last line end (fast path: after the last frame); a bytearray grows in
+        # place, so a long line fed a byte at a time costs linear time and about its own size
+        self._tail = bytearray()
         self._bom = b""  # the first bytes, held until we know whether they are a byte order mark
         self._bom_pending = True
         self._special = True  # bom_pending or exact_only: the fast queueing test must not run
@@ -124,7 +126,7 @@ class SSEParser:
     @property
     def offset(self) -> int:
         """Number of stream bytes fed so far."""
-        return self._offset + sum(map(len, self._tail)) + len(self._bom)
+        return self._offset + len(self._tail) + len(self._bom)
 
     def feed(self, data: bytes) -> list[SSEFrame]:
         """Parse the next bytes of the stream and return every frame they complete."""
@@ -139,12 +141,12 @@ class SSEParser:
                 if not data:
                     return []
         if b"\n" not in data and b"\r" not in data:
-            self._tail.append(data)  # no line end: only queue it, join once a line completes
+            self._tail += data  # no line end: only queue it
             return []
         if self._tail:
-            self._tail.append(data)
-            data = b"".join(self._tail)
-            self._tail = []
+            self._tail += data
+            data = bytes(self._tail)
+            self._tail = bytearray()
         out: list[SSEFrame] = []
         self._lines(data, out)
         return out
@@ -154,14 +156,14 @@ class SSEParser:
         out: list[SSEFrame] = []
         if self._bom_pending and self._bom:
             self._bom_pending = False
-            self._tail.insert(0, self._bom)
+            self._tail[:0] = self._bom
             self._bom = b""
         if self._tail:
-            rest = b"".join(self._tail)
-            self._tail = []
+            rest = bytes(self._tail)
+            self._tail = bytearray()
             self._lines(rest, out)
             if self._tail:  # the unterminated last line still counts
-                self._line(self._tail.pop(), self._offset, out)
+                self._line(bytes(self._tail), self._offset, out)
         if self._data:
             self._dispatch(out, truncated=True)
         self._reset()
@@ -185,9 +187,9 @@ class SSEParser:
             not self._special
             and b"\n\n" not in data
             and b"\r" not in data
-            and (data[:1] != b"\n" or not tail or tail[-1][-1:] != b"\n")
+            and (data[:1] != b"\n" or tail[-1:] != b"\n")
         ):
-            tail.append(data)  # no frame ends here: only queue it
+            tail += data  # no frame ends here: only queue it
             return []
         if self._bom_pending:
             data = self._start_of_stream(data)
@@ -196,15 +198,15 @@ class SSEParser:
         if self._exact_only or b"\r" in data:
             self._exact_only = self._special = True
             return [*self.feed(data)]
-        if b"\n\n" not in data and not (data[:1] == b"\n" and tail and tail[-1][-1:] == b"\n"):
-            tail.append(data)
+        if b"\n\n" not in data and not (data[:1] == b"\n" and tail[-1:] == b"\n"):
+            tail += data
             return []
         if tail:
-            tail.append(data)
-            data = b"".join(tail)
+            tail += data
+            data = bytes(tail)
         cut = data.rfind(b"\n\n") + 2
         region = data[:cut]
-        self._tail = [data[cut:]] if cut < len(data) else []
+        self._tail = bytearray(memoryview(data)[cut:])
         single = _single_payload(region)
         if single is not None:
             return self._single(single, cut)
@@ -291,7 +293,7 @@ class SSEParser:
             self._skip_lf = buf.endswith(b"\r")
         self._offset = pos
         if rest:
-            self._tail = [rest]
+            self._tail = bytearray(rest)
 
     def _line(self, line: bytes, pos: int, out: list[SSEFrame]) -> None:
         """Apply one line (without its line end) that starts at stream offset `pos`."""
