@@ -16,6 +16,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
+from streamtape._jsonpath import Step as _Step
+from streamtape._jsonpath import Wildcard as _Wildcard
+from streamtape._jsonpath import parse_path as _parse_path
 from streamtape.errors import NoMatchError
 
 __all__ = [
@@ -60,7 +63,6 @@ _BODY_CACHE_SIZE = 4096
 _MISSING: Any = object()
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_$@-]+")
-_PATH_TOKEN = re.compile(r"\.?([^.\[\]\"]+)|\[(-?\d+|\*)\]|\[\"([^\"]*)\"\]")
 
 
 # -- URL ------------------------------------------------------------------------------------
@@ -97,39 +99,6 @@ def _parse_url(url: str) -> _URL:
 
 
 # -- JSON paths -----------------------------------------------------------------------------
-
-
-class _Wildcard:
-    """The ``*`` / ``[*]`` step of a path: every key of an object or item of an array."""
-
-    def __repr__(self) -> str:
-        return "*"
-
-
-_STAR = _Wildcard()
-_Step: TypeAlias = "str | int | _Wildcard"
-
-
-def _parse_path(path: str) -> tuple[_Step, ...]:
-    """Parse ``a.b[0].c``, ``items[*].x``, ``["dotted.key"]`` into steps; raise ValueError."""
-    steps: list[_Step] = []
-    pos = 0
-    while pos < len(path):
-        m = _PATH_TOKEN.match(path, pos)
-        # a key needs a dot before it, except the first one
-        if m is None or (m.group(1) is not None and (pos == 0) == m.group(0).startswith(".")):
-            raise ValueError(f"invalid JSON path {path!r} at offset {pos}")
-        name, index, quoted = m.groups()
-        if name is not None:
-            steps.append(_STAR if name == "*" else name)
-        elif index is not None:
-            steps.append(_STAR if index == "*" else int(index))
-        else:
-            steps.append(quoted)
-        pos = m.end()
-    if not steps:
-        raise ValueError("empty JSON path")
-    return tuple(steps)
 
 
 def _drop(doc: Any, steps: tuple[_Step, ...]) -> None:

@@ -12,10 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 from urllib.parse import quote, unquote_plus
 
 import msgspec
+
+from streamtape._jsonpath import Step as _Step
+from streamtape._jsonpath import Wildcard as _Wildcard
+from streamtape._jsonpath import parse_path as _parse_path
 
 __all__ = [
     "DEFAULT_HEADERS",
@@ -117,40 +121,6 @@ _AUTH_SCHEMES = frozenset(
 
 _JSON_START = re.compile(rb"[ \t\r\n]*[\[{]")
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#@:]*):([^/?#@]*)@")
-_PATH_TOKEN = re.compile(r"\.?([^.\[\]\"]+)|\[(-?\d+|\*)\]|\[\"([^\"]*)\"\]")
-
-
-class _Wildcard:
-    """The ``*`` / ``[*]`` step of a JSON path: every key of an object or item of an array."""
-
-    def __repr__(self) -> str:
-        return "*"
-
-
-_STAR = _Wildcard()
-_Step: TypeAlias = "str | int | _Wildcard"
-
-
-def _parse_path(path: str) -> tuple[_Step, ...]:
-    """Parse ``a.b[0].c``, ``items[*].x``, ``["dotted.key"]`` into steps; raise ValueError."""
-    steps: list[_Step] = []
-    pos = 0
-    while pos < len(path):
-        m = _PATH_TOKEN.match(path, pos)
-        # a key needs a dot before it, except the first one
-        if m is None or (m.group(1) is not None and (pos == 0) == m.group(0).startswith(".")):
-            raise ValueError(f"invalid JSON path {path!r} at offset {pos}")
-        name, index, quoted = m.groups()
-        if name is not None:
-            steps.append(_STAR if name == "*" else name)
-        elif index is not None:
-            steps.append(_STAR if index == "*" else int(index))
-        else:
-            steps.append(quoted)
-        pos = m.end()
-    if not steps:
-        raise ValueError("empty JSON path")
-    return tuple(steps)
 
 
 @dataclass
