@@ -43,6 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 DOCS = ROOT / "docs" / "benchmarks.md"
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_decode import shown_args, write_section  # noqa: E402
 from sse_server import Route, SSEServer, sse_chunks  # noqa: E402
 
 MB = 1_000_000
@@ -447,34 +449,6 @@ def render_markdown(rows: list[Row]) -> str:
         name = f"&nbsp;&nbsp;{name}" if r.name.startswith(" ") else name
         lines.append(f"| {name} | {r.value} | {r.target} | {verdict(r)} | {r.detail} |")
     return "\n".join(lines)
-
-
-def write_section(path: Path, name: str, body: str) -> None:
-    """Replace the text between `<!-- name:begin -->` and `<!-- name:end -->` (or append it)."""
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    block = f"{begin}\n{body.rstrip()}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
-def shown_args(argv: list[str]) -> list[str]:
-    """The arguments worth showing in the docs: no output paths, no `--write-docs`."""
-    shown: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--json":
-            skip = True
-        elif not arg.startswith("--json=") and arg != "--write-docs":
-            shown.append(arg)
-    return shown
 
 
 def docs_section(report: Report, command: str) -> str:
