@@ -19,9 +19,7 @@ import contextlib
 import gc
 import json
 import os
-import platform
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -44,7 +42,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 DOCS = ROOT / "docs" / "benchmarks.md"
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_decode import shown_args, write_section  # noqa: E402
+from bench_decode import machine, shown_args, write_section  # noqa: E402
 from sse_server import Route, SSEServer, sse_chunks  # noqa: E402
 
 MB = 1_000_000
@@ -404,16 +402,6 @@ def io_speed(tmp: Path, size_mb: int) -> list[Row]:
 
 
 # ------------------------------------------------------------------------------------ rendering
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        cpu = re.search(r"model name\s*:\s*(.*)", info).group(1)  # type: ignore[union-attr]
-    except (OSError, AttributeError):
-        pass
-    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
 
 
 def load() -> str:
