@@ -198,18 +198,18 @@ class EventDecoder:
         return [self._frame(frame) for frame in self._parser.close()]
 
     def _batch(self, batch: PayloadBatch) -> list[Event]:
-        payloads = batch.payloads
-        done = payloads[-1] == _DONE
+        lines, count = batch.lines, batch.count
+        done = lines[-7:] == b"\n[DONE]" or lines == _DONE
         if done:
-            payloads = payloads[:-1]
+            lines, count = lines[:-7], count - 1
         try:
-            if len(payloads) == 1:
-                events: list[Event] = [_DECODER.decode(payloads[0])]
+            if count == 1:
+                events: list[Event] = [_DECODER.decode(lines)]
             else:
-                events = _DECODER.decode_lines(b"\n".join(payloads))  # type: ignore[assignment]
+                events = _DECODER.decode_lines(lines)  # type: ignore[assignment]
         except (msgspec.ValidationError, msgspec.DecodeError):
             return self._one_by_one(batch)
-        if len(events) != len(payloads):  # an empty payload: decode_lines skipped it
+        if len(events) != count:  # an empty payload: decode_lines skipped it
             return self._one_by_one(batch)
         if done:
             events.append(Done())

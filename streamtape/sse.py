@@ -9,8 +9,6 @@ Spec: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-strea
 from __future__ import annotations
 
 import re
-from itertools import chain
-from operator import itemgetter
 
 import msgspec
 
@@ -19,21 +17,31 @@ __all__ = ["PayloadBatch", "SSEFrame", "SSEParser"]
 _BOM = b"\xef\xbb\xbf"
 
 # A standard frame: one `data:` line and a blank line, with one `event:` line before the data
-# (OpenAI) or after it (AWS Bedrock), or none (OpenRouter). Groups: prefix, payload, rest.
-_STANDARD_FRAME = re.compile(rb"((?:event:[^\n]*\n)?data: ?)([^\n]*)(\n(?:event:[^\n]*\n)?\n)")
-_PAYLOAD = itemgetter(1)
+# (OpenAI) or after it (AWS Bedrock), or none (OpenRouter), its payload opening a JSON object or
+# array (see _FRAME_START for why). Group 1: the payload. (In a bytes pattern without DOTALL `.`
+# is any byte but LF, and sre scans `.*` faster than `[^\n]*`.)
+_STANDARD_FRAME = re.compile(rb"(?:event:.*\n)?data: ?([{[].*)\n(?:event:.*\n)?\n")
+# What starts every standard frame of the usual order (event line first), seen from the blank
+# line that ends the frame before it: the payload follows. Only payloads that open a JSON object
+# or array (`[DONE]`) qualify, so no payload in a batch is blank: msgspec's `decode_lines` skips
+# blank lines, and would then accept two values on one line without the count showing it.
+_FRAME_START = re.compile(rb"\n\n(?:event:.*\n)?data: ?(?=[{[])")
 
 
-def _standard_payloads(region: bytes) -> list[bytes] | None:
-    """The payloads when `region` (CR-free, ending in a blank line) is only standard frames.
+def _joined_payloads(region: bytes) -> tuple[bytes, int] | None:
+    """(payloads joined by LF, count) when `region` (CR-free, ending in a blank line, at a frame
+    boundary) is only standard frames with any `event:` line before the `data:` line, each
+    payload starting with `{` or `[`.
 
-    Matches never overlap, so when the matched bytes add up to the whole region the matches tile
-    it: no comment, other field, extra blank line or second `data:` line hides between them.
+    One C-level substitution turns each frame start into an LF. Every stretch it leaves between
+    two matches is then exactly one payload, and the result holds exactly one LF per match plus
+    the region's final two, unless something else (a comment, another field, a second `data:`
+    line, a blank line too many, a frame start the pattern missed) hides between the matches.
     """
-    frames = _STANDARD_FRAME.findall(region)
-    if len(b"".join(chain.from_iterable(frames))) != len(region):
+    joined, count = _FRAME_START.subn(b"\n", b"\n\n" + region)
+    if joined.count(b"\n") != count + 2:
         return None
-    return list(map(_PAYLOAD, frames))
+    return joined[1:-2], count
 
 
 def _single_payload(data: bytes) -> bytes | None:
@@ -74,13 +82,21 @@ class SSEFrame(msgspec.Struct, frozen=True, gc=False):
 class PayloadBatch(msgspec.Struct, frozen=True, gc=False):
     """Payloads of consecutive standard frames (see `SSEParser.feed_payloads`).
 
-    `region` holds the frames' bytes, starting at stream byte `offset`; re-parsing it with
-    `SSEParser.resume_at(offset)` gives the exact frames (used only when an error needs offsets).
+    `lines` holds the `count` payloads joined by LF (a payload never holds one), ready for
+    msgspec's `decode_lines`. `region` holds the frames' bytes, starting at stream byte `offset`;
+    re-parsing it with `SSEParser.resume_at(offset)` gives the exact frames (used only when an
+    error needs offsets).
     """
 
     offset: int
     region: bytes
-    payloads: list[bytes]
+    lines: bytes
+    count: int
+
+    @property
+    def payloads(self) -> list[bytes]:
+        """The payloads, one by one."""
+        return self.lines.split(b"\n")
 
 
 class SSEParser:
@@ -174,45 +190,58 @@ class SSEParser:
 
         A read that completes exactly one standard frame (an optional `event:` line, one `data:`
         line, a blank line) gives `[payload]`, its offset in `last_offset`. Runs of several come as
-        a `PayloadBatch`, proven standard with one C-level regex call. Anything unusual (a CR, a
-        comment, several `data:` lines, an `id:` or `retry:` field, a blank line too many) goes
-        through the exact parser and comes back as `SSEFrame`s. Do not mix with `feed`.
+        a `PayloadBatch`, proven standard with C-level calls. Anything unusual (a CR, a comment,
+        several `data:` lines, an `id:` or `retry:` field, a blank line too many) goes through
+        the exact parser and comes back as `SSEFrame`s. Do not mix with `feed`.
         """
         tail = self._tail
-        if not tail and not self._special and data[-2:] == b"\n\n" and b"\r" not in data:
+        if self._special or data.find(b"\r") >= 0:
+            return self._special_feed(data)
+        if not tail and data[-2:] == b"\n\n":
             single = _single_payload(data)  # a live stream's usual read: one whole frame
             if single is not None:
                 return self._single(single, len(data))
-        if (
-            not self._special
-            and b"\n\n" not in data
-            and b"\r" not in data
-            and (data[:1] != b"\n" or tail[-1:] != b"\n")
-        ):
-            tail += data  # no frame ends here: only queue it
-            return []
+        else:
+            line_end = data.find(b"\n")
+            if line_end < 0 or (
+                data.find(b"\n\n", line_end) < 0 and (line_end or tail[-1:] != b"\n")
+            ):
+                tail += data  # no frame ends here: only queue it
+                return []
+        if tail:
+            tail += data
+            data = bytes(tail)
+        return self._region(data)
+
+    def _special_feed(self, data: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
+        """`feed_payloads` at the start of the stream, or once a CR has been seen."""
         if self._bom_pending:
             data = self._start_of_stream(data)
             if not data:
                 return []
-        if self._exact_only or b"\r" in data:
+        if self._exact_only or data.find(b"\r") >= 0:
             self._exact_only = self._special = True
             return [*self.feed(data)]
-        if b"\n\n" not in data and not (data[:1] == b"\n" and tail[-1:] == b"\n"):
+        tail = self._tail
+        if data.find(b"\n\n") < 0 and not (data[:1] == b"\n" and tail[-1:] == b"\n"):
             tail += data
             return []
         if tail:
             tail += data
             data = bytes(tail)
+        return self._region(data)
+
+    def _region(self, data: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
+        """Split CR-free `data` after its last blank line; turn the frames before it into items."""
         cut = data.rfind(b"\n\n") + 2
         region = data[:cut]
         self._tail = bytearray(memoryview(data)[cut:])
         single = _single_payload(region)
         if single is not None:
             return self._single(single, cut)
-        payloads = _standard_payloads(region)
-        if payloads is not None:
-            return [self._batch(region, payloads)]
+        joined = _joined_payloads(region)
+        if joined is not None:
+            return [self._batch(region, *joined)]
         return [*self._mixed(region)]
 
     def _single(self, payload: bytes, size: int) -> list[SSEFrame | PayloadBatch | bytes]:
@@ -223,8 +252,8 @@ class SSEParser:
             self._retry = None
         return [payload]
 
-    def _batch(self, region: bytes, payloads: list[bytes]) -> PayloadBatch:
-        batch = PayloadBatch(self._offset, region, payloads)
+    def _batch(self, region: bytes, lines: bytes, count: int) -> PayloadBatch:
+        batch = PayloadBatch(self._offset, region, lines, count)
         self._offset += len(region)
         self._comments = []  # they belonged to the first frame of the batch
         self._retry = None
@@ -238,10 +267,10 @@ class SSEParser:
         run_start = pos = 0
         for match in _STANDARD_FRAME.finditer(region):
             if match.start() == pos:
-                run.append(match.group(2))
+                run.append(match.group(1))
             else:  # an unusual frame: parse through the end of this match exactly
                 if run:
-                    out.append(self._batch(region[run_start:pos], run))
+                    out.append(self._batch(region[run_start:pos], b"\n".join(run), len(run)))
                     run = []
                 self._lines(region[pos : match.end()], frames)
                 out += frames
@@ -249,7 +278,7 @@ class SSEParser:
                 run_start = match.end()
             pos = match.end()
         if run:
-            out.append(self._batch(region[run_start:pos], run))
+            out.append(self._batch(region[run_start:pos], b"\n".join(run), len(run)))
         if pos < len(region):
             self._lines(region[pos:], frames)
             out += frames

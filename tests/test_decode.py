@@ -97,10 +97,21 @@ UNUSUAL = [
     b'data: {"type":"keepalive","sequence_number":2}\nevent: keepalive\n\n',
     b'event: a\ndata: {"type":"keepalive"}\nevent: b\n\n',
     b"\n",
+    # near misses of the batch fast path: each must come out exactly as the exact parser says
+    b'data: {"type":"keepalive"}\n{"type":"keepalive","sequence_number":7}\n\n',
+    b"data:\n\n",
+    b"data:   \n\n",
+    b'data:{"type":"keepalive","sequence_number":8}\n\n',
+    b'data:  {"type":"keepalive","sequence_number":9}\n\n',
+    b'event:keepalive\ndata: {"type":"keepalive"}\n\n',
+    b"event: keepalive\n\n",
+    b"data\n\n",
+    b'xdata: {"type":"keepalive"}\n\n',
+    b'data: {"type":"keepalive"} {"type":"keepalive"}\n\n',
 ]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(UNUSUAL), max_size=25), st.data())
 def test_fast_path_equals_exact_on_mixed_standard_and_unusual_frames(
     frames: list[bytes], data: st.DataObject
