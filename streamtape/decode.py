@@ -29,6 +29,7 @@ __all__ = ["EventDecoder", "aiter_events", "decode_event", "iter_events"]
 
 _DONE = b"[DONE]"
 _DECODER: msgspec.json.Decoder[TaggedEvent] = msgspec.json.Decoder(TaggedEvent)
+_decode = _DECODER.decode
 _GENERIC = msgspec.json.Decoder()
 _ENCODER = msgspec.json.Encoder()
 # msgspec's "- at `$.a[0].b`" suffix, and the field named by "missing required field `x`".
@@ -168,19 +169,20 @@ class EventDecoder:
     def __init__(self, strict: bool = True) -> None:
         self.strict = strict
         self._parser = SSEParser()
+        self._feed = self._parser.feed_payloads
 
     def feed(self, data: bytes) -> list[Event]:
         """Decode the next bytes of the stream; return the events they complete."""
-        items = self._parser.feed_payloads(data)
+        items = self._feed(data)
         if not items:
             return []
         first = items[0]
         if type(first) is bytes:  # exactly one standard frame: the common case
-            if first == _DONE:
-                return [Done()]
             try:
-                return [_DECODER.decode(first)]
+                return [_decode(first)]
             except (msgspec.ValidationError, msgspec.DecodeError):
+                if first == _DONE:
+                    return [Done()]
                 text = first.decode("utf-8", "replace")
                 return [decode_event(text, strict=self.strict, offset=self._parser.last_offset)]
         if len(items) == 1 and type(items[0]) is PayloadBatch:

@@ -25,6 +25,7 @@ _STANDARD_FRAME = re.compile(rb"(?:event:.*\n)?data: ?([{[].*)\n(?:event:.*\n)?\
 # line that ends the frame before it: the payload follows. Only payloads that open a JSON object
 # or array (`[DONE]`) qualify, so no payload in a batch is blank: msgspec's `decode_lines` skips
 # blank lines, and would then accept two values on one line without the count showing it.
+_SINGLE_FRAME = re.compile(rb"(?:event:.*\n)?data: ?(.*)\n\n")  # fullmatch, CR-free input
 _FRAME_START = re.compile(rb"\n\n(?:event:.*\n)?data: ?(?=[{[])")
 
 
@@ -42,22 +43,6 @@ def _joined_payloads(region: bytes) -> tuple[bytes, int] | None:
     if joined.count(b"\n") != count + 2:
         return None
     return joined[1:-2], count
-
-
-def _single_payload(data: bytes) -> bytes | None:
-    """The payload when CR-free `data` is exactly one standard frame, else None."""
-    if data[-2:] != b"\n\n":
-        return None
-    end = len(data) - 2
-    line = data.find(b"\n")
-    start = 0
-    if data.startswith(b"event:"):
-        start = line + 1
-        line = data.find(b"\n", start)
-    if line != end or not data.startswith(b"data:", start):
-        return None
-    start += 6 if data[start + 5 : start + 6] == b" " else 5
-    return data[start:end]
 
 
 class SSEFrame(msgspec.Struct, frozen=True, gc=False):
@@ -198,9 +183,14 @@ class SSEParser:
         if self._special or data.find(b"\r") >= 0:
             return self._special_feed(data)
         if not tail and data[-2:] == b"\n\n":
-            single = _single_payload(data)  # a live stream's usual read: one whole frame
+            single = _SINGLE_FRAME.fullmatch(data)  # a live stream's usual read: one whole frame
             if single is not None:
-                return self._single(single, len(data))
+                self.last_offset = offset = self._offset
+                self._offset = offset + len(data)
+                if self._comments or self._retry is not None:
+                    self._comments = []  # they belonged to this frame
+                    self._retry = None
+                return [single[1]]
         else:
             line_end = data.find(b"\n")
             if line_end < 0 or (
@@ -236,9 +226,9 @@ class SSEParser:
         cut = data.rfind(b"\n\n") + 2
         region = data[:cut]
         self._tail = bytearray(memoryview(data)[cut:])
-        single = _single_payload(region)
+        single = _SINGLE_FRAME.fullmatch(region)
         if single is not None:
-            return self._single(single, cut)
+            return self._single(single[1], cut)
         joined = _joined_payloads(region)
         if joined is not None:
             return [self._batch(region, *joined)]
