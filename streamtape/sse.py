@@ -182,26 +182,40 @@ class SSEParser:
         tail = self._tail
         if self._special or data.find(b"\r") >= 0:
             return self._special_feed(data)
-        if not tail and data[-2:] == b"\n\n":
-            single = _SINGLE_FRAME.fullmatch(data)  # a live stream's usual read: one whole frame
-            if single is not None:
-                self.last_offset = offset = self._offset
-                self._offset = offset + len(data)
-                if self._comments or self._retry is not None:
-                    self._comments = []  # they belonged to this frame
-                    self._retry = None
-                return [single[1]]
-        else:
-            line_end = data.find(b"\n")
-            if line_end < 0 or (
-                data.find(b"\n\n", line_end) < 0 and (line_end or tail[-1:] != b"\n")
-            ):
-                tail += data  # no frame ends here: only queue it
-                return []
         if tail:
+            line_end = data.find(b"\n")
+            if line_end < 0:
+                tail += data  # no line ends here: only queue it
+                return []
+            end = data.rfind(b"\n\n", line_end)
+            if end >= 0:
+                cut = len(tail) + end + 2
+            elif line_end == 0 and tail[-1] == 10:  # an LF ending the queued bytes, and one here
+                cut = len(tail) + 1
+            else:
+                tail += data
+                return []
             tail += data
             data = bytes(tail)
-        return self._region(data)
+            del tail[:cut]  # cheap: a bytearray drops its head in place
+        elif data[-2:] == b"\n\n":
+            cut = len(data)  # a live stream's usual read: whole frames
+        else:
+            end = data.rfind(b"\n\n")
+            if end < 0:
+                tail += data
+                return []
+            cut = end + 2
+            tail += data[cut:]
+        single = _SINGLE_FRAME.fullmatch(data, 0, cut)
+        if single is not None:
+            self.last_offset = offset = self._offset
+            self._offset = offset + cut
+            if self._comments or self._retry is not None:
+                self._comments = []  # they belonged to this frame
+                self._retry = None
+            return [single[1]]
+        return self._frames(data[:cut])
 
     def _special_feed(self, data: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
         """`feed_payloads` at the start of the stream, or once a CR has been seen."""
@@ -219,28 +233,23 @@ class SSEParser:
         if tail:
             tail += data
             data = bytes(tail)
-        return self._region(data)
-
-    def _region(self, data: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
-        """Split CR-free `data` after its last blank line; turn the frames before it into items."""
         cut = data.rfind(b"\n\n") + 2
-        region = data[:cut]
-        self._tail = bytearray(memoryview(data)[cut:])
-        single = _SINGLE_FRAME.fullmatch(region)
+        self._tail = bytearray(data[cut:])
+        single = _SINGLE_FRAME.fullmatch(data, 0, cut)
         if single is not None:
-            return self._single(single[1], cut)
+            self.last_offset = self._offset
+            self._offset += cut
+            self._comments = []  # they belonged to this frame
+            self._retry = None
+            return [single[1]]
+        return self._frames(data[:cut])
+
+    def _frames(self, region: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
+        """Items for CR-free `region` of several frames, ending in a blank line."""
         joined = _joined_payloads(region)
         if joined is not None:
             return [self._batch(region, *joined)]
         return [*self._mixed(region)]
-
-    def _single(self, payload: bytes, size: int) -> list[SSEFrame | PayloadBatch | bytes]:
-        self.last_offset = self._offset
-        self._offset += size
-        if self._comments or self._retry is not None:
-            self._comments = []  # they belonged to this frame
-            self._retry = None
-        return [payload]
 
     def _batch(self, region: bytes, lines: bytes, count: int) -> PayloadBatch:
         batch = PayloadBatch(self._offset, region, lines, count)
