@@ -48,6 +48,30 @@ INSTANT = math.inf
 
 # Held in a tuple so that frozen-time libraries, which swap module attributes, leave them be.
 _REAL_TIME: tuple[Callable[[], float], Callable[[float], None]] = (time.perf_counter, time.sleep)
+# The last stretch of a real wait is spent yielding in a loop: sleeps of the OS and of asyncio
+# (whose epoll timeouts are whole milliseconds) wake up to a millisecond or more late.
+_SPIN = 0.002
+
+
+def _real_sleep(seconds: float) -> None:
+    """Sleep ``seconds`` on the real clock, ending within microseconds of the deadline."""
+    clock, sleep = _REAL_TIME
+    deadline = clock() + seconds
+    if seconds > _SPIN:
+        sleep(seconds - _SPIN)
+    while clock() < deadline:
+        sleep(0)
+
+
+async def _real_async_sleep(seconds: float) -> None:
+    """The async twin of `_real_sleep`: other tasks run while this one waits and yields."""
+    clock = _REAL_TIME[0]
+    deadline = clock() + seconds
+    if seconds > _SPIN:
+        await asyncio.sleep(seconds - _SPIN)
+    while clock() < deadline:
+        await asyncio.sleep(0)
+
 
 SyncSend = Callable[[Any], Any]
 AsyncSend = Callable[[Any], Awaitable[Any]]
@@ -267,12 +291,21 @@ class _Schedule:
     wait longer than its gap. Without one (an injected sleep), the waits are the gaps as they are.
     """
 
-    def __init__(self, speed: float, max_gap: float | None, clock: Callable[[], float] | None):
+    def __init__(
+        self,
+        speed: float,
+        max_gap: float | None,
+        clock: Callable[[], float] | None,
+        start: float | None = None,
+    ):
         self._speed = speed
         self._max_gap = max_gap
         self._clock = clock
         self._last_ns = 0
-        self._deadline = clock() if clock is not None else 0.0
+        if clock is None:
+            self._deadline = 0.0
+        else:
+            self._deadline = clock() if start is None else start
 
     def wait(self, offset_ns: int) -> float | None:
         """Seconds to wait before the event at ``offset_ns``; None when replaying instantly."""
@@ -411,18 +444,25 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     def replay(self, request: Any) -> Any:
         """Answer ``request`` (httpx or httpx2) from the cassette; NoMatchError if none fits."""
+        start = self.now()
         interaction = self.take(request, request.read())
         if interaction is None:
             raise self._no_match(request, request.read())
-        return self.respond(request, interaction)
+        return self.respond(request, interaction, start=start)
 
     async def areplay(self, request: Any) -> Any:
         """The async twin of :meth:`replay`."""
+        start = self.now()
         body = await request.aread()
         interaction = self.take(request, body)
         if interaction is None:
             raise self._no_match(request, body)
-        return await self.arespond(request, interaction)
+        return await self.arespond(request, interaction, start=start)
+
+    def now(self) -> float | None:
+        """The replay clock (None with an injected sleep and no clock); give it to `respond` as
+        the time a request arrived, so offsets count from there and not from after matching."""
+        return self._clock() if self._clock is not None else None
 
     def _sent(self, request: Any, body: bytes) -> RecordedRequest:
         method, url, headers = request.method, str(request.url), _headers(request.headers)
@@ -461,19 +501,23 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             error = type(error)(f"{error}{note}")
         return error
 
-    def respond(self, request: Any, interaction: Interaction) -> Any:
-        """The response for ``interaction``, after waiting for its head like the server did."""
+    def respond(self, request: Any, interaction: Interaction, *, start: float | None = None) -> Any:
+        """The response for ``interaction``, after waiting for its head like the server did.
+
+        Offsets count from ``start`` (on the replay clock; default: now)."""
         lib = _lib_of(request)
-        schedule = _Schedule(self.speed, self.max_gap, self._clock)
+        schedule = _Schedule(self.speed, self.max_gap, self._clock, start)
         self._wait(schedule.wait(self._head_offset(interaction)))
         if interaction.response is None:
             raise self._request_error(lib, interaction)
         return lib.response(interaction, lib.replay_sync(self, lib, interaction, schedule))
 
-    async def arespond(self, request: Any, interaction: Interaction) -> Any:
+    async def arespond(
+        self, request: Any, interaction: Interaction, *, start: float | None = None
+    ) -> Any:
         """The async twin of :meth:`respond`."""
         lib = _lib_of(request)
-        schedule = _Schedule(self.speed, self.max_gap, self._clock)
+        schedule = _Schedule(self.speed, self.max_gap, self._clock, start)
         await self._await(schedule.wait(self._head_offset(interaction)))
         if interaction.response is None:
             raise self._request_error(lib, interaction)
@@ -496,7 +540,7 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             return
         if self._sleep is None:
             if seconds > 0:
-                _REAL_TIME[1](seconds)
+                _real_sleep(seconds)
             return
         result = self._sleep(seconds)
         if inspect.isawaitable(result):
@@ -513,5 +557,5 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             result = self._sleep(seconds)
             if inspect.isawaitable(result):
                 await result
-        else:
-            await asyncio.sleep(seconds)
+        elif seconds > 0:
+            await _real_async_sleep(seconds)

@@ -26,6 +26,7 @@ from sse_server import FIXTURES, SSE_FIXTURES, Route, SSEServer, json_route, sse
 from streamtape.cassette import Cassette, CassetteWriter, ErrorInfo
 from streamtape.decode import EventDecoder
 from streamtape.errors import CassetteError, NoMatchError
+from streamtape.matching import Matcher
 from streamtape.transport import INSTANT, RecordingTransport, ReplayTransport
 
 LIBS = {"httpx": httpx, "httpx2": httpx2}
@@ -510,6 +511,30 @@ def test_an_async_sleep_in_a_sync_client_is_refused(cassette_path: Path) -> None
     transport = ReplayTransport(cassette_path, sleep=fake_sleep)
     with httpx.Client(transport=transport) as client, pytest.raises(TypeError, match="async_sleep"):
         client.post("http://api.test/v1/responses")
+
+
+def test_time_spent_matching_counts_against_the_first_wait(cassette_path: Path) -> None:
+    """Offsets count from the request's arrival, so slow matching does not delay the stream."""
+    gaps = timed_cassette(cassette_path, OFFSETS_MS)
+    now = [100.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    def slow_match(recorded: object, sent: object) -> bool:
+        now[0] += 0.002  # matching took 2 ms of the replay clock
+        return True
+
+    transport = ReplayTransport(
+        cassette_path, sleep=sleep, clock=lambda: now[0], matcher=Matcher(custom=[slow_match])
+    )
+    with httpx.Client(transport=transport) as client:
+        read_sync(client, "http://api.test/v1/responses")
+    assert sleeps[0] == pytest.approx(gaps[0] / 1e9 - 0.002)
+    assert sleeps[1:] == pytest.approx([g / 1e9 for g in gaps[1:]])
+    assert now[0] - 100.0 == pytest.approx(sum(gaps) / 1e9)
 
 
 def test_real_clock_replay_keeps_the_gaps_loosely(cassette_path: Path) -> None:
