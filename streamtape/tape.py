@@ -4,8 +4,11 @@ Inside the block, clients the code creates itself are intercepted by patching ex
 ``HTTPTransport.handle_request`` and ``AsyncHTTPTransport.handle_async_request`` of httpx and
 (when installed) httpx2. The patch is installed once while any block is active (a refcount) and
 the patched methods find the active :class:`Tape` in a ContextVar, so nested blocks, threads and
-asyncio tasks each see their own cassette; outside every block the originals run. Code that
-injects its own transport uses :meth:`Tape.transport` / :meth:`Tape.async_transport`.
+asyncio tasks each see their own cassette; outside every block the originals run. A thread
+started inside a block does not inherit the ContextVar: its requests go to the innermost open
+block when the open blocks are nested in one another, and are refused (never sent to the
+network) when they are not. Code that injects its own transport uses :meth:`Tape.transport` /
+:meth:`Tape.async_transport`.
 
 Record modes use vcrpy's words: ``none`` replays only, ``once`` records a missing file and
 replays an existing one, ``new_episodes`` replays matches and appends misses, ``all`` and
@@ -30,7 +33,7 @@ import httpx
 
 from streamtape.accumulate import StreamResult
 from streamtape.cassette import Cassette, CassetteWriter, Interaction, Timing
-from streamtape.errors import CassetteError
+from streamtape.errors import CassetteError, StreamtapeError
 from streamtape.matching import DEFAULT_MATCH_ON, Matcher
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
 from streamtape.transport import RecordingTransport, ReplayTransport
@@ -85,7 +88,7 @@ class _Patcher:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._count = 0
+        self._open: list[Tape] = []  # active blocks, oldest first
         self._originals: dict[tuple[str, str], Any] = {}  # (module, class) -> original function
 
     @staticmethod
@@ -96,17 +99,17 @@ class _Patcher:
             libs.append(importlib.import_module("httpx2"))
         return libs
 
-    def acquire(self) -> None:
+    def acquire(self, tape: Tape) -> None:
         with self._lock:
-            self._count += 1
-            if self._count == 1:
+            self._open.append(tape)
+            if len(self._open) == 1:
                 for lib in self.libraries():
                     self._patch(lib)
 
-    def release(self) -> None:
+    def release(self, tape: Tape) -> None:
         with self._lock:
-            self._count -= 1
-            if self._count == 0:
+            self._open.remove(tape)
+            if not self._open:
                 for (module, cls_name), original in self._originals.items():
                     cls = getattr(importlib.import_module(module), cls_name)
                     setattr(cls, self._method(cls_name), original)
@@ -127,19 +130,41 @@ class _Patcher:
         @functools.wraps(sync_original)
         def handle_request(transport: Any, request: Any) -> Any:
             tape = _ACTIVE.get()
-            if tape is None:
+            if tape is None and (tape := self.owner(request)) is None:
                 return sync_original(transport, request)
             return tape._handle(request, functools.partial(sync_original, transport))
 
         @functools.wraps(async_original)
         async def handle_async_request(transport: Any, request: Any) -> Any:
             tape = _ACTIVE.get()
-            if tape is None:
+            if tape is None and (tape := self.owner(request)) is None:
                 return await async_original(transport, request)
             return await tape._ahandle(request, functools.partial(async_original, transport))
 
         setattr(sync_cls, self._SYNC[1], handle_request)
         setattr(async_cls, self._ASYNC[1], handle_async_request)
+
+    def owner(self, request: Any) -> Tape | None:
+        """The block for a request made where none is in force (a thread a block started).
+
+        The innermost block when the open ones are nested in one another (one chain); None
+        when no block is open; an error when open blocks are not nested, as in two threads or
+        tasks with a block each: which one the request belongs to cannot be told.
+        """
+        with self._lock:
+            open_ = list(self._open)
+        if not open_:
+            return None
+        parents = {id(tape._parent) for tape in open_}
+        leaves = [tape for tape in open_ if id(tape) not in parents]
+        if len(leaves) == 1:
+            return leaves[0]
+        raise StreamtapeError(
+            f"{request.method} {request.url} was sent where no use_cassette block is in force "
+            f"(a thread started inside a block does not inherit it) while {len(leaves)} separate "
+            f"blocks are open ({', '.join(str(t.path) for t in leaves)}); open use_cassette in "
+            "that thread, or start it with contextvars.copy_context().run"
+        )
 
     def original(self, lib: ModuleType, asynchronous: bool) -> Any:
         """The unpatched method of ``lib`` (whether or not a block is active)."""
@@ -247,6 +272,7 @@ class Tape:
         self._async_sleep = async_sleep
         self._lock = threading.Lock()
         self._token: contextvars.Token[Tape | None] | None = None
+        self._parent: Tape | None = None  # the block in force where this one was opened
         self._player: ReplayTransport | None = None
         self._writer: CassetteWriter | None = None
         self._recorder: RecordingTransport | None = None
@@ -354,7 +380,8 @@ class Tape:
             self._old_ids = {i.id for i in self._interactions}
         elif self._records:
             self._recording()  # all / rewrite / once without a file: start from empty now
-        _PATCHER.acquire()
+        self._parent = _ACTIVE.get()
+        _PATCHER.acquire(self)
         self._token = _ACTIVE.set(self)
 
     def _stop(self) -> None:
@@ -367,7 +394,7 @@ class Tape:
             old = token.old_value
             _ACTIVE.set(None if old is contextvars.Token.MISSING else old)
         finally:
-            _PATCHER.release()
+            _PATCHER.release(self)
             with self._lock:
                 writer, self._writer = self._writer, None
                 self._recorder = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,7 +20,7 @@ import zstandard
 from sse_server import FIXTURES, Route, SSEServer, sse_chunks
 
 from streamtape.cassette import Cassette
-from streamtape.errors import CassetteError, NoMatchError
+from streamtape.errors import CassetteError, NoMatchError, StreamtapeError
 from streamtape.tape import RECORD_MODES, Tape, TapeStats, use_cassette
 from streamtape.transport import INSTANT
 
@@ -533,4 +535,69 @@ def test_a_tape_is_entered_once_at_a_time(path: Path) -> None:
     tape: Tape = use_cassette(path, record_mode="all")
     with tape, pytest.raises(RuntimeError, match="already active"), tape:
         pass
+    assert unpatched()
+
+
+# -- threads started inside a block -------------------------------------------------------------
+
+
+def in_thread(target: Callable[[], object]) -> object:
+    """Run ``target`` in a plain new thread (which does not inherit the caller's context)."""
+    box: list[object] = []
+    thread = threading.Thread(target=lambda: box.append(target()))
+    thread.start()
+    thread.join(10)
+    return box[0]
+
+
+def test_a_thread_started_inside_a_block_records_and_replays_there(
+    sse_server: SSEServer, path: Path
+) -> None:
+    url = numbered_route(sse_server, 7)
+    with use_cassette(path, record_mode="all") as tape:
+        live = in_thread(lambda: post(httpx, url))
+        assert len(tape.interactions) == 1
+    sse_server.reset()
+    with use_cassette(path, record_mode="none") as tape:
+        with ThreadPoolExecutor(2) as pool:
+            replayed = pool.submit(post, httpx2, url).result()
+        assert tape.unplayed == []
+    assert replayed == live
+    assert sse_server.requests == []  # replay never reached the network
+
+
+def test_a_thread_goes_to_the_innermost_of_nested_blocks(
+    sse_server: SSEServer, tmp_path: Path
+) -> None:
+    url = numbered_route(sse_server, 8)
+    outer, inner = tmp_path / "outer.ndjson.zst", tmp_path / "inner.ndjson.zst"
+    with use_cassette(outer, record_mode="all"), use_cassette(inner, record_mode="all"):
+        in_thread(lambda: post(httpx, url))
+    assert len(Cassette.load(inner)) == 1
+    assert len(Cassette.load(outer)) == 0
+
+
+def test_a_thread_with_no_block_while_separate_blocks_are_open_is_refused(
+    sse_server: SSEServer, tmp_path: Path
+) -> None:
+    url = numbered_route(sse_server, 9)
+    opened, done = threading.Barrier(3), threading.Event()
+
+    def hold(name: str) -> None:
+        with use_cassette(tmp_path / f"{name}.ndjson.zst", record_mode="all"):
+            opened.wait(5)
+            done.wait(5)
+
+    holders = [threading.Thread(target=hold, args=(name,)) for name in ("a", "b")]
+    for holder in holders:
+        holder.start()
+    opened.wait(5)
+    try:
+        with pytest.raises(StreamtapeError, match=r"no use_cassette block is in force.*2 separate"):
+            post(httpx, url)
+    finally:
+        done.set()
+        for holder in holders:
+            holder.join()
+    assert sse_server.requests == []
     assert unpatched()
