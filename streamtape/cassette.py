@@ -1,9 +1,11 @@
-"""Cassette format v1: the records, the streaming writer and the streaming reader.
+"""Cassette format v2: the records, the streaming writer and the streaming reader.
 
 A cassette is a zstd stream (frames back to back) of UTF-8 NDJSON, one record a line: a header,
 then ``request`` / ``response`` / ``chunk`` / ``end`` records tagged with an interaction id, so
-concurrent streams may interleave. Chunks keep the exact wire bytes and their timing. The layout,
-the timing unit and the crash/atomicity rules are documented in ``docs/cassette-format.md``.
+concurrent streams may interleave. Chunks keep the exact wire bytes and their timing. Frames after
+the header's are compressed with a zstd dictionary shipped in the package (v1 files have none and
+still read). The layout, the timing unit and the crash/atomicity rules are documented in
+``docs/cassette-format.md``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 from typing import IO, Literal, NamedTuple, TypeAlias, Union
 from urllib.parse import urlsplit
@@ -36,6 +38,8 @@ from streamtape.events import Event
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
 
 __all__ = [
+    "DICTIONARIES",
+    "DICTIONARY_ID",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "Cassette",
@@ -58,8 +62,15 @@ __all__ = [
 ]
 
 FORMAT_NAME = "streamtape-cassette"
-FORMAT_VERSION = (1, 0)
-"""(major, minor) written by this version; readers refuse a newer major, skip unknown kinds."""
+FORMAT_VERSION = (2, 0)
+"""(major, minor) written by this version; readers refuse a newer major, skip unknown kinds.
+Version 2 added the dictionary: its frames cannot be read by a version 1 reader."""
+
+DICTIONARY_ID = 0x53540001
+"""The zstd dictionary id new cassettes are compressed with (also recorded in their header)."""
+DICTIONARIES: dict[int, str] = {DICTIONARY_ID: "responses-1.zdict"}
+"""Every dictionary this version reads: id -> file in ``streamtape/dictionaries/``. Ids are
+never reused, and files are never changed or removed, so every cassette stays readable."""
 
 Outcome: TypeAlias = Literal["complete", "error", "closed", "interrupted"]
 """How a stream ended: read to its end, broken by an error, closed early by the caller, or cut
@@ -90,6 +101,7 @@ class Header(Record, tag="header", omit_defaults=False, frozen=True):
     httpx2: str | None = None
     host: str | None = None
     source: str | None = None  # how the cassette was made when not recorded live
+    dictionary: int | None = None  # zstd dictionary id of the frames after the header (v2)
 
     @property
     def major(self) -> int:
@@ -165,6 +177,34 @@ _PROBE = msgspec.json.Decoder(_Probe)
 def _parse_version(version: str) -> tuple[int, int]:
     major, _, minor = version.partition(".")
     return int(major), int(minor or 0)
+
+
+@cache
+def _dictionary_bytes(dict_id: int) -> bytes:
+    """The content of a shipped dictionary (KeyError: this version does not ship ``dict_id``)."""
+    return (resources.files("streamtape") / "dictionaries" / DICTIONARIES[dict_id]).read_bytes()
+
+
+@cache
+def _compression_dict(dict_id: int, level: int) -> zstandard.ZstdCompressionDict:
+    """A shipped dictionary digested for compressing at ``level`` (shared: read-only once made)."""
+    zdict = zstandard.ZstdCompressionDict(_dictionary_bytes(dict_id))
+    zdict.precompute_compress(level=level)
+    return zdict
+
+
+def _frame_dict_id(data: bytes) -> int | None:
+    """The dictionary id in the header of the zstd frame ``data`` starts with: 0 for none (or
+    not a zstd frame at all: the decompressor then says what is wrong), None while the frame
+    header is not complete yet."""
+    if len(data) < 5:
+        return None
+    try:
+        if len(data) < zstandard.frame_header_size(data[:18]):
+            return None
+        return int(zstandard.get_frame_parameters(data[:18]).dict_id)
+    except zstandard.ZstdError:
+        return 0
 
 
 # -- what an interaction looks like once read ---------------------------------------------------
@@ -541,6 +581,11 @@ class CassetteWriter:
     ``.partial`` file is the readable artefact. ``atomic=False`` writes ``path`` in place.
     ``append=True`` keeps the interactions already in ``path`` (new ids continue after them);
     it raises CassetteError when that file is damaged or of a newer major version.
+
+    The header gets a zstd frame of its own without a dictionary, so any zstd tool (and an older
+    reader, to refuse the file) can read it; the frames after it use the shipped ``dictionary``
+    (an id of :data:`DICTIONARIES`; None: no dictionary, bigger files). Appending keeps the
+    dictionary the file's header names (none for a version 1 file).
     """
 
     def __init__(
@@ -548,13 +593,14 @@ class CassetteWriter:
         path: str | os.PathLike[str],
         *,
         redactor: Redactor | None = DEFAULT_REDACTOR,
-        level: int = 3,
+        level: int = 7,
         atomic: bool = True,
         append: bool = False,
         flush_interval: float | None = _FLUSH_INTERVAL,
         clock: Callable[[], int] = time.perf_counter_ns,
         recorded_at: str | datetime.datetime | None = None,
         source: str | None = None,
+        dictionary: int | None = DICTIONARY_ID,
     ) -> None:
         self.path = Path(path)
         self.source = source
@@ -567,8 +613,7 @@ class CassetteWriter:
                 "%Y-%m-%dT%H:%M:%SZ"
             )
         self._recorded_at = recorded_at
-        self._cctx = zstandard.ZstdCompressor(level=level, write_checksum=True)
-        self._cobj = self._cctx.compressobj()
+        self._level = level
         self._lock = threading.Condition(threading.RLock())
         self._open: dict[int, InteractionWriter] = {}
         self._pending_since: int | None = None  # clock time of the oldest unflushed record
@@ -576,7 +621,24 @@ class CassetteWriter:
         self._timer: threading.Thread | None = None
         self.closed = False
 
-        old_ids = self._scan_existing() if append else None
+        existing = self._scan_existing() if append else None
+        old_ids: int | None = None
+        if existing is not None:
+            old_ids, dictionary = existing
+        if dictionary is not None and dictionary not in DICTIONARIES:
+            known = ", ".join(map(str, DICTIONARIES))
+            raise CassetteError(
+                f"{self.path}: unknown cassette dictionary id {dictionary} (this streamtape "
+                f"{__version__} has {known}): upgrade streamtape",
+                path=str(self.path),
+            )
+        self.dictionary = dictionary
+        self._cctx = zstandard.ZstdCompressor(
+            level=level,
+            write_checksum=True,
+            dict_data=None if dictionary is None else _compression_dict(dictionary, level),
+        )
+        self._cobj = self._cctx.compressobj()
         self._next_id = 1 if old_ids is None else old_ids + 1
         self._header_written = old_ids is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -592,18 +654,22 @@ class CassetteWriter:
             mode = "ab" if old_ids is not None else "wb"
             self._file = open(self.path, mode)  # noqa: SIM115 - closed in close()
 
-    def _scan_existing(self) -> int | None:
-        """Check an existing cassette for appending; return its highest interaction id."""
+    def _scan_existing(self) -> tuple[int, int | None] | None:
+        """Check an existing cassette for appending; return its highest interaction id and the
+        dictionary its header names."""
         try:
             if self.path.stat().st_size == 0:
                 return None
         except FileNotFoundError:
             return None
         top = 0
+        dictionary: int | None = None
         try:
             for record in Cassette.iter_records(self.path):
                 if isinstance(record, RequestRecord):
                     top = max(top, record.id)
+                elif isinstance(record, Header):
+                    dictionary = record.dictionary
         except CassetteError as exc:
             raise CassetteError(
                 f"cannot append to {self.path}: {exc}",
@@ -611,7 +677,7 @@ class CassetteWriter:
                 record=exc.record,
                 offset=exc.offset,
             ) from exc
-        return top
+        return top, dictionary
 
     def _create_temp(self) -> Path:
         while True:
@@ -678,19 +744,22 @@ class CassetteWriter:
             "%Y-%m-%dT%H:%M:%SZ"
         )
         self._header_written = True
-        self._write(
-            Header(
-                format=FORMAT_NAME,
-                version=f"{FORMAT_VERSION[0]}.{FORMAT_VERSION[1]}",
-                streamtape=__version__,
-                recorded_at=recorded_at,
-                python=platform.python_version(),
-                httpx=_dist_version("httpx"),
-                httpx2=_dist_version("httpx2"),
-                host=host,
-                source=self.source,
-            )
+        header = Header(
+            format=FORMAT_NAME,
+            version=f"{FORMAT_VERSION[0]}.{FORMAT_VERSION[1]}",
+            streamtape=__version__,
+            recorded_at=recorded_at,
+            python=platform.python_version(),
+            httpx=_dist_version("httpx"),
+            httpx2=_dist_version("httpx2"),
+            host=host,
+            source=self.source,
+            dictionary=self.dictionary,
         )
+        # a frame of its own, without the dictionary: readable by any zstd tool and old reader
+        plain = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
+        self._file.write(plain.compress(_ENCODER.encode(header) + b"\n"))
+        self._file.flush()
 
     def _write(self, record: Record, *, end_frame: bool = False) -> None:
         """Compress one line; end the frame when asked or big, flush when due. Lock held."""
@@ -798,8 +867,10 @@ class _Reader:
     """Decode a cassette file line by line in constant memory.
 
     Lines are held until the zstd frame holding them has ended (and so passed its checksum);
-    the complete lines of a truncated last frame are still given out. Damage stops the
-    iteration and is left in ``error``; refusals (not a cassette, newer major) raise.
+    the complete lines of a truncated last frame are still given out. Each frame is decompressed
+    with the dictionary its own frame header names (none: none), so files mixing frames with and
+    without a dictionary read. Damage stops the iteration and is left in ``error``; refusals (not
+    a cassette, newer major, a dictionary this version does not ship) raise.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -808,6 +879,8 @@ class _Reader:
         self.record = 0  # number of the last line given out (1 = the header)
         self.frame_offset = 0  # file offset of the frame holding that line
         self.header: Header | None = None
+        self._plain = zstandard.ZstdDecompressor()
+        self._dctx: dict[int, zstandard.ZstdDecompressor] = {}
 
     def _fail(self, message: str, record: int, offset: int) -> CassetteError:
         return CassetteError(
@@ -829,17 +902,24 @@ class _Reader:
         except OSError as exc:
             raise CassetteError(f"cannot open cassette {self.path}: {exc}", path=self.path) from exc
         with file:
-            dctx = zstandard.ZstdDecompressor()
             dobj: zstandard.ZstdDecompressionObj | None = None
             frame_start = pos = 0
+            head = b""  # the start of a frame whose frame header is not complete yet
             buf = bytearray()  # decompressed bytes after the last newline
             held: list[tuple[bytes, int]] = []  # complete lines, with their frame's offset
             held_bytes = 0
             number = 0
             while data := file.read(_READ_SIZE):
+                if head:
+                    data, head = head + data, b""
                 while data:
                     if dobj is None:
-                        dobj, frame_start = dctx.decompressobj(), pos
+                        dict_id = _frame_dict_id(data)
+                        if dict_id is None:
+                            head, data = data, b""
+                            break
+                        frame_start = pos
+                        dobj = self._decompressor(dict_id, number + 1, pos).decompressobj()
                     try:
                         out = dobj.decompress(data)
                     except zstandard.ZstdError as exc:
@@ -877,11 +957,13 @@ class _Reader:
                 record = self._decode(line, number, offset)
                 if record is not None:
                     yield record
-            if dobj is not None:
+            if dobj is not None or head:
+                if head:
+                    frame_start = pos
                 raise _Damage(
                     self._fail(
-                        f"truncated: the zstd frame starting here is cut off at byte {pos} "
-                        "(file end)",
+                        f"truncated: the zstd frame starting here is cut off at byte "
+                        f"{pos + len(head)} (file end)",
                         number + 1,
                         frame_start,
                     )
@@ -893,6 +975,27 @@ class _Reader:
                     yield record
             if self.header is None:
                 raise _Damage(self._fail("empty cassette: no header record", 1, 0))
+
+    def _decompressor(self, dict_id: int, number: int, offset: int) -> zstandard.ZstdDecompressor:
+        """A decompressor for a frame made with dictionary ``dict_id`` (0: none)."""
+        if dict_id == 0:
+            return self._plain
+        dctx = self._dctx.get(dict_id)
+        if dctx is None:
+            try:
+                zdict = zstandard.ZstdCompressionDict(_dictionary_bytes(dict_id))
+            except KeyError:
+                error = self._fail(
+                    f"the zstd frame starting here needs dictionary id {dict_id}, which this "
+                    f"streamtape ({__version__}) does not have: upgrade streamtape",
+                    number,
+                    offset,
+                )
+                if self.header is not None and self.header.dictionary == dict_id:
+                    raise error from None  # a newer streamtape made the file: refuse it
+                raise _Damage(error) from None  # no header names it: a corrupt frame header
+            dctx = self._dctx[dict_id] = zstandard.ZstdDecompressor(dict_data=zdict)
+        return dctx
 
     def _decode(self, line: bytes, number: int, offset: int) -> Record | None:
         """Decode one line; None for blank lines and unknown kinds (newer minor versions)."""
@@ -909,8 +1012,27 @@ class _Reader:
                 raise self._fail(
                     "not a streamtape cassette: no header record first", number, offset
                 )
+            if record.format != FORMAT_NAME:
+                raise self._fail(
+                    "not a streamtape cassette (the first record is not its header)", number, offset
+                )
+            self._check_version(record.version, number, offset)
             self.header = record
         return record
+
+    def _check_version(self, version: str, number: int, offset: int) -> None:
+        """Refuse a header whose version is malformed or of a newer major."""
+        try:
+            major, _minor = _parse_version(version)
+        except ValueError:
+            raise self._fail(f"bad format version {version!r}", number, offset) from None
+        if major > FORMAT_VERSION[0]:
+            raise self._fail(
+                f"cassette format {version} is newer than this streamtape ({__version__}) "
+                f"reads ({FORMAT_VERSION[0]}.x): upgrade streamtape",
+                number,
+                offset,
+            )
 
     def _undecodable(self, line: bytes, number: int, offset: int, exc: msgspec.DecodeError) -> None:
         """Raise the right error for a line that did not decode; return for unknown kinds."""
@@ -924,17 +1046,7 @@ class _Reader:
                     "not a streamtape cassette (the first record is not its header)", number, offset
                 )
             version = probe.version if isinstance(probe.version, str) else ""
-            try:
-                major, _minor = _parse_version(version)
-            except ValueError:
-                raise self._fail(f"bad format version {version!r}", number, offset) from None
-            if major > FORMAT_VERSION[0]:
-                raise self._fail(
-                    f"cassette format {version} is newer than this streamtape ({__version__}) "
-                    f"reads ({FORMAT_VERSION[0]}.x): upgrade streamtape",
-                    number,
-                    offset,
-                )
+            self._check_version(version, number, offset)
             raise self._fail(f"bad header ({exc})", number, offset)
         if isinstance(probe.kind, str) and probe.kind not in _KNOWN_KINDS:
             return  # a kind added by a newer minor version: skipped
@@ -1079,6 +1191,28 @@ class Cassette:
         yield from reader
         if reader.error is not None:
             raise reader.error
+
+    @staticmethod
+    def read_ndjson(path: str | os.PathLike[str]) -> bytes:
+        """The whole decompressed NDJSON of a file, unparsed (for inspection and tests), each
+        frame decompressed with its own dictionary; raises CassetteError on damage."""
+        data = Path(path).read_bytes()
+        out: list[bytes] = []
+        reader = _Reader(path)
+        pos = 0
+        while pos < len(data):
+            dict_id = _frame_dict_id(data[pos : pos + 18])
+            try:
+                dobj = reader._decompressor(dict_id or 0, 0, pos).decompressobj()
+                out.append(dobj.decompress(data[pos:]))
+            except (zstandard.ZstdError, _Damage) as exc:
+                message = f"{path}: corrupt zstd frame at byte {pos} ({exc})"
+                raise CassetteError(message, path=str(path), offset=pos) from exc
+            if not dobj.eof:
+                message = f"{path}: truncated zstd frame at byte {pos}"
+                raise CassetteError(message, path=str(path), offset=pos)
+            pos = len(data) - len(dobj.unused_data)
+        return b"".join(out)
 
     @staticmethod
     def iter_interactions(

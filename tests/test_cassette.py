@@ -1,4 +1,4 @@
-"""Cassette format v1: writing, reading, damage, versions, determinism, atomicity, appending."""
+"""Cassette format: writing, reading, damage, versions, determinism, atomicity, appending."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sse_server import SSE_FIXTURES, sse_chunks
 from streamtape import __version__
 from streamtape.accumulate import accumulate
 from streamtape.cassette import (
+    DICTIONARY_ID,
     Cassette,
     CassetteWriter,
     Chunk,
@@ -35,6 +36,7 @@ from streamtape.errors import CassetteError
 from streamtape.redact import Redactor
 
 SSE_HEADERS = [("Content-Type", "text/event-stream")]
+SHIPPED = Path(__file__).parent.parent / "streamtape" / "dictionaries" / "responses-1.zdict"
 SECRET = "sk-proj-T3stKey0123456789abcdefghijklmn"
 
 
@@ -74,8 +76,7 @@ def write_stream(
 
 def lines(path: Path) -> list[bytes]:
     """The decompressed NDJSON lines of a cassette file."""
-    reader = zstandard.ZstdDecompressor().stream_reader(path.read_bytes(), read_across_frames=True)
-    return reader.read().splitlines()
+    return Cassette.read_ndjson(path).splitlines()
 
 
 def frame_starts(data: bytes) -> list[int]:
@@ -83,11 +84,19 @@ def frame_starts(data: bytes) -> list[int]:
     starts, pos = [], 0
     while pos < len(data):
         starts.append(pos)
-        obj = zstandard.ZstdDecompressor().decompressobj()
+        obj = decompressor(data[pos:]).decompressobj()
         obj.decompress(data[pos:])
         assert obj.eof
         pos = len(data) - len(obj.unused_data)
     return starts
+
+
+def decompressor(frame: bytes) -> zstandard.ZstdDecompressor:
+    """A decompressor for the frame at the start of ``frame`` (with the dictionary it names)."""
+    if zstandard.get_frame_parameters(frame).dict_id == 0:
+        return zstandard.ZstdDecompressor()
+    assert zstandard.get_frame_parameters(frame).dict_id == DICTIONARY_ID
+    return zstandard.ZstdDecompressor(dict_data=zstandard.ZstdCompressionDict(SHIPPED.read_bytes()))
 
 
 def compress_lines(*records: bytes) -> bytes:
@@ -112,7 +121,8 @@ def test_round_trip_keeps_every_fact(tmp_path: Path) -> None:
     assert not cassette.truncated
     assert cassette.header is not None
     assert cassette.header.format == "streamtape-cassette"
-    assert cassette.header.version == "1.0"
+    assert cassette.header.version == "2.0"
+    assert cassette.header.dictionary == DICTIONARY_ID
     assert cassette.header.host == "api.example.com"
     [inter] = cassette.interactions
     assert inter.request.method == "POST"
@@ -402,7 +412,8 @@ def test_custom_redactor_is_used(tmp_path: Path) -> None:
 
 
 def _three_frames(path: Path) -> list[list[bytes]]:
-    """A cassette of three interactions, one zstd frame each; returns their chunks."""
+    """A cassette of three interactions, one zstd frame each after the header's; returns their
+    chunks."""
     streams = [[b"data: %d-%d\n\n" % (n, i) for i in range(6)] for n in range(3)]
     with new_writer(path, flush_interval=None) as writer:
         for chunks in streams:
@@ -415,7 +426,11 @@ def test_truncation_at_every_byte_of_the_last_frame(tmp_path: Path) -> None:
     streams = _three_frames(path)
     data = path.read_bytes()
     starts = frame_starts(data)
-    assert len(starts) == 3
+    assert len(starts) == 4  # the header's frame, then one per interaction
+    assert [zstandard.get_frame_parameters(data[i:]).dict_id for i in starts] == [
+        0,
+        *[DICTIONARY_ID] * 3,
+    ]
     last = starts[-1]
     cut_file = tmp_path / "cut.ndjson.zst"
     for cut in range(last + 1, len(data)):
@@ -459,12 +474,12 @@ def test_corrupt_frame(tmp_path: Path) -> None:
     streams = _three_frames(path)
     data = bytearray(path.read_bytes())
     starts = frame_starts(bytes(data))
-    middle = (starts[1] + starts[2]) // 2
+    middle = (starts[2] + starts[3]) // 2
     data[middle] ^= 0x55
     path.write_bytes(bytes(data))
     with pytest.raises(CassetteError, match="corrupt") as info:
         Cassette.load(path)
-    assert info.value.offset == starts[1]
+    assert info.value.offset == starts[2]
     assert info.value.record == 1 + 9 + 1
     cassette = Cassette.load(path, strict=False)
     assert cassette.truncated
@@ -486,12 +501,19 @@ def test_chunk_of_unknown_interaction(tmp_path: Path) -> None:
         Cassette.load(path)
 
 
-def test_newer_major_version_is_refused_clearly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "header",
+    [
+        b'{"kind":"header","format":"streamtape-cassette","version":"3.0","layout":"new"}',
+        HEADER.replace(b'"1.0"', b'"3.0"'),  # a header this version could decode
+    ],
+    ids=["new-layout", "known-layout"],
+)
+def test_newer_major_version_is_refused_clearly(tmp_path: Path, header: bytes) -> None:
     path = tmp_path / "c.ndjson.zst"
-    header = b'{"kind":"header","format":"streamtape-cassette","version":"2.0","layout":"new"}'
     path.write_bytes(compress_lines(header, b'{"kind":"frobnicate"}'))
     for strict in (True, False):
-        with pytest.raises(CassetteError, match=r"format 2\.0 is newer.*upgrade streamtape"):
+        with pytest.raises(CassetteError, match=r"format 3\.0 is newer.*upgrade streamtape"):
             Cassette.load(path, strict=strict)
 
 
@@ -547,13 +569,14 @@ def test_a_frame_ends_at_each_interaction_end(tmp_path: Path) -> None:
         rec.chunk(b"x")
         temp = writer.temp_path
         assert temp is not None
-        assert temp.read_bytes() == b""  # nothing flushed yet
+        assert len(frame_starts(temp.read_bytes())) == 1  # the header's frame, nothing else yet
+        assert len(Cassette.load(temp)) == 0
         rec.end()
         assert len(Cassette.load(temp)) == 1  # whole and readable while the writer is open
-        assert len(frame_starts(temp.read_bytes())) == 1
+        assert len(frame_starts(temp.read_bytes())) == 2
         assert not path.exists()
         write_stream(writer, [b"y"])
-        assert len(frame_starts(temp.read_bytes())) == 2
+        assert len(frame_starts(temp.read_bytes())) == 3
 
 
 def test_pending_records_reach_the_file_within_the_flush_interval(tmp_path: Path) -> None:
@@ -583,6 +606,7 @@ def test_records_are_flushed_once_the_interval_passes(tmp_path: Path) -> None:
     sizes = []
     with new_writer(path, clock=lambda: now[0], flush_interval=0.25, atomic=False) as writer:
         rec = writer.begin("GET", "http://h/")
+        header_only = path.stat().st_size  # the header's frame is written at once
         for i in range(10):
             now[0] += 100_000_000  # 100 ms per chunk
             rec.chunk(b"c%d" % i)
@@ -592,9 +616,9 @@ def test_records_are_flushed_once_the_interval_passes(tmp_path: Path) -> None:
         rec.end()
     # a flush comes with the first record >= 250 ms after the oldest unflushed one:
     # after c2 (300 ms after the request), then c6 (300 ms after c3)
-    grew = [i for i in range(10) if sizes[i] > (sizes[i - 1] if i else 0)]
+    grew = [i for i in range(10) if sizes[i] > (sizes[i - 1] if i else header_only)]
     assert grew == [2, 6]
-    assert len(frame_starts(path.read_bytes())) == 1  # flushes do not end the frame
+    assert len(frame_starts(path.read_bytes())) == 2  # the header's; flushes do not end a frame
 
 
 def test_truncation_never_loses_a_flushed_chunk(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ import httpx2
 import openai
 import openrouter
 import pytest
-import zstandard
 from sse_server import FIXTURES, Route, SSEServer, sse_chunks
 
 from streamtape.cassette import Cassette
@@ -387,8 +386,7 @@ async def openai_async(base: str, key: str) -> tuple[list[str], str]:
 
 
 def decompressed(path: Path) -> bytes:
-    reader = zstandard.ZstdDecompressor().stream_reader(path.read_bytes(), read_across_frames=True)
-    return bytes(reader.read())
+    return Cassette.read_ndjson(path)
 
 
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
