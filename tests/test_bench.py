@@ -159,6 +159,17 @@ def test_frames_ceiling_counts_events_across_any_split(path: Path, size: int) ->
     assert bench.ANCHORS["streamtape"].setup()(chunks) == expected
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 4096])
+@pytest.mark.parametrize("path", [OPENAI_SSE, OPENROUTER_SSE], ids=["openai", "openrouter"])
+def test_regex_shortcut_counts_the_events_of_plain_streams_across_any_split(
+    path: Path, size: int
+) -> None:
+    data = path.read_bytes()
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    expected = 40 if path == OPENROUTER_SSE else 86
+    assert bench.ANCHORS["regex-shortcut"].setup()(chunks) == expected
+
+
 def test_event_shape_cuts_at_every_kind_of_line_end() -> None:
     data = b"data: 1\r\n\r\ndata: 2\r\rdata: 3\n\ndata: 4"
     assert bench.chunk(data, "event") == [b"data: 1\r\n\r\n", b"data: 2\r\r", b"data: 3\n\n",
