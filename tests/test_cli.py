@@ -239,7 +239,7 @@ def test_cat_is_byte_identical_and_readable() -> None:
     assert first == second
     assert first[0] == 0
     text = first[1]
-    assert text.startswith("# streamtape-cassette 1.0")
+    assert text.startswith("# streamtape-cassette 2.0")
     assert '    "model": "gpt-4o",' in text  # pretty request JSON
     assert " ms]" in text
     assert "-- [" in text
