@@ -582,10 +582,10 @@ class CassetteWriter:
     ``append=True`` keeps the interactions already in ``path`` (new ids continue after them);
     it raises CassetteError when that file is damaged or of a newer major version.
 
-    The header gets a zstd frame of its own without a dictionary, so any zstd tool (and an older
-    reader, to refuse the file) can read it; the frames after it use the shipped ``dictionary``
-    (an id of :data:`DICTIONARIES`; None: no dictionary, bigger files). Appending keeps the
-    dictionary the file's header names (none for a version 1 file).
+    The header gets a zstd frame of its own without a dictionary, so any zstd tool (and a reader
+    without the dictionary, to refuse the file by its version) can read it; the frames after it
+    use the shipped ``dictionary`` (an id of :data:`DICTIONARIES`; None: no dictionary, bigger
+    files). Appending keeps the dictionary the file's header names (none for a version 1 file).
     """
 
     def __init__(
@@ -756,7 +756,7 @@ class CassetteWriter:
             source=self.source,
             dictionary=self.dictionary,
         )
-        # a frame of its own, without the dictionary: readable by any zstd tool and old reader
+        # a frame of its own, without the dictionary: any zstd tool or older reader can read it
         plain = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
         self._file.write(plain.compress(_ENCODER.encode(header) + b"\n"))
         self._file.flush()

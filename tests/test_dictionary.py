@@ -266,3 +266,14 @@ def test_the_script_makes_the_shipped_dictionary_again() -> None:
     assert made == SHIPPED.read_bytes(), (
         f"the dictionary made with zstandard {zstandard.__version__} differs from the shipped one"
     )
+
+
+def test_read_ndjson_names_where_a_file_breaks(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    write(path, count=2)
+    data = path.read_bytes()
+    last = frames(data)[-1][0]
+    path.write_bytes(data[:-2])
+    with pytest.raises(CassetteError, match=f"truncated zstd frame at byte {last}") as info:
+        Cassette.read_ndjson(path)
+    assert (info.value.path, info.value.offset) == (str(path), last)
