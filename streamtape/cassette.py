@@ -1197,6 +1197,7 @@ class Cassette:
         """The whole decompressed NDJSON of a file, unparsed (for inspection and tests), each
         frame decompressed with its own dictionary; raises CassetteError on damage."""
         data = Path(path).read_bytes()
+        view = memoryview(data)  # frames are handed on without copying the rest of the file
         out: list[bytes] = []
         reader = _Reader(path)
         pos = 0
@@ -1204,7 +1205,7 @@ class Cassette:
             dict_id = _frame_dict_id(data[pos : pos + 18])
             try:
                 dobj = reader._decompressor(dict_id or 0, 0, pos).decompressobj()
-                out.append(dobj.decompress(data[pos:]))
+                out.append(dobj.decompress(view[pos:]))
             except (zstandard.ZstdError, _Damage) as exc:
                 message = f"{path}: corrupt zstd frame at byte {pos} ({exc})"
                 raise CassetteError(message, path=str(path), offset=pos) from exc
