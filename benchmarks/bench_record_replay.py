@@ -340,8 +340,8 @@ def sizes(tmp: Path, report: Report) -> list[Row]:
             f"{yaml_sum / bodies_sum:.1f}x",
             "",
             None,
-            f"request + response bodies only (no headers, timing or records), one zstd frame "
-            f"per file, shipped dictionary, level 7: {bodies_sum:,} B: the content any layout stores",
+            "request + response bodies only (no headers, timing or records), one zstd frame "
+            f"per file, shipped dictionary, level 7: {bodies_sum:,} B, what any layout stores",
         )
     )
     rows.append(
