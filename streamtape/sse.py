@@ -21,11 +21,12 @@ _BOM = b"\xef\xbb\xbf"
 # array (see _FRAME_START for why). Group 1: the payload. (In a bytes pattern without DOTALL `.`
 # is any byte but LF, and sre scans `.*` faster than `[^\n]*`.)
 _STANDARD_FRAME = re.compile(rb"(?:event:.*\n)?data: ?([{[].*)\n(?:event:.*\n)?\n")
+# One whole standard frame (with `fullmatch`, on CR-free input), any payload.
+_SINGLE_FRAME = re.compile(rb"(?:event:.*\n)?data: ?(.*)\n\n")
 # What starts every standard frame of the usual order (event line first), seen from the blank
 # line that ends the frame before it: the payload follows. Only payloads that open a JSON object
 # or array (`[DONE]`) qualify, so no payload in a batch is blank: msgspec's `decode_lines` skips
 # blank lines, and would then accept two values on one line without the count showing it.
-_SINGLE_FRAME = re.compile(rb"(?:event:.*\n)?data: ?(.*)\n\n")  # fullmatch, CR-free input
 _FRAME_START = re.compile(rb"\n\n(?:event:.*\n)?data: ?(?=[{[])")
 
 
