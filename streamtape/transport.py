@@ -48,9 +48,11 @@ INSTANT = math.inf
 
 # Held in a tuple so that frozen-time libraries, which swap module attributes, leave them be.
 _REAL_TIME: tuple[Callable[[], float], Callable[[float], None]] = (time.perf_counter, time.sleep)
-# The last stretch of a real wait is spent yielding in a loop: sleeps of the OS and of asyncio
-# (whose epoll timeouts are whole milliseconds) wake up to a millisecond or more late.
-_SPIN = 0.002
+# The last stretch of a real wait is spent yielding in a loop, because sleeps wake up late: the
+# OS's by tens of microseconds, asyncio's by up to a millisecond (its epoll timeouts are whole
+# milliseconds). The stretches are kept short: spinning costs CPU.
+_SPIN = 0.0005
+_ASYNC_SPIN = 0.002
 
 
 def _real_sleep(seconds: float) -> None:
@@ -67,8 +69,8 @@ async def _real_async_sleep(seconds: float) -> None:
     """The async twin of `_real_sleep`: other tasks run while this one waits and yields."""
     clock = _REAL_TIME[0]
     deadline = clock() + seconds
-    if seconds > _SPIN:
-        await asyncio.sleep(seconds - _SPIN)
+    if seconds > _ASYNC_SPIN:
+        await asyncio.sleep(seconds - _ASYNC_SPIN)
     while clock() < deadline:
         await asyncio.sleep(0)
 
