@@ -1,0 +1,258 @@
+"""What an interaction looks like once read: the recorded request, response head, body chunks
+with their timing and end, plus content decoding (gzip, deflate, br, zstd) of the body."""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple
+
+import msgspec
+import zstandard
+
+from streamtape._records import ErrorInfo
+from streamtape.accumulate import StreamResult, accumulate, accumulate_all
+from streamtape.decode import EventDecoder
+from streamtape.errors import CassetteError
+from streamtape.events import Event
+
+
+class RecordedRequest(msgspec.Struct, frozen=True):
+    """A recorded request (redacted): what matching compares against live requests."""
+
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class RecordedResponse(msgspec.Struct, frozen=True):
+    """A recorded response head; ``offset_ns`` is when it came, since the request was sent."""
+
+    status: int
+    http_version: str
+    reason: str
+    headers: list[tuple[str, str]]
+    offset_ns: int
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+    @property
+    def content_encodings(self) -> list[str]:
+        """The content codings applied to the body, in the order they were applied."""
+        return _content_encodings(self.headers)
+
+
+class Chunk(NamedTuple):
+    """One body chunk: nanoseconds since the request was sent, and the wire bytes."""
+
+    offset_ns: int
+    data: bytes
+
+
+class StreamEnd(msgspec.Struct, frozen=True):
+    """How and when (ns since the request was sent) an interaction ended."""
+
+    offset_ns: int
+    outcome: str
+    error: ErrorInfo | None = None
+
+
+class Interaction:
+    """One request and everything that came back, with timing.
+
+    ``response`` is None when the request failed before a response head came (``end.error``
+    says why); ``end`` is None when the recorder died before the stream ended.
+    """
+
+    __slots__ = ("chunks", "end", "id", "request", "response")
+
+    def __init__(
+        self,
+        id: int,
+        request: RecordedRequest,
+        response: RecordedResponse | None = None,
+        chunks: list[Chunk] | None = None,
+        end: StreamEnd | None = None,
+    ) -> None:
+        self.id = id
+        self.request = request
+        self.response = response
+        self.chunks: list[Chunk] = [] if chunks is None else chunks
+        self.end = end
+
+    def __repr__(self) -> str:
+        status = self.response.status if self.response else None
+        outcome = self.end.outcome if self.end else "unfinished"
+        return (
+            f"<Interaction {self.id} {self.request.method} {self.request.url} -> {status}, "
+            f"{len(self.chunks)} chunks, {outcome}>"
+        )
+
+    @property
+    def complete(self) -> bool:
+        """True when the body was read to its end without error."""
+        return self.end is not None and self.end.outcome == "complete"
+
+    @property
+    def wire_body(self) -> bytes:
+        """The body bytes as they came over the wire (still content-encoded)."""
+        return b"".join(c.data for c in self.chunks)
+
+    def iter_body(self) -> Iterator[bytes]:
+        """Yield the body chunk by chunk, content-decoded (gzip, deflate, br, zstd).
+
+        Raises CassetteError when a content coding is unknown or the encoded bytes are broken.
+        """
+        decoders = [_ContentDecoder(e) for e in reversed(self._encodings())]
+        for chunk in self.chunks:
+            data = chunk.data
+            for decoder in decoders:
+                data = decoder.decode(data)
+            if data:
+                yield data
+        tail = b""
+        for decoder in decoders:
+            tail = decoder.decode(tail) + decoder.flush()
+        if tail:
+            yield tail
+
+    @property
+    def body(self) -> bytes:
+        """The whole body, content-decoded."""
+        return b"".join(self.iter_body())
+
+    def events(self, *, strict: bool = True) -> list[Event]:
+        """Decode the (content-decoded) body into typed events with the SSE event decoder."""
+        decoder = EventDecoder(strict=strict)
+        events: list[Event] = []
+        for data in self.iter_body():
+            events += decoder.feed(data)
+        events += decoder.close()
+        return events
+
+    def result(self) -> StreamResult:
+        """Fold the events into the final state of the one response streamed (``accumulate``;
+        ValueError when the body holds several responses: use :meth:`results`)."""
+        return accumulate(self.events())
+
+    def results(self) -> list[StreamResult]:
+        """One result per response streamed back to back in the body (``accumulate_all``)."""
+        return accumulate_all(self.events())
+
+    def timing(self) -> Timing:
+        """Timing facts of the recording, so a test can assert that a response really streamed."""
+        offsets = [c.offset_ns for c in self.chunks]
+        gaps = [b - a for a, b in itertools.pairwise(offsets)]
+        first_event: int | None = None
+        decoder = EventDecoder(strict=False)
+        decoders = [_ContentDecoder(e) for e in reversed(self._encodings())]
+        for chunk in self.chunks:
+            data = chunk.data
+            for content in decoders:
+                data = content.decode(data)
+            if decoder.feed(data):
+                first_event = chunk.offset_ns
+                break
+        end = self.end.offset_ns if self.end else (offsets[-1] if offsets else 0)
+        return Timing(
+            chunks=len(self.chunks),
+            first_chunk=offsets[0] / 1e9 if offsets else None,
+            first_event=None if first_event is None else first_event / 1e9,
+            largest_gap=max(gaps, default=0) / 1e9,
+            duration=end / 1e9,
+        )
+
+    def _encodings(self) -> list[str]:
+        return self.response.content_encodings if self.response else []
+
+
+class Timing(NamedTuple):
+    """When things came, in seconds since the request was sent (see `Interaction.timing`)."""
+
+    chunks: int
+    first_chunk: float | None
+    first_event: float | None
+    """When the chunk that completed the first SSE event came (None: no event)."""
+    largest_gap: float
+    """The longest wait between two consecutive chunks."""
+    duration: float
+    """Request sent to the end of the body."""
+
+
+def _content_encodings(headers: Sequence[tuple[str, str]]) -> list[str]:
+    codings: list[str] = []
+    for name, value in headers:
+        if name.lower() == "content-encoding":
+            codings += [c.strip().lower() for c in value.split(",") if c.strip()]
+    return [c for c in codings if c != "identity"]
+
+
+class _ContentDecoder:
+    """Incremental decoder for one content coding (RFC 9110 section 8.4.1)."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._pending_deflate = coding == "deflate"
+        self._flush: Callable[[], bytes] = bytes
+        self._decompress: Callable[[bytes], bytes]
+        if coding in ("gzip", "x-gzip", "deflate"):
+            obj = zlib.decompressobj(zlib.MAX_WBITS | 16 if coding != "deflate" else zlib.MAX_WBITS)
+            self._decompress, self._flush = obj.decompress, obj.flush
+        elif coding == "zstd":
+            self._zstd = zstandard.ZstdDecompressor().decompressobj()
+            self._decompress = self._zstd_frames
+        elif coding == "br":
+            self._decompress = _brotli_decompressor()
+        else:
+            raise CassetteError(f"unknown content-encoding {coding!r}")
+
+    def decode(self, data: bytes) -> bytes:
+        """Decode the next piece of the body; raises CassetteError when it is broken."""
+        try:
+            if self._pending_deflate and data:
+                self._pending_deflate = False
+                try:  # "deflate" is zlib-wrapped per the spec, raw deflate from some servers
+                    return self._decompress(data)
+                except zlib.error:
+                    obj = zlib.decompressobj(-zlib.MAX_WBITS)
+                    self._decompress, self._flush = obj.decompress, obj.flush
+            return self._decompress(data)
+        except (zlib.error, zstandard.ZstdError) as exc:
+            raise CassetteError(f"cannot decode the {self.coding} body: {exc}") from exc
+
+    def flush(self) -> bytes:
+        """Whatever the decoder still holds at the end of the body."""
+        try:
+            return self._flush()
+        except zlib.error as exc:
+            raise CassetteError(f"cannot decode the {self.coding} body: {exc}") from exc
+
+    def _zstd_frames(self, data: bytes) -> bytes:
+        out = b""
+        while data:  # a zstd body may hold several frames
+            out += self._zstd.decompress(data)
+            if not self._zstd.eof:
+                break
+            data = self._zstd.unused_data
+            self._zstd = zstandard.ZstdDecompressor().decompressobj()
+        return out
+
+
+def _brotli_decompressor() -> Callable[[bytes], bytes]:
+    try:
+        import brotli  # type: ignore[import-not-found]
+    except ImportError:
+        try:
+            import brotlicffi as brotli  # type: ignore[import-not-found]
+        except ImportError:
+            raise CassetteError(
+                "the body is brotli-encoded: install 'brotli' to decode it"
+            ) from None
+    obj = brotli.Decompressor()
+    method: Callable[[bytes], bytes] = getattr(obj, "process", None) or obj.decompress
+    return method
