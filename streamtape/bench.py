@@ -8,29 +8,47 @@ that is fast but not exact (one regex `findall` of `data: ` payloads per buffer,
 no CR line ends, comments, multi-line data or error offsets), and three ceilings: msgspec decoding
 pre-split payloads into the event Structs or into dicts, and splitting frames alone. Anchors that
 are not installed are skipped with the pip command that adds them.
+
+The inputs (generated streams, fixtures, cassettes, chunk shapes) live in ``_bench_inputs``, the
+report and its renderings in ``_bench_report``; this module re-exports their public names.
 """
 
 from __future__ import annotations
 
-import base64
 import gc
 import importlib.metadata
 import importlib.util
 import json
 import platform
-import random
 import re
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO, cast
 
 import msgspec
 
-from streamtape.cassette import Cassette
+from streamtape._bench_inputs import (
+    _DONE,
+    SHAPES,
+    BenchInput,
+    chunk,
+    concat_fixtures,
+    default_inputs,
+    huge_line_stream,
+    load_input,
+    synthetic_stream,
+)
+from streamtape._bench_report import (
+    BenchReport,
+    Row,
+    Skipped,
+    render_json,
+    render_markdown,
+    render_table,
+)
 from streamtape.decode import EventDecoder, iter_events
 from streamtape.events import Done, TaggedEvent
 from streamtape.sse import SSEParser
@@ -61,212 +79,8 @@ Decode = Callable[[list[bytes]], int]
 Progress = Callable[[int, int, str], None]
 """Called as `progress(step, total, what)` before each run, and with `step == total` at the end."""
 
-SHAPES = {
-    "64k": "64 KiB reads (a file or a cassette)",
-    "event": "one chunk per event (a live server)",
-    "random": "random 1-200 byte chunks (a stress case)",
-    "recorded": "the chunks as recorded in the cassette",
-}
 _SSE_HEADERS = {"content-type": "text/event-stream"}
 _URL = "http://127.0.0.1:9/v1/responses"  # never contacted: responses are built in memory
-_FRAME_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
-_DONE = "[DONE]"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
-# ---------------------------------------------------------------------------------------- inputs
-
-
-@dataclass(frozen=True)
-class BenchInput:
-    """A named set of streams: whole bodies, plus their recorded chunks when they come from a
-    cassette. `shapes` are the chunkings run when the caller names none."""
-
-    name: str
-    streams: list[bytes]
-    recorded: list[list[bytes]] | None = None
-    shapes: tuple[str, ...] = ("64k",)
-
-    @property
-    def size(self) -> int:
-        return sum(map(len, self.streams))
-
-
-def chunk(data: bytes, shape: str, seed: int = 0) -> list[bytes]:
-    """Split one stream as `shape` says (a key of `SHAPES` other than "recorded")."""
-    if shape == "64k":
-        return [data[i : i + 65536] for i in range(0, len(data), 65536)]
-    if shape == "event":
-        cuts = [m.end() for m in _FRAME_END.finditer(data)]
-        if not cuts or cuts[-1] != len(data):
-            cuts.append(len(data))
-        return [data[a:b] for a, b in zip([0, *cuts], cuts, strict=False) if b > a]
-    if shape == "random":
-        rng = random.Random(seed)
-        out: list[bytes] = []
-        pos = 0
-        while pos < len(data):
-            step = rng.randint(1, 200)
-            out.append(data[pos : pos + step])
-            pos += step
-        return out
-    raise ValueError(f"unknown chunk shape {shape!r}; known: {', '.join(SHAPES)}")
-
-
-def _frame(event: dict[str, Any]) -> bytes:
-    """One OpenAI-style frame: `event: <type>`, one `data:` line, a blank line."""
-    kind: str = event["type"]
-    return b"event: " + kind.encode() + b"\ndata: " + msgspec.json.encode(event) + b"\n\n"
-
-
-def synthetic_stream(*, events: int | None = None, size: int | None = None, seed: int = 0) -> bytes:
-    """A complete OpenAI-style text response whose body is small `output_text.delta` events.
-
-    Give `events` (total events, at least 9) or `size` (bytes, approximate). Deterministic for a
-    `seed`; the envelope and delta shape copy a real gpt-4.1 stream, `obfuscation` included, and the
-    `.done` events carry the joined text, so the stream is a valid one for any consumer.
-    """
-    if (events is None) == (size is None):
-        raise ValueError("give exactly one of events= or size=")
-    rng = random.Random(seed)
-    resp_id = "resp_" + rng.randbytes(25).hex()
-    msg_id = "msg_" + rng.randbytes(25).hex()
-    words = (
-        "The", "the", "a", "of", "stream", "event", "token", "water", "boils", "at", "100", "°C",
-        "sea", "level", "—", "it\u2019s", "café", "naïve", "déjà", "reply", "model", "server",
-        "chunk\n", "data", '"quoted"', "tape", "replay", "record,", "fast.", "42", "x²", "→",
-    )  # fmt: skip
-    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    response: dict[str, Any] = {
-        "id": resp_id, "object": "response", "created_at": 1762781676, "status": "in_progress",
-        "background": False, "error": None, "incomplete_details": None, "instructions": None,
-        "max_output_tokens": None, "max_tool_calls": None, "model": "gpt-4.1-nano-2025-04-14",
-        "output": [], "parallel_tool_calls": True, "previous_response_id": None,
-        "prompt_cache_key": None, "reasoning": {"effort": None, "summary": None},
-        "safety_identifier": None, "service_tier": "auto", "store": True, "temperature": 1.0,
-        "text": {"format": {"type": "text"}, "verbosity": "medium"}, "tool_choice": "auto",
-        "tools": [], "top_logprobs": 0, "top_p": 1.0, "truncation": "disabled", "usage": None,
-        "user": None, "metadata": {},
-    }  # fmt: skip
-    out: list[bytes] = []
-    seq = 0
-
-    def emit(type_: str, **fields: Any) -> None:
-        nonlocal seq
-        out.append(_frame({"type": type_, "sequence_number": seq, **fields}))
-        seq += 1
-
-    ids = {"item_id": msg_id, "output_index": 0, "content_index": 0}
-    emit("response.created", response=response)
-    emit("response.in_progress", response=response)
-    item: dict[str, Any] = {
-        "id": msg_id, "type": "message", "status": "in_progress", "content": [],
-        "role": "assistant",
-    }  # fmt: skip
-    emit("response.output_item.added", output_index=0, item=item)
-    empty_part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
-    emit("response.content_part.added", **ids, part=empty_part)
-    text: list[str] = []
-    written = sum(map(len, out))
-    deltas = 0
-    while (deltas < events - 8) if events is not None else (written < cast(int, size) - 4000):
-        delta = rng.choice(words) + (" " if rng.random() < 0.8 else "")
-        obfuscation = "".join(rng.choices(alphabet, k=rng.randint(1, 16)))
-        emit("response.output_text.delta", **ids, delta=delta, logprobs=[], obfuscation=obfuscation)
-        written += len(out[-1]) + 3 * len(delta.encode())  # the `.done` events repeat the text
-        text.append(delta)
-        deltas += 1
-    joined = "".join(text)
-    emit("response.output_text.done", **ids, text=joined, logprobs=[])
-    part = {**empty_part, "text": joined}
-    emit("response.content_part.done", **ids, part=part)
-    item = {**item, "status": "completed", "content": [part]}
-    emit("response.output_item.done", output_index=0, item=item)
-    usage = {
-        "input_tokens": 18, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": deltas,
-        "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 18 + deltas,
-    }  # fmt: skip
-    done = {**response, "status": "completed", "output": [item], "usage": usage}
-    emit("response.completed", response=done)
-    return b"".join(out)
-
-
-def huge_line_stream(size: int, seed: int = 0) -> bytes:
-    """One `image_generation_call.partial_image` event whose base64 image is `size` characters,
-    as image generation sends: a single `data:` line of that length."""
-    raw = random.Random(seed).randbytes(size * 3 // 4 + 3)
-    image = base64.b64encode(raw)[:size].decode()
-    event = {
-        "type": "response.image_generation_call.partial_image", "sequence_number": 0,
-        "output_index": 0, "item_id": "ig_" + "0" * 48, "partial_image_index": 0,
-        "partial_image_b64": image,
-    }  # fmt: skip
-    return _frame(event)
-
-
-def _json_lines_to_sse(data: bytes) -> bytes:
-    """JSON-lines payloads (one event a line, no framing) framed as an OpenAI stream."""
-    lines = [line for line in data.splitlines() if line.strip()]
-    return b"".join(_frame(json.loads(line)) for line in lines)
-
-
-def concat_fixtures(paths: Iterable[Path]) -> bytes:
-    """One stream made of recorded bodies (`.sse`) and JSON-lines payloads (`.chunks.txt`).
-
-    `data: [DONE]` frames and top-level `error` events are left out: the SDKs stop at the first
-    `[DONE]` and the `openai` SDK raises on `error` events by design, so a stream holding them in
-    the middle would not be the same work for every decoder. Everything else is kept byte for byte.
-    """
-    out: list[bytes] = []
-    for path in sorted(paths):
-        data = path.read_bytes()
-        if path.name.endswith(".chunks.txt"):
-            data = _json_lines_to_sse(data)
-        for piece in chunk(data, "event"):
-            payloads = [f.data for f in SSEParser().feed(piece + b"\n\n")]
-            if payloads and (payloads[0] == _DONE or json.loads(payloads[0])["type"] == "error"):
-                continue
-            out.append(piece)
-    return b"".join(out)
-
-
-def load_input(path: Path) -> BenchInput:
-    """A bench input from a file: a cassette (zstd; each streamed interaction is one stream, run
-    with its chunks as recorded), a raw SSE body, or JSON-lines payloads (`.chunks.txt`, `.jsonl`,
-    `.ndjson`) framed as an OpenAI stream. Raises ValueError for a cassette with no stream and
-    `CassetteError` for a damaged one."""
-    with path.open("rb") as file:
-        if file.read(4) == _ZSTD_MAGIC:
-            return _cassette_input(path)
-    data = path.read_bytes()
-    if path.name.endswith((".chunks.txt", ".jsonl", ".ndjson")):
-        data = _json_lines_to_sse(data)
-    return BenchInput(path.name, [data])
-
-
-def _cassette_input(path: Path) -> BenchInput:
-    streams: list[bytes] = []
-    recorded: list[list[bytes]] = []
-    for interaction in Cassette.iter_interactions(path):
-        response = interaction.response
-        if response is None or "text/event-stream" not in (response.header("content-type") or ""):
-            continue
-        chunks = list(interaction.iter_body())
-        if chunks:
-            streams.append(b"".join(chunks))
-            recorded.append(chunks)
-    if not streams:
-        raise ValueError(f"{path}: no interaction with a text/event-stream body")
-    return BenchInput(path.name, streams, recorded, shapes=("recorded",))
-
-
-def default_inputs(
-    cassettes: Iterable[Path] = (), generated_size: int = 256 * 1024, seed: int = 0
-) -> list[BenchInput]:
-    """The inputs of a bare `streamtape bench`: the given (example) cassettes, then a generated
-    stream small enough for CI."""
-    inputs = [load_input(path) for path in cassettes]
-    return [*inputs, BenchInput("generated", [synthetic_stream(size=generated_size, seed=seed)])]
 
 
 # --------------------------------------------------------------------------------------- anchors
@@ -520,52 +334,7 @@ def _presplit(stream: bytes) -> bytes:
     return b"\n".join(f.data.encode() for f in frames if f.data != _DONE)
 
 
-# ---------------------------------------------------------------------------------------- report
-
-
-class Row(msgspec.Struct, frozen=True):
-    """One decoder on one input split one way. `speedup` is streamtape's speed over this
-    decoder's (the median over repeats of their paired time ratios): 100 means streamtape is 100
-    times faster; 0.9 against a ceiling means streamtape reaches 90% of it."""
-
-    input: str
-    shape: str
-    decoder: str
-    kind: str
-    events: int
-    bytes: int
-    runs_ns: list[int]
-    median_ns: int
-    spread: float  # (slowest - fastest) / median
-    mb_per_s: float
-    events_per_s: float
-    ns_per_event: float
-    speedup: float | None
-    error: str | None = None
-
-
-class Skipped(msgspec.Struct, frozen=True):
-    decoder: str
-    reason: str
-    install: str
-
-
-class BenchReport(msgspec.Struct, frozen=True):
-    """Everything one run measured, with what it ran on; `render_json` / `render_table` show it."""
-
-    python: str
-    platform: str
-    repeat: int
-    warmup: int
-    versions: dict[str, str]
-    shapes: dict[str, str]
-    rows: list[Row]
-    skipped: list[Skipped]
-
-    @property
-    def failures(self) -> list[Row]:
-        """Rows whose decoder raised or decoded a different number of events than streamtape."""
-        return [row for row in self.rows if row.error is not None]
+# ---------------------------------------------------------------------------------------- runner
 
 
 @dataclass
@@ -727,98 +496,6 @@ def _rows(inp: BenchInput, shape: str, cases: list[_Case]) -> list[Row]:
             )
         )
     return out
-
-
-# ------------------------------------------------------------------------------------- rendering
-
-
-_FOOTNOTE = (
-    "{report.repeat} timed run(s) per decoder, interleaved, after {report.warmup} warm-up run(s); "
-    "median shown; spread = half the range over the median; streamtape x = streamtape's speed "
-    "over the decoder's (median of the paired runs' time ratios)."
-)
-
-
-def render_json(report: BenchReport) -> str:
-    """The report as indented JSON (stable key order)."""
-    return msgspec.json.format(msgspec.json.encode(report), indent=2).decode()
-
-
-def render_table(report: BenchReport) -> str:
-    """The report as a fixed-width text table, then skipped decoders and failures."""
-    head = ("input", "shape", "decoder", "MB/s", "events/s", "ns/event", "median", "spread",
-            "streamtape x")  # fmt: skip
-    lines: list[tuple[str, ...]] = [head]
-    previous = ("", "")
-    for row in report.rows:
-        key = (row.input, row.shape)
-        first = key != previous
-        previous = key
-        label = (row.input, row.shape) if first else ("", "")
-        if row.error is not None:
-            lines.append((*label, row.decoder, "failed", "", "", "", "", ""))
-            continue
-        lines.append(
-            (
-                *label,
-                row.decoder,
-                f"{row.mb_per_s:,.2f}",
-                f"{row.events_per_s:,.0f}",
-                f"{row.ns_per_event:,.0f}",
-                _duration(row.median_ns),
-                f"±{row.spread * 50:.1f}%",
-                "" if row.speedup is None or row.kind == "subject" else _ratio(row.speedup),
-            )
-        )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    text = []
-    for line in lines:
-        cells = [
-            c.ljust(w) if i < 3 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        ]
-        text.append("  ".join(cells).rstrip())
-    text.insert(1, "-" * len(text[0]))
-    text.append("")
-    text.append(_FOOTNOTE.format(report=report))
-    for s in report.skipped:
-        text.append(f"skipped {s.decoder}: {s.reason} ({s.install})")
-    for row in report.failures:
-        text.append(f"FAILED {row.decoder} on {row.input} {row.shape}: {row.error}")
-    return "\n".join(text)
-
-
-def render_markdown(report: BenchReport) -> str:
-    """The rows as a Markdown table (for docs), then skipped decoders and failures."""
-    out = [
-        "| input | shape | decoder | MB/s | events/s | ns/event | median | spread | streamtape x |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in report.rows:
-        if row.error is not None:
-            out.append(f"| {row.input} | {row.shape} | {row.decoder} | failed | | | | | |")
-            continue
-        speedup = "" if row.speedup is None or row.kind == "subject" else _ratio(row.speedup)
-        out.append(
-            f"| {row.input} | {row.shape} | {row.decoder} | {row.mb_per_s:,.2f} | "
-            f"{row.events_per_s:,.0f} | {row.ns_per_event:,.0f} | {_duration(row.median_ns)} | "
-            f"±{row.spread * 50:.1f}% | {speedup} |"
-        )
-    out.append("")
-    out.append(_FOOTNOTE.format(report=report))
-    out += [f"- skipped {s.decoder}: {s.reason} (`{s.install}`)" for s in report.skipped]
-    out += [f"- FAILED {r.decoder} on {r.input} {r.shape}: {r.error}" for r in report.failures]
-    return "\n".join(out)
-
-
-def _duration(ns: int) -> str:
-    if ns >= 1_000_000_000:
-        return f"{ns / 1e9:.2f} s"
-    return f"{ns / 1e6:.2f} ms" if ns >= 1_000_000 else f"{ns / 1e3:.0f} µs"
-
-
-def _ratio(value: float) -> str:
-    return f"{value:,.0f}x" if value >= 100 else f"{value:.2f}x" if value < 10 else f"{value:.1f}x"
 
 
 def stderr_progress(stream: TextIO | None = None) -> Progress:

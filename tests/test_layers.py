@@ -29,7 +29,9 @@ ALLOWED: dict[str, set[str] | None] = {
     "cassette": {"_records", "_interaction", "_reader", "_writer"},
     "transport": {"cassette", "matching", "redact", "errors", "_version"},
     "tape": {"transport", "cassette", "matching", "redact", "errors", "accumulate", "events"},
-    "bench": {"decode", "sse", "events", "cassette", "errors", "_version"},
+    "_bench_inputs": {"cassette", "sse"},
+    "_bench_report": set(),
+    "bench": {"_bench_inputs", "_bench_report", "decode", "sse", "events", "errors", "_version"},
     "cli": {
         "tape",
         "transport",
