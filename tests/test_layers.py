@@ -20,7 +20,9 @@ ALLOWED: dict[str, set[str] | None] = {
     "redact": {"errors", "_jsonpath"},
     "matching": {"errors", "_jsonpath"},
     "decode": {"sse", "events", "errors"},
-    "accumulate": {"events", "errors"},
+    "results": {"events"},
+    "_items": {"events"},
+    "accumulate": {"results", "_items", "events", "errors"},
     # cassette.py is the facade of the four modules below it: format, model, reader, writer
     "_records": set(),
     "_interaction": {"_records", "decode", "accumulate", "errors", "events"},
