@@ -29,6 +29,7 @@ DEFAULT_AGAINST = (
     "streamtape-httpx",
     "openai",
     "httpx-sse",
+    "regex-shortcut",
     "msgspec-structs",
     "msgspec-dicts",
     "frames",

@@ -15,6 +15,7 @@ Prints one table with every target met or missed, and the command.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import gc
 import json
@@ -147,11 +148,11 @@ def ttfc(server: SSEServer, tmp: Path, runs: int, warmup: int) -> list[Row]:
 # ------------------------------------------------------------------------------------ replay gaps
 
 
-class Stamped(httpx.BaseTransport):
+class Stamped(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """Notes when a request reaches the transport: the zero recorded offsets count from, since
     RecordingTransport starts its clock there (after the client built the request)."""
 
-    def __init__(self, inner: httpx.BaseTransport) -> None:
+    def __init__(self, inner: ReplayTransport) -> None:
         self.inner = inner
         self.at_ns = 0
 
@@ -159,9 +160,38 @@ class Stamped(httpx.BaseTransport):
         self.at_ns = time.perf_counter_ns()
         return self.inner.handle_request(request)
 
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.at_ns = time.perf_counter_ns()
+        return await self.inner.handle_async_request(request)
+
+
+def replay_arrivals(path: Path, url: str, asynchronous: bool) -> list[int]:
+    """One replay at speed 1: each chunk's arrival, in ns since the request reached replay."""
+    stamped = Stamped(ReplayTransport(path, speed=1.0))
+    if not asynchronous:
+        with (
+            httpx.Client(transport=stamped) as client,
+            paused_gc(),
+            client.stream("POST", url, json=REQUEST) as response,
+        ):
+            arrivals = [time.perf_counter_ns() for _ in response.iter_raw()]
+        return [arrival - stamped.at_ns for arrival in arrivals]
+
+    async def run() -> list[int]:
+        async with (
+            httpx.AsyncClient(transport=stamped) as client,
+            client.stream("POST", url, json=REQUEST) as response,
+        ):
+            return [time.perf_counter_ns() async for _ in response.aiter_raw()]
+
+    with paused_gc():
+        arrivals = asyncio.run(run())
+    return [arrival - stamped.at_ns for arrival in arrivals]
+
 
 def replay_error(server: SSEServer, tmp: Path, chunks: int, replays: int, seed: int) -> list[Row]:
-    """Record a stream with 5-20 ms gaps, replay it at speed 1; arrival minus recorded offset."""
+    """Record a stream with 5-20 ms gaps, replay it at speed 1 with a sync and an async client;
+    arrival minus recorded offset."""
     rng = random.Random(seed)
     body = bench.chunk(bench.synthetic_stream(size=chunks * 1000, seed=seed), "event")[:chunks]
     delays = [rng.uniform(0.005, 0.020) for _ in body]
@@ -175,52 +205,43 @@ def replay_error(server: SSEServer, tmp: Path, chunks: int, replays: int, seed: 
         response.read()
     (recorded,) = Cassette.load(path).interactions
     offsets = [chunk.offset_ns for chunk in recorded.chunks]
-    errors: list[int] = []
-    per_replay: list[list[int]] = []
-    for _ in range(replays):
-        stamped = Stamped(ReplayTransport(path, speed=1.0))
-        with httpx.Client(transport=stamped) as client, paused_gc():
-            with client.stream("POST", url, json=REQUEST) as response:
-                arrivals = [time.perf_counter_ns() for _ in response.iter_raw()]
-            arrivals = [arrival - stamped.at_ns for arrival in arrivals]
-        if len(arrivals) != len(offsets):
-            raise SystemExit(f"replay gave {len(arrivals)} chunks, recorded {len(offsets)}")
-        per_replay.append(arrivals)
-        errors += [arrival - offset for arrival, offset in zip(arrivals, offsets, strict=True)]
-    late = [abs(e) for e in errors]
-    gap_errors = [
-        abs((arrivals[i] - arrivals[i - 1]) - (offsets[i] - offsets[i - 1]))
-        for arrivals in per_replay
-        for i in range(1, len(offsets))
-    ]
-    detail = (
-        f"{replays} replays x {len(offsets)} chunks, gaps 5-20 ms, "
-        f"signed median {ms(statistics.median(errors))}"
-    )
-    p99 = percentile(late, 99)
-    return [
-        Row(
-            "replay offset error (arrival - recorded, abs), p50",
-            ms(statistics.median(late)),
-            "",
-            None,
-        ),
-        Row(
-            "replay offset error (arrival - recorded, abs), p99",
-            ms(p99),
-            "< 1 ms",
-            p99 < 1e6,
-            detail,
-        ),
-        Row("replay offset error (arrival - recorded, abs), max", ms(max(late)), "", None),
-        Row(
-            "replay gap-to-gap error, p99",
-            ms(percentile(gap_errors, 99)),
-            "",
-            None,
-            f"abs(gap between arrivals - recorded gap); p50 {ms(statistics.median(gap_errors))}",
-        ),
-    ]
+    rows: list[Row] = []
+    for asynchronous in (False, True):
+        errors: list[int] = []
+        per_replay: list[list[int]] = []
+        for _ in range(replays):
+            arrivals = replay_arrivals(path, url, asynchronous)
+            if len(arrivals) != len(offsets):
+                raise SystemExit(f"replay gave {len(arrivals)} chunks, recorded {len(offsets)}")
+            per_replay.append(arrivals)
+            errors += [arrival - offset for arrival, offset in zip(arrivals, offsets, strict=True)]
+        late = [abs(e) for e in errors]
+        gap_errors = [
+            abs((arrivals[i] - arrivals[i - 1]) - (offsets[i] - offsets[i - 1]))
+            for arrivals in per_replay
+            for i in range(1, len(offsets))
+        ]
+        client = "httpx.AsyncClient" if asynchronous else "httpx.Client"
+        detail = (
+            f"{client}, {replays} replays x {len(offsets)} chunks, gaps 5-20 ms, "
+            f"signed median {ms(statistics.median(errors))}"
+        )
+        p99 = percentile(late, 99)
+        name = "replay offset error" + (", async" if asynchronous else "")
+        rows += [
+            Row(f"{name} (arrival - recorded, abs), p50", ms(statistics.median(late)), "", None),
+            Row(f"{name} (arrival - recorded, abs), p99", ms(p99), "< 1 ms", p99 < 1e6, detail),
+            Row(f"{name} (arrival - recorded, abs), max", ms(max(late)), "", None),
+            Row(
+                "replay gap-to-gap error" + (", async" if asynchronous else "") + ", p99",
+                ms(percentile(gap_errors, 99)),
+                "",
+                None,
+                "abs(gap between arrivals - recorded gap); "
+                f"p50 {ms(statistics.median(gap_errors))}",
+            ),
+        ]
+    return rows
 
 
 # ------------------------------------------------------------------------------- cassette size
