@@ -591,11 +591,17 @@ def scan(paths: tuple[str, ...], as_json: bool) -> None:
 def bench(files: tuple[Path, ...], repeat: int, against: tuple[str, ...], as_json: bool) -> None:
     """Time streamtape's decoder against other SSE decoders on cassettes or SSE files.
 
+    With no FILES: the cassettes in ./cassettes (the examples, in a clone of the repository)
+    and a generated stream.
+
     \b
     Example:
       streamtape bench cassettes/*.ndjson.zst --against openai --repeat 3
     """
-    inputs = [bench_mod.load_input(f) for f in files] if files else bench_mod.default_inputs()
+    if files:
+        inputs = [bench_mod.load_input(f) for f in files]
+    else:
+        inputs = bench_mod.default_inputs(sorted(Path("cassettes").glob("*.ndjson.zst")))
     progress = bench_mod.stderr_progress() if sys.stderr.isatty() else None
     report = bench_mod.run_bench(inputs, repeat=repeat, against=against or None, progress=progress)
     click.echo(bench_mod.render_json(report) if as_json else bench_mod.render_table(report))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -360,6 +361,22 @@ def test_bench_json(tmp_path: Path) -> None:
     assert code == 0
     doc = json.loads(out)
     assert {row["decoder"] for row in doc["rows"]} >= {"streamtape", "frames"}
+
+
+def test_bare_bench_takes_the_cassettes_here_and_a_generated_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("bench", "--repeat", "1", "--against", "frames", "--json")
+    assert code == 0
+    assert {row["input"] for row in json.loads(out)["rows"]} == {"generated"}
+    (tmp_path / "cassettes").mkdir()
+    shutil.copy(EXAMPLES / "function-call.ndjson.zst", tmp_path / "cassettes")
+    code, out, _ = run("bench", "--repeat", "1", "--against", "frames", "--json")
+    assert code == 0
+    inputs = [row["input"] for row in json.loads(out)["rows"]]
+    assert inputs[0] == "function-call.ndjson.zst"
+    assert inputs[-1] == "generated"
 
 
 def test_bench_unknown_anchor_is_one_line_error() -> None:
