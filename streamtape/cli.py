@@ -584,7 +584,8 @@ def scan(paths: tuple[str, ...], as_json: bool) -> None:
 @click.option(
     "--against",
     multiple=True,
-    help=f"Compare with these decoders (default all): {', '.join(bench_mod.ANCHORS)}.",
+    help=f"Compare with these decoders, comma-separated or repeated (default all): "
+    f"{', '.join(bench_mod.ANCHORS)}.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_handled
@@ -603,7 +604,8 @@ def bench(files: tuple[Path, ...], repeat: int, against: tuple[str, ...], as_jso
     else:
         inputs = bench_mod.default_inputs(sorted(Path("cassettes").glob("*.ndjson.zst")))
     progress = bench_mod.stderr_progress() if sys.stderr.isatty() else None
-    report = bench_mod.run_bench(inputs, repeat=repeat, against=against or None, progress=progress)
+    names = [name.strip() for value in against for name in value.split(",") if name.strip()]
+    report = bench_mod.run_bench(inputs, repeat=repeat, against=names or None, progress=progress)
     click.echo(bench_mod.render_json(report) if as_json else bench_mod.render_table(report))
     if report.failures:
         sys.exit(1)

@@ -372,9 +372,11 @@ def test_bare_bench_takes_the_cassettes_here_and_a_generated_stream(
     assert {row["input"] for row in json.loads(out)["rows"]} == {"generated"}
     (tmp_path / "cassettes").mkdir()
     shutil.copy(EXAMPLES / "function-call.ndjson.zst", tmp_path / "cassettes")
-    code, out, _ = run("bench", "--repeat", "1", "--against", "frames", "--json")
+    code, out, _ = run("bench", "--repeat", "1", "--against", "frames,msgspec-dicts", "--json")
     assert code == 0
-    inputs = [row["input"] for row in json.loads(out)["rows"]]
+    rows = json.loads(out)["rows"]
+    assert {row["decoder"] for row in rows} == {"streamtape", "frames", "msgspec-dicts"}
+    inputs = [row["input"] for row in rows]
     assert inputs[0] == "function-call.ndjson.zst"
     assert inputs[-1] == "generated"
 
