@@ -219,7 +219,7 @@ class SSEParser:
         return self._frames(data[:cut])
 
     def _special_feed(self, data: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
-        """`feed_payloads` at the start of the stream, or once a CR has been seen."""
+        """`feed_payloads` at the start of the stream (nothing queued yet), or with a CR."""
         if self._bom_pending:
             data = self._start_of_stream(data)
             if not data:
@@ -227,13 +227,9 @@ class SSEParser:
         if self._exact_only or data.find(b"\r") >= 0:
             self._exact_only = self._special = True
             return [*self.feed(data)]
-        tail = self._tail
-        if data.find(b"\n\n") < 0 and not (data[:1] == b"\n" and tail[-1:] == b"\n"):
-            tail += data
+        if data.find(b"\n\n") < 0:
+            self._tail += data
             return []
-        if tail:
-            tail += data
-            data = bytes(tail)
         cut = data.rfind(b"\n\n") + 2
         self._tail = bytearray(data[cut:])
         single = _SINGLE_FRAME.fullmatch(data, 0, cut)
