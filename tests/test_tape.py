@@ -141,6 +141,24 @@ def test_new_episodes_replays_matches_and_appends_misses(sse_server: SSEServer, 
     assert bodies == [b'{"input":"one"}', b'{"input":"two"}']
 
 
+def test_new_episodes_with_an_async_client(sse_server: SSEServer, path: Path) -> None:
+    url = sse_server.add(Route("/v1/responses", sse_chunks(FIXTURE)))
+
+    async def run(*inputs: str) -> list[list[bytes]]:
+        async with use_cassette(path, record_mode="new_episodes", speed=INSTANT) as tape:
+            got = [await apost(httpx2, url, text) for text in inputs]
+        runs.append(tape)
+        return got
+
+    runs: list[Tape] = []
+    [first] = asyncio.run(run("one"))
+    assert len(sse_server.requests) == 1
+    assert asyncio.run(run("one", "two")) == [first, first]
+    assert len(sse_server.requests) == 2  # only "two" reached the server
+    assert [i.id for i in runs[1].played] == [1]
+    assert [i.id for i in runs[1].recorded] == [2]
+
+
 def test_new_episodes_without_misses_leaves_the_file_alone(
     sse_server: SSEServer, path: Path
 ) -> None:

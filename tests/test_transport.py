@@ -374,22 +374,77 @@ def test_plain_json_and_http_errors_record_and_replay(
     assert replayed.headers.raw == live.headers.raw
 
 
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
 def test_a_request_that_fails_before_a_response_replays_the_same_error(
-    cassette_path: Path, lib: ModuleType
+    cassette_path: Path, lib: ModuleType, asynchronous: bool
 ) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/responses"
-    with recorder(lib, cassette_path) as client, pytest.raises(lib.ConnectError):
-        client.post(url, json={})
+
+    def post(client: Any) -> None:
+        if not asynchronous:
+            with client:
+                client.post(url, json={})
+            return
+
+        async def run() -> None:
+            async with client:
+                await client.post(url, json={})
+
+        asyncio.run(run())
+
+    client = recorder(lib, cassette_path, asynchronous=asynchronous)
+    with pytest.raises(lib.ConnectError):
+        post(client)
     client._test_writer.close()
     [inter] = Cassette.load(cassette_path)
     assert inter.response is None
     assert inter.end is not None
+    assert inter.end.outcome == "error"
     assert inter.end.error is not None
     assert inter.end.error.type == "ConnectError"
-    with player(lib, cassette_path) as client, pytest.raises(lib.ConnectError):
-        client.post(url, json={})
+    with pytest.raises(lib.ConnectError):
+        post(player(lib, cassette_path, asynchronous=asynchronous))
+
+
+def test_a_cancelled_async_read_is_recorded_as_interrupted(
+    sse_server: SSEServer, cassette_path: Path
+) -> None:
+    chunks = [b"data: %d\n\n" % n for n in range(40)]
+    url = sse_server.add(Route("/slow", chunks, delays=0.02))
+    got: list[bytes] = []
+
+    async def consume(client: Any) -> None:
+        async with client.stream("POST", url) as response:
+            async for chunk in response.aiter_raw():
+                got.append(chunk)
+
+    async def record() -> None:
+        async with recorder(httpx, cassette_path, asynchronous=True) as client:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(consume(client), timeout=0.15)
+            client._test_writer.close()
+
+    asyncio.run(record())
+    [inter] = Cassette.load(cassette_path)
+    assert inter.end is not None
+    assert inter.end.outcome == "interrupted"
+    assert 0 < len(got) < len(chunks)
+    assert [c.data for c in inter.chunks] == got
+    replayed: list[bytes] = []
+
+    async def replay() -> None:
+        async with (
+            player(httpx, cassette_path, asynchronous=True) as client,
+            client.stream("POST", url) as response,
+        ):
+            async for chunk in response.aiter_raw():
+                replayed.append(chunk)
+
+    with pytest.raises(CassetteError, match="ended as 'interrupted'"):
+        asyncio.run(replay())
+    assert replayed == got
 
 
 # -- secrets ------------------------------------------------------------------------------------
