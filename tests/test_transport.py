@@ -423,7 +423,7 @@ def test_a_cancelled_async_read_is_recorded_as_interrupted(
     async def record() -> None:
         async with recorder(httpx, cassette_path, asynchronous=True) as client:
             with pytest.raises(asyncio.TimeoutError):
-                await asyncio.wait_for(consume(client), timeout=0.15)
+                await asyncio.wait_for(consume(client), timeout=0.3)
             client._test_writer.close()
 
     asyncio.run(record())
