@@ -4,9 +4,10 @@ The dictionary is trained only on synthetic interactions generated here: Respons
 of many shapes (text, function calls, reasoning summaries and raw reasoning, web search, refusals,
 failed and incomplete responses, error events, OpenRouter-style comments and ``[DONE]``), plain
 JSON answers and HTTP errors, with the request bodies and headers of the usual clients and the
-response heads of the usual servers. Every real recorded fixture in tests/fixtures stays held out,
-so the cassette size figure of benchmarks/bench_record_replay.py is measured on data the
-dictionary never saw, and no third-party bytes end up in the package.
+response heads of the usual servers. Its prose words, place names and tool names share nothing
+topical with the fixtures. Every real recorded fixture in tests/fixtures stays held out, so the
+cassette size figure of benchmarks/bench_record_replay.py is measured on data the dictionary
+never saw, and no third-party bytes end up in the package.
 
 Each interaction is written with CassetteWriter (no dictionary, default redactor), and the
 decompressed NDJSON of its zstd frame is one training sample: exactly what the compressor sees.
@@ -40,12 +41,12 @@ VOCABULARY = (
     "the of and to a in is that it for on as with was be by this are or at from an which "
     "have not but can one all will has would there their we more if about when so what also "
     "into other some time only could than then these two may first new any like over such "
-    "city capital weather temperature forecast rain sunny degrees today tomorrow week user "
+    "river mountain garden library music painting bridge harbor today tomorrow week user "
     "asked question answer function call tool result search query results source page step "
     "think reasoning consider check need look first let me should could maybe approach plan "
     "compute value number total sum list item order price data file code error test output "
-    "**Answer** **Summary** **Checking the weather** **Considering options** - 1. 2. 3. "
-    "Paris France Rome Italy Florence London Tokyo Berlin Madrid Lisbon New York 42 2 4 10 "
+    "**Answer** **Summary** **Checking the records** **Considering options** - 1. 2. 3. "
+    "Oslo Norway Quito Ecuador Hanoi Lima Accra Perth Tallinn Cusco 42 2 4 10 "
     "100 °C °F km/h % — … \u201c \u201d \u2019 é è à ñ ü 你好 こんにちは Привет "
     "`code` ```python\n def "
     "return print( ) [ ] { } : , . ; ! ? \n \n\n"
@@ -141,7 +142,7 @@ def tools(g: Gen) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for _ in range(g.rng.choice((0, 0, 1, 1, 2, 3))):
         name = g.rng.choice(
-            ("get_weather", "get_capital", "search", "lookup_order", "add", "final_result")
+            ("fetch_record", "convert_units", "search", "lookup", "compute", "summarize")
         )
         out.append(
             {
@@ -293,7 +294,7 @@ class Stream:
         g = self.g
         fc_id, call_id = g.hexid("fc_"), "call_" + g.alnum(24)
         name = g.rng.choice(
-            ("get_weather", "get_capital", "search", "lookup_order", "add", "final_result")
+            ("fetch_record", "convert_units", "search", "lookup", "compute", "summarize")
         )
         item: dict[str, Any] = {
             "id": fc_id,
@@ -467,8 +468,8 @@ def request(
                 {
                     "type": "function_call",
                     "call_id": call_id,
-                    "name": "get_weather",
-                    "arguments": '{"city":"Paris"}',
+                    "name": "fetch_record",
+                    "arguments": '{"id":"r17"}',
                     "id": g.hexid("fc_"),
                 },
                 {"type": "function_call_output", "call_id": call_id, "output": g.text(3, 20)},
