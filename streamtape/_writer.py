@@ -411,11 +411,17 @@ class CassetteWriter:
                 else:
                     self._lock.wait(remaining / 1e9)
 
-    def flush(self) -> None:
-        """End the current frame now, so everything written so far is readable and verified."""
+    def flush(self, *, end_frame: bool = True) -> None:
+        """Hand everything written so far to the file, readable: by ending the zstd frame (it is
+        then verified by its checksum too), or with ``end_frame=False`` as complete zstd blocks,
+        which keeps the frame's compression history."""
         with self._lock:
-            if not self.closed:
+            if self.closed:
+                return
+            if end_frame:
                 self._end_frame()
+            else:
+                self._flush_block()
 
     def close(self) -> None:
         """End open interactions as ``interrupted``, finish the file and (atomic) rename it."""

@@ -141,6 +141,24 @@ def test_new_episodes_replays_matches_and_appends_misses(sse_server: SSEServer, 
     assert bodies == [b'{"input":"one"}', b'{"input":"two"}']
 
 
+def test_looking_at_interactions_while_recording_leaves_one_frame_per_interaction(
+    sse_server: SSEServer, path: Path
+) -> None:
+    url = sse_server.add(Route("/v1/responses", sse_chunks(FIXTURE), delays=0.001))
+    with use_cassette(path, record_mode="all") as tape:
+        for n in range(3):
+            with httpx.Client() as client, client.stream("POST", url, json={"n": n}) as response:
+                for seen, _ in enumerate(response.iter_raw(), 1):
+                    # the chunks so far are there to look at while the stream goes on
+                    assert len(tape.interactions[-1].chunks) == seen
+            assert len(tape.interactions) == n + 1
+            assert tape.interactions[-1].complete
+    data = path.read_bytes()
+    starts = [n for n in range(len(data)) if data.startswith(b"\x28\xb5\x2f\xfd", n)]
+    assert len(starts) == 1 + 3  # the header's frame, then one per interaction
+    assert [len(i.chunks) for i in Cassette.load(path)] == [len(sse_chunks(FIXTURE))] * 3
+
+
 def test_new_episodes_with_an_async_client(sse_server: SSEServer, path: Path) -> None:
     url = sse_server.add(Route("/v1/responses", sse_chunks(FIXTURE)))
 
