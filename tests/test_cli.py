@@ -336,6 +336,43 @@ def test_scan_finds_a_planted_key(tmp_path: Path) -> None:
     assert out.splitlines() == [f"{leaked}: record 5: key pattern sk-proj-..."]
 
 
+def test_scan_finds_a_key_split_across_chunks_and_across_deltas(tmp_path: Path) -> None:
+    key = "sk-or-v1-" + "0123456789abcdef" * 4
+
+    def delta(text: str, seq: int) -> bytes:
+        event = {
+            "type": "response.output_text.delta",
+            "sequence_number": seq,
+            "item_id": "msg_1",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": text,
+        }
+        return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+    frame = b'data: {"type":"error","message":"key ' + key.encode() + b'","code":null}\n\n'
+    cut = frame.index(b"0123")  # the chunks split the key itself
+    across_chunks = write_tape(tmp_path / "chunks.ndjson.zst", [frame[:cut], frame[cut:]])
+    across_deltas = write_tape(
+        tmp_path / "deltas.ndjson.zst", [delta(key[:12], 1), delta(key[12:], 2)]
+    )
+    code, doc, _ = run("scan", "--json", str(tmp_path))
+    assert code == 1
+    assert json.loads(doc)["findings"] == [
+        {
+            "file": str(across_chunks),
+            "record": 2,
+            "finding": "key pattern sk-or-v1... in the body, split across chunks",
+        },
+        {
+            "file": str(across_deltas),
+            "record": 2,
+            "finding": "key pattern sk-or-v1... in the streamed text, split across deltas",
+        },
+    ]
+    assert run("scan", str(EXAMPLES))[0] == 0
+
+
 def test_scan_clean_examples_and_unredacted_header(tmp_path: Path) -> None:
     assert run("scan", str(EXAMPLES))[0] == 0
     with CassetteWriter(tmp_path / "h.ndjson.zst", redactor=None) as writer:
