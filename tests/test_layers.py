@@ -48,8 +48,10 @@ ALLOWED: dict[str, set[str] | None] = {
         "bench",
         "convert",
         "render",
+        "scan",
         "_version",
     },
+    "scan": {"cassette", "redact", "errors"},
     "convert": {"cassette", "decode", "events", "sse", "errors", "_version"},
     "render": {"cassette", "decode", "accumulate", "events", "sse", "errors"},
     "pytest_plugin": {
