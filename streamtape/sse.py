@@ -219,7 +219,7 @@ class SSEParser:
         return self._frames(data[:cut])
 
     def _special_feed(self, data: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
-        """`feed_payloads` at the start of the stream (nothing queued yet), or with a CR."""
+        """`feed_payloads` at the start of the stream, or with a CR."""
         if self._bom_pending:
             data = self._start_of_stream(data)
             if not data:
@@ -227,19 +227,7 @@ class SSEParser:
         if self._exact_only or data.find(b"\r") >= 0:
             self._exact_only = self._special = True
             return [*self.feed(data)]
-        if data.find(b"\n\n") < 0:
-            self._tail += data
-            return []
-        cut = data.rfind(b"\n\n") + 2
-        self._tail = bytearray(data[cut:])
-        single = _SINGLE_FRAME.fullmatch(data, 0, cut)
-        if single is not None:
-            self.last_offset = self._offset
-            self._offset += cut
-            self._comments = []  # they belonged to this frame
-            self._retry = None
-            return [single[1]]
-        return self._frames(data[:cut])
+        return self.feed_payloads(data)  # the byte order mark is settled: the usual path
 
     def _frames(self, region: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
         """Items for CR-free `region` of several frames, ending in a blank line."""

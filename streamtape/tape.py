@@ -479,10 +479,9 @@ class Tape:
         if player is not None:
             if not self._records:
                 return player.replay(request)
-            start = player.now()
             interaction = player.take(request, request.read())
             if interaction is not None:
-                return player.respond(request, interaction, start=start)
+                return player.respond(request, interaction)
         return self._recording().record(request, send)
 
     async def _ahandle(self, request: Any, send: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -491,10 +490,9 @@ class Tape:
         if player is not None:
             if not self._records:
                 return await player.areplay(request)
-            start = player.now()
             interaction = player.take(request, await request.aread())
             if interaction is not None:
-                return await player.arespond(request, interaction, start=start)
+                return await player.arespond(request, interaction)
         return await self._recording().arecord(request, send)
 
 

@@ -423,6 +423,7 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._lock = threading.Lock()
         self._played: list[Interaction] = []
         self._played_ids: set[int] = set()
+        self._arrived: dict[int, float | None] = {}  # interaction id -> clock when taken
 
     @property
     def played(self) -> list[Interaction]:
@@ -446,25 +447,18 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     def replay(self, request: Any) -> Any:
         """Answer ``request`` (httpx or httpx2) from the cassette; NoMatchError if none fits."""
-        start = self.now()
         interaction = self.take(request, request.read())
         if interaction is None:
             raise self._no_match(request, request.read())
-        return self.respond(request, interaction, start=start)
+        return self.respond(request, interaction)
 
     async def areplay(self, request: Any) -> Any:
         """The async twin of :meth:`replay`."""
-        start = self.now()
         body = await request.aread()
         interaction = self.take(request, body)
         if interaction is None:
             raise self._no_match(request, body)
-        return await self.arespond(request, interaction, start=start)
-
-    def now(self) -> float | None:
-        """The replay clock (None with an injected sleep and no clock); give it to `respond` as
-        the time a request arrived, so offsets count from there and not from after matching."""
-        return self._clock() if self._clock is not None else None
+        return await self.arespond(request, interaction)
 
     def _sent(self, request: Any, body: bytes) -> RecordedRequest:
         method, url, headers = request.method, str(request.url), _headers(request.headers)
@@ -473,7 +467,11 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return RecordedRequest(method, url, headers, body)
 
     def take(self, request: Any, body: bytes) -> Interaction | None:
-        """Find the first unplayed interaction matching ``request`` and mark it played."""
+        """Find the first unplayed interaction matching ``request`` and mark it played.
+
+        The replay clock is read first: :meth:`respond` counts the recorded offsets from then,
+        so the time matching takes does not delay the stream."""
+        arrived = self._clock() if self._clock is not None else None
         sent = self._sent(request, body)
         with self._lock:
             for interaction in self.cassette.interactions:
@@ -482,6 +480,7 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 ):
                     self._played_ids.add(interaction.id)
                     self._played.append(interaction)
+                    self._arrived[interaction.id] = arrived
                     return interaction
         return None
 
@@ -503,23 +502,25 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             error = type(error)(f"{error}{note}")
         return error
 
-    def respond(self, request: Any, interaction: Interaction, *, start: float | None = None) -> Any:
-        """The response for ``interaction``, after waiting for its head like the server did.
+    def _schedule(self, interaction: Interaction) -> _Schedule:
+        """The timing of ``interaction``'s replay, counted from when :meth:`take` found it."""
+        with self._lock:
+            arrived = self._arrived.pop(interaction.id, None)
+        return _Schedule(self.speed, self.max_gap, self._clock, arrived)
 
-        Offsets count from ``start`` (on the replay clock; default: now)."""
+    def respond(self, request: Any, interaction: Interaction) -> Any:
+        """The response for ``interaction``, after waiting for its head like the server did."""
         lib = _lib_of(request)
-        schedule = _Schedule(self.speed, self.max_gap, self._clock, start)
+        schedule = self._schedule(interaction)
         self._wait(schedule.wait(self._head_offset(interaction)))
         if interaction.response is None:
             raise self._request_error(lib, interaction)
         return lib.response(interaction, lib.replay_sync(self, lib, interaction, schedule))
 
-    async def arespond(
-        self, request: Any, interaction: Interaction, *, start: float | None = None
-    ) -> Any:
+    async def arespond(self, request: Any, interaction: Interaction) -> Any:
         """The async twin of :meth:`respond`."""
         lib = _lib_of(request)
-        schedule = _Schedule(self.speed, self.max_gap, self._clock, start)
+        schedule = self._schedule(interaction)
         await self._await(schedule.wait(self._head_offset(interaction)))
         if interaction.response is None:
             raise self._request_error(lib, interaction)
