@@ -45,6 +45,7 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_decode import machine, shown_args, write_section  # noqa: E402
+from bench_scaling import write_cassette  # noqa: E402
 from sse_server import Route, SSEServer, sse_chunks  # noqa: E402
 
 MB = 1_000_000
@@ -433,13 +434,7 @@ def io_speed(tmp: Path, size_mb: int) -> list[Row]:
     per_response = sum(map(len, response))
     path = tmp / f"{size_mb}mb.ndjson.zst"
     started = time.perf_counter()
-    with CassetteWriter(path) as writer:
-        for _ in range(size_mb):
-            rec = writer.begin("POST", "https://api.openai.com/v1/responses", body=b"{}")
-            rec.response(200, [("content-type", "text/event-stream; charset=utf-8")])
-            for data in response:
-                rec.chunk(data)
-            rec.end()
+    write_cassette(path, size_mb, response)
     write_s = time.perf_counter() - started
     body = size_mb * per_response
     records = read_in_child(path, "records")
