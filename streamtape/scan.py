@@ -12,7 +12,9 @@ from collections.abc import Iterator
 
 import msgspec
 
+from streamtape.accumulate import accumulate_all
 from streamtape.cassette import Cassette, Interaction, RequestRecord
+from streamtape.decode import decode_all
 from streamtape.errors import StreamtapeError
 from streamtape.redact import DEFAULT_HEADERS, DEFAULT_PATTERNS, MARKER, URL_MARKER
 
@@ -49,14 +51,14 @@ def secrets_in(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
 def _joined_texts(inter: Interaction) -> Iterator[tuple[str, str]]:
     """(where, text) of an interaction's whole body and, for a stream, its assembled texts."""
     try:
-        yield "in the body, split across chunks", inter.body.decode("utf-8", "replace")
-        content_type = inter.response.header("content-type") if inter.response else None
-        if "event-stream" not in (content_type or ""):
-            return
-        for result in inter.results():
+        body = inter.body
+    except StreamtapeError:
+        return  # an undecodable body: the per-record scan above is all there is
+    yield "in the body, split across chunks", body.decode("utf-8", "replace")
+    content_type = inter.response.header("content-type") if inter.response else None
+    if "event-stream" in (content_type or ""):
+        for result in accumulate_all(decode_all(body, strict=False)):
             texts = [result.output_text, result.refusal]
             texts += [result.reasoning_summary, result.reasoning_text]
             texts += [call.arguments for call in result.function_calls]
             yield "in the streamed text, split across deltas", "\n".join(texts)
-    except (StreamtapeError, ValueError):
-        return  # an undecodable body: the per-record scan above is all there is

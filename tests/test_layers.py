@@ -51,7 +51,7 @@ ALLOWED: dict[str, set[str] | None] = {
         "scan",
         "_version",
     },
-    "scan": {"cassette", "redact", "errors"},
+    "scan": {"cassette", "decode", "accumulate", "redact", "errors"},
     "convert": {"cassette", "decode", "events", "sse", "errors", "_version"},
     "render": {"cassette", "decode", "accumulate", "events", "sse", "errors"},
     "pytest_plugin": {
