@@ -8,9 +8,14 @@ Spec: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-strea
 
 from __future__ import annotations
 
+import os
 import re
+from typing import TYPE_CHECKING
 
 import msgspec
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["PayloadBatch", "SSEFrame", "SSEParser"]
 
@@ -85,15 +90,8 @@ class PayloadBatch(msgspec.Struct, frozen=True, gc=False):
         return self.lines.split(b"\n")
 
 
-class SSEParser:
-    """Incremental SSE parser: `feed(bytes) -> list[SSEFrame]`, then `close()` at the end of stream.
-
-    Line ends may be LF, CRLF or a lone CR, including a CR ending one chunk and its LF starting the
-    next. A UTF-8 byte order mark at the start of the stream is skipped. Bytes that are not valid
-    UTF-8 are replaced with U+FFFD. `close()` dispatches a frame the stream cut before its blank
-    line (with `truncated=True`) so a recording that was cut never silently loses its last event;
-    fields without any `data:` line and a trailing comment are dropped there, as the spec says.
-    """
+class _ExactParser:
+    """The exact WHATWG parser and the state the fast path shares with it (see `SSEParser`)."""
 
     def __init__(self) -> None:
         self._reset()
@@ -117,7 +115,7 @@ class SSEParser:
         self._start: int | None = None
 
     @classmethod
-    def resume_at(cls, offset: int) -> SSEParser:
+    def resume_at(cls, offset: int) -> Self:
         """A parser for bytes that start at a frame boundary `offset` bytes into a stream."""
         parser = cls()
         parser._offset = offset
@@ -171,53 +169,6 @@ class SSEParser:
         self._reset()
         return out
 
-    def feed_payloads(self, data: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
-        """Like `feed`, but return standard frames as raw payload bytes (the decoder's fast path).
-
-        A read that completes exactly one standard frame (an optional `event:` line, one `data:`
-        line, a blank line) gives `[payload]`, its offset in `last_offset`. Runs of several come as
-        a `PayloadBatch`, proven standard with C-level calls. Anything unusual (a CR, a comment,
-        several `data:` lines, an `id:` or `retry:` field, a blank line too many) goes through
-        the exact parser and comes back as `SSEFrame`s. Do not mix with `feed`.
-        """
-        tail = self._tail
-        if self._special or data.find(b"\r") >= 0:
-            return self._special_feed(data)
-        if tail:
-            line_end = data.find(b"\n")
-            if line_end < 0:
-                tail += data  # no line ends here: only queue it
-                return []
-            end = data.rfind(b"\n\n", line_end)
-            if end >= 0:
-                cut = len(tail) + end + 2
-            elif line_end == 0 and tail[-1] == 10:  # an LF ending the queued bytes, and one here
-                cut = len(tail) + 1
-            else:
-                tail += data
-                return []
-            tail += data
-            data = bytes(tail)
-            del tail[:cut]  # cheap: a bytearray drops its head in place
-        elif data[-2:] == b"\n\n":
-            cut = len(data)  # a live stream's usual read: whole frames
-        else:
-            end = data.rfind(b"\n\n")
-            if end < 0:
-                tail += data
-                return []
-            cut = end + 2
-            tail += data[cut:]
-        single = _SINGLE_FRAME.fullmatch(data, 0, cut)
-        if single is not None:
-            self.last_offset = offset = self._offset
-            self._offset = offset + cut
-            if self._comments or self._retry is not None:
-                self._comments = []  # they belonged to this frame
-                self._retry = None
-            return [single[1]]
-        return self._frames(data[:cut])
-
     def _special_feed(self, data: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
         """`feed_payloads` at the start of the stream, or with a CR."""
         if self._bom_pending:
@@ -228,13 +179,6 @@ class SSEParser:
             self._exact_only = self._special = True
             return [*self.feed(data)]
         return self.feed_payloads(data)  # the byte order mark is settled: the usual path
-
-    def _frames(self, region: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
-        """Items for CR-free `region` of several frames, ending in a blank line."""
-        joined = _joined_payloads(region)
-        if joined is not None:
-            return [self._batch(region, *joined)]
-        return [*self._mixed(region)]
 
     def _batch(self, region: bytes, lines: bytes, count: int) -> PayloadBatch:
         batch = PayloadBatch(self._offset, region, lines, count)
@@ -355,3 +299,93 @@ class SSEParser:
             self._data = []
         self._event = ""
         self._start = None
+
+
+class _PyFastPath(_ExactParser):
+    """`feed_payloads` in Python: what `SSEParser` runs when `streamtape._speedups` (the same
+    fast path in C, with the same results) is not built."""
+
+    def feed_payloads(self, data: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
+        """Like `feed`, but return standard frames as raw payload bytes (the decoder's fast path).
+
+        A read that completes exactly one standard frame (an optional `event:` line, one `data:`
+        line, a blank line) gives `[payload]`, its offset in `last_offset`. Runs of several come as
+        a `PayloadBatch`, proven standard with C-level calls. Anything unusual (a CR, a comment,
+        several `data:` lines, an `id:` or `retry:` field, a blank line too many) goes through
+        the exact parser and comes back as `SSEFrame`s. Do not mix with `feed`.
+        """
+        tail = self._tail
+        if self._special or data.find(b"\r") >= 0:
+            return self._special_feed(data)
+        if tail:
+            line_end = data.find(b"\n")
+            if line_end < 0:
+                tail += data  # no line ends here: only queue it
+                return []
+            end = data.rfind(b"\n\n", line_end)
+            if end >= 0:
+                cut = len(tail) + end + 2
+            elif line_end == 0 and tail[-1] == 10:  # an LF ending the queued bytes, and one here
+                cut = len(tail) + 1
+            else:
+                tail += data
+                return []
+            tail += data
+            data = bytes(tail)
+            del tail[:cut]  # cheap: a bytearray drops its head in place
+        elif data[-2:] == b"\n\n":
+            cut = len(data)  # a live stream's usual read: whole frames
+        else:
+            end = data.rfind(b"\n\n")
+            if end < 0:
+                tail += data
+                return []
+            cut = end + 2
+            tail += data[cut:]
+        single = _SINGLE_FRAME.fullmatch(data, 0, cut)
+        if single is not None:
+            self.last_offset = offset = self._offset
+            self._offset = offset + cut
+            if self._comments or self._retry is not None:
+                self._comments = []  # they belonged to this frame
+                self._retry = None
+            return [single[1]]
+        return self._frames(data[:cut])
+
+    def _frames(self, region: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
+        """Items for CR-free `region` of several frames, ending in a blank line."""
+        joined = _joined_payloads(region)
+        if joined is not None:
+            return [self._batch(region, *joined)]
+        return [*self._mixed(region)]
+
+
+if TYPE_CHECKING:
+    _FastPath = _PyFastPath
+elif os.environ.get("STREAMTAPE_PURE_PYTHON"):
+    _FastPath = _PyFastPath
+else:
+    try:
+        from streamtape._speedups import FastPath as _FastPath
+    except ImportError:  # not built (no C compiler at install): the Python fast path
+        _FastPath = _PyFastPath
+
+SPEEDUPS = _FastPath is not _PyFastPath
+"""Whether `SSEParser.feed_payloads` runs in C (`streamtape._speedups`, built at install when a C
+compiler is there; the environment variable STREAMTAPE_PURE_PYTHON=1 turns it off)."""
+
+
+class SSEParser(_FastPath, _ExactParser):
+    """Incremental SSE parser: `feed(bytes) -> list[SSEFrame]`, then `close()` at the end of stream.
+
+    Line ends may be LF, CRLF or a lone CR, including a CR ending one chunk and its LF starting the
+    next. A UTF-8 byte order mark at the start of the stream is skipped. Bytes that are not valid
+    UTF-8 are replaced with U+FFFD. `close()` dispatches a frame the stream cut before its blank
+    line (with `truncated=True`) so a recording that was cut never silently loses its last event;
+    fields without any `data:` line and a trailing comment are dropped there, as the spec says.
+    """
+
+
+class PythonSSEParser(_PyFastPath):
+    """`SSEParser` with its fast path in Python whether or not the C one is built (for tests and
+    benchmarks that compare the two)."""
