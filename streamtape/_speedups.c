@@ -25,6 +25,10 @@ typedef struct {
 
 static PyObject *str_special_feed, *str_batch, *str_mixed;
 
+/* A region of more bytes than this that completes queued bytes is copied once, straight from
+   the queue and the new data; smaller ones are queued first (no extra allocation). */
+#define BIG_REGION 1024
+
 /* Offset of the last "\n\n" in buf[from:n], or -1. */
 static Py_ssize_t
 rfind_blank(const char *buf, Py_ssize_t from, Py_ssize_t n)
@@ -37,8 +41,8 @@ rfind_blank(const char *buf, Py_ssize_t from, Py_ssize_t n)
     return -1;
 }
 
-/* Whether buf[0:n] is one standard frame, `(?:event:.*\n)?data: ?(.*)\n\n` (`.` any byte but
- * LF); sets the payload's span. buf ends with "\n\n". */
+/* Whether buf[0:n] is one standard frame, `(?:event:.*\n)?data: ?(.*)\n(?:event:.*\n)?\n`
+ * (`.` any byte but LF); sets the payload's span. buf ends with "\n\n". */
 static int
 single_frame(const char *buf, Py_ssize_t n, Py_ssize_t *start, Py_ssize_t *end)
 {
@@ -55,57 +59,91 @@ single_frame(const char *buf, Py_ssize_t n, Py_ssize_t *start, Py_ssize_t *end)
         pos++;
     }
     const char *nl = memchr(buf + pos, '\n', (size_t)(n - pos));
-    if (nl == NULL || nl - buf != n - 2) {
+    Py_ssize_t stop = nl - buf, next = stop + 1;
+    if (next < n - 1 && n - next >= 6 && memcmp(buf + next, "event:", 6) == 0) {
+        /* the event line after the data line (AWS Bedrock's order) */
+        next = (const char *)memchr(buf + next, '\n', (size_t)(n - next)) - buf + 1;
+    }
+    if (next != n - 1) {
         return 0;
     }
     *start = pos;
-    *end = n - 2;
+    *end = stop;
     return 1;
 }
 
-/* Join the payloads of region r[0:n] (ending in "\n\n", at a frame boundary) by LF into out when
- * the region is only standard frames `(?:event:.*\n)?data: ?[{[].*\n\n`; return the joined
- * length and set *count, or -1 when any frame is not standard. out holds at least n bytes. */
+/* Join by LF into out the payloads of the run of standard frames
+ * `(?:event:.*\n)?data: ?[{[].*\n(?:event:.*\n)?\n` that starts at r[pos] (a frame boundary) and stops at the
+ * first other frame or at r[n]. Returns the joined length; sets *count and *end (where the run
+ * stops). out holds at least n - pos bytes. */
 static Py_ssize_t
-join_payloads(const char *r, Py_ssize_t n, char *out, Py_ssize_t *count)
+join_run(const char *r, Py_ssize_t pos, Py_ssize_t n, char *out, Py_ssize_t *count,
+         Py_ssize_t *end)
 {
-    Py_ssize_t pos = 0, o = 0, c = 0;
+    Py_ssize_t o = 0, c = 0;
     while (pos < n) {
-        if (n - pos >= 6 && memcmp(r + pos, "event:", 6) == 0) {
-            const char *nl = memchr(r + pos + 6, '\n', (size_t)(n - pos - 6));
+        Py_ssize_t p = pos;
+        if (n - p >= 6 && memcmp(r + p, "event:", 6) == 0) {
+            const char *nl = memchr(r + p + 6, '\n', (size_t)(n - p - 6));
             if (nl == NULL) {
-                return -1;
+                break;
             }
-            pos = nl - r + 1;
+            p = nl - r + 1;
         }
-        if (n - pos < 5 || memcmp(r + pos, "data:", 5) != 0) {
-            return -1;
+        if (n - p < 5 || memcmp(r + p, "data:", 5) != 0) {
+            break;
         }
-        pos += 5;
-        if (pos < n && r[pos] == ' ') {
-            pos++;
+        p += 5;
+        if (p < n && r[p] == ' ') {
+            p++;
         }
-        if (pos >= n || (r[pos] != '{' && r[pos] != '[')) {
-            return -1;
+        if (p >= n || (r[p] != '{' && r[p] != '[')) {
+            break;
         }
-        const char *nl = memchr(r + pos, '\n', (size_t)(n - pos));
+        const char *nl = memchr(r + p, '\n', (size_t)(n - p));
         if (nl == NULL) {
-            return -1;
+            break;
         }
-        Py_ssize_t end = nl - r;
-        if (end + 1 >= n || r[end + 1] != '\n') {
-            return -1;
+        Py_ssize_t stop = nl - r, next = stop + 1;
+        if (n - next >= 6 && memcmp(r + next, "event:", 6) == 0) {
+            /* the event line after the data line (AWS Bedrock's order) */
+            const char *after = memchr(r + next + 6, '\n', (size_t)(n - next - 6));
+            if (after == NULL) {
+                break;
+            }
+            next = after - r + 1;
+        }
+        if (next >= n || r[next] != '\n') {
+            break;
         }
         if (c) {
             out[o++] = '\n';
         }
-        memcpy(out + o, r + pos, (size_t)(end - pos));
-        o += end - pos;
+        memcpy(out + o, r + p, (size_t)(stop - p));
+        o += stop - p;
         c++;
-        pos = end + 2;
+        pos = next + 1;
     }
     *count = c;
+    *end = pos;
     return o;
+}
+
+/* Offset just past the first "\n\n" in r[pos:n], or n. */
+static Py_ssize_t
+frame_end(const char *r, Py_ssize_t pos, Py_ssize_t n)
+{
+    while (pos < n - 1) {
+        const char *nl = memchr(r + pos, '\n', (size_t)(n - 1 - pos));
+        if (nl == NULL) {
+            break;
+        }
+        pos = nl - r + 1;
+        if (r[pos] == '\n') {
+            return pos + 1;
+        }
+    }
+    return n;
 }
 
 static int
@@ -122,41 +160,80 @@ append(PyObject *tail, const char *buf, Py_ssize_t n)
     return 0;
 }
 
-/* Items for region (a bytes object of several frames, or one unusual one). */
+/* region[start:stop] as bytes (region itself when that is all of it). */
+static PyObject *
+part(PyObject *region, Py_ssize_t start, Py_ssize_t stop)
+{
+    if (start == 0 && stop == PyBytes_GET_SIZE(region)) {
+        return Py_NewRef(region);
+    }
+    return PyBytes_FromStringAndSize(PyBytes_AS_STRING(region) + start, stop - start);
+}
+
+/* Append to out the batch of the standard run at region[pos:], if any; return where it stops. */
+static Py_ssize_t
+add_run(FastPath *self, PyObject *region, Py_ssize_t pos, PyObject *out)
+{
+    Py_ssize_t n = PyBytes_GET_SIZE(region), count, stop;
+    PyObject *lines = PyBytes_FromStringAndSize(NULL, n - pos);
+    if (lines == NULL) {
+        return -1;
+    }
+    Py_ssize_t size =
+        join_run(PyBytes_AS_STRING(region), pos, n, PyBytes_AS_STRING(lines), &count, &stop);
+    if (count == 0) {
+        Py_DECREF(lines);
+        return pos;
+    }
+    PyObject *frames = NULL, *number = NULL, *batch = NULL;
+    if (_PyBytes_Resize(&lines, size) < 0) {
+        return -1;
+    }
+    if ((frames = part(region, pos, stop)) != NULL && (number = PyLong_FromSsize_t(count)) != NULL) {
+        batch = PyObject_CallMethodObjArgs((PyObject *)self, str_batch, frames, lines, number, NULL);
+    }
+    Py_XDECREF(frames);
+    Py_XDECREF(number);
+    Py_DECREF(lines);
+    if (batch == NULL || PyList_Append(out, batch) < 0) {
+        Py_XDECREF(batch);
+        return -1;
+    }
+    Py_DECREF(batch);
+    return stop;
+}
+
+/* Items for region (CR-free, ending in a blank line): each run of standard frames as a batch,
+ * every other frame through the exact parser (`_mixed`), in stream order. */
 static PyObject *
 frames(FastPath *self, PyObject *region)
 {
-    Py_ssize_t n = PyBytes_GET_SIZE(region), count = 0;
-    PyObject *lines = PyBytes_FromStringAndSize(NULL, n);
-    if (lines == NULL) {
-        return NULL;
+    Py_ssize_t n = PyBytes_GET_SIZE(region), pos = 0;
+    PyObject *out = PyList_New(0);
+    while (out != NULL && pos < n) {
+        pos = add_run(self, region, pos, out);
+        if (pos < 0) {
+            Py_CLEAR(out);
+            break;
+        }
+        if (pos == n) {
+            break;
+        }
+        /* an unusual frame: the exact parser takes it, through its blank line */
+        Py_ssize_t stop = frame_end(PyBytes_AS_STRING(region), pos, n);
+        PyObject *odd = part(region, pos, stop), *items = NULL;
+        if (odd != NULL) {
+            items = PyObject_CallMethodOneArg((PyObject *)self, str_mixed, odd);
+            Py_DECREF(odd);
+        }
+        if (items == NULL || PyList_SetSlice(out, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, items) < 0) {
+            Py_XDECREF(items);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(items);
+        pos = stop;
     }
-    Py_ssize_t size = join_payloads(PyBytes_AS_STRING(region), n, PyBytes_AS_STRING(lines), &count);
-    if (size < 0) {
-        Py_DECREF(lines);
-        return PyObject_CallMethodOneArg((PyObject *)self, str_mixed, region);
-    }
-    if (_PyBytes_Resize(&lines, size) < 0) {
-        return NULL;
-    }
-    PyObject *number = PyLong_FromSsize_t(count);
-    if (number == NULL) {
-        Py_DECREF(lines);
-        return NULL;
-    }
-    PyObject *batch =
-        PyObject_CallMethodObjArgs((PyObject *)self, str_batch, region, lines, number, NULL);
-    Py_DECREF(number);
-    Py_DECREF(lines);
-    if (batch == NULL) {
-        return NULL;
-    }
-    PyObject *out = PyList_New(1);
-    if (out == NULL) {
-        Py_DECREF(batch);
-        return NULL;
-    }
-    PyList_SET_ITEM(out, 0, batch);
     return out;
 }
 
@@ -251,6 +328,26 @@ feed_payloads(FastPath *self, PyObject *arg)
         else {
             goto queue_all;
         }
+        if (cut > BIG_REGION) {
+            /* copy the region once, from the tail and the data, instead of into the tail and
+               out again */
+            Py_ssize_t head = cut - tlen;
+            region = PyBytes_FromStringAndSize(NULL, cut);
+            if (region == NULL) {
+                goto done;
+            }
+            memcpy(PyBytes_AS_STRING(region), PyByteArray_AS_STRING(tail), (size_t)tlen);
+            memcpy(PyBytes_AS_STRING(region) + tlen, buf, (size_t)head);
+            if (PySequence_DelSlice(tail, 0, tlen) < 0 || append(tail, buf + head, n - head) < 0) {
+                Py_DECREF(region);
+                goto done;
+            }
+            Py_DECREF(data);
+            data = region; /* done: releases it */
+            buf = PyBytes_AS_STRING(region);
+            n = cut;
+            goto region_done;
+        }
         if (append(tail, buf, n) < 0) {
             goto done;
         }
@@ -296,6 +393,7 @@ feed_payloads(FastPath *self, PyObject *arg)
             goto done;
         }
     }
+region_done:
     out = single(self, buf, cut, &is_single);
     if (out != NULL) {
         if (took_single(self, cut) < 0) {

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 __all__ = ["PayloadBatch", "SSEFrame", "SSEParser"]
 
@@ -27,7 +25,7 @@ _BOM = b"\xef\xbb\xbf"
 # is any byte but LF, and sre scans `.*` faster than `[^\n]*`.)
 _STANDARD_FRAME = re.compile(rb"(?:event:.*\n)?data: ?([{[].*)\n(?:event:.*\n)?\n")
 # One whole standard frame (with `fullmatch`, on CR-free input), any payload.
-_SINGLE_FRAME = re.compile(rb"(?:event:.*\n)?data: ?(.*)\n\n")
+_SINGLE_FRAME = re.compile(rb"(?:event:.*\n)?data: ?(.*)\n(?:event:.*\n)?\n")
 # What starts every standard frame of the usual order (event line first), seen from the blank
 # line that ends the frame before it: the payload follows. Only payloads that open a JSON object
 # or array (`[DONE]`) qualify, so no payload in a batch is blank: msgspec's `decode_lines` skips
@@ -90,8 +88,14 @@ class PayloadBatch(msgspec.Struct, frozen=True, gc=False):
         return self.lines.split(b"\n")
 
 
+_P = TypeVar("_P", bound="_ExactParser")
+
+
 class _ExactParser:
     """The exact WHATWG parser and the state the fast path shares with it (see `SSEParser`)."""
+
+    # the fast path (`_PyFastPath`, or `FastPath` in C) hands unusual input back to the methods here
+    feed_payloads: Callable[[bytes], list[SSEFrame | PayloadBatch | bytes]]
 
     def __init__(self) -> None:
         self._reset()
@@ -115,7 +119,7 @@ class _ExactParser:
         self._start: int | None = None
 
     @classmethod
-    def resume_at(cls, offset: int) -> Self:
+    def resume_at(cls: type[_P], offset: int) -> _P:
         """A parser for bytes that start at a frame boundary `offset` bytes into a stream."""
         parser = cls()
         parser._offset = offset
@@ -360,9 +364,7 @@ class _PyFastPath(_ExactParser):
         return [*self._mixed(region)]
 
 
-if TYPE_CHECKING:
-    _FastPath = _PyFastPath
-elif os.environ.get("STREAMTAPE_PURE_PYTHON"):
+if TYPE_CHECKING or os.environ.get("STREAMTAPE_PURE_PYTHON"):
     _FastPath = _PyFastPath
 else:
     try:

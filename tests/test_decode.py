@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
+from unittest import mock
 
 import httpx
 import httpx2
@@ -14,10 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sse_server import Route, SSEServer, sse_chunks
 
+from streamtape import decode
 from streamtape import events as ev
 from streamtape.decode import EventDecoder, aiter_events, decode_all, decode_event, iter_events
 from streamtape.errors import DecodeError
-from streamtape.sse import SSEParser
+from streamtape.sse import PythonSSEParser, SSEParser
+
+# The decoder over the parser's fast path in C (when built) and in Python.
+FAST = pytest.mark.parametrize("fast", [SSEParser, PythonSSEParser], ids=["default", "python"])
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SSE_FILES = sorted(FIXTURES.rglob("*.sse"))
@@ -31,8 +36,11 @@ def exact(data: bytes, strict: bool = True) -> list[ev.Event]:
     return [decode_event(f.data, strict=strict, offset=f.offset) for f in frames]
 
 
-def fed(chunks: list[bytes], strict: bool = True) -> list[ev.Event]:
-    decoder = EventDecoder(strict)
+def fed(
+    chunks: list[bytes], strict: bool = True, fast: type[SSEParser | PythonSSEParser] = SSEParser
+) -> list[ev.Event]:
+    with mock.patch.object(decode, "SSEParser", fast):
+        decoder = EventDecoder(strict)
     out: list[ev.Event] = []
     for chunk in chunks:
         out += decoder.feed(chunk)
@@ -69,15 +77,19 @@ def test_every_jsonl_fixture_line_decodes_to_its_type(path: Path) -> None:
 
 @pytest.mark.parametrize("path", SSE_FILES, ids=lambda p: str(p.relative_to(FIXTURES)))
 @pytest.mark.parametrize("size", [1, 7, 200, 65536])
-def test_fast_path_gives_the_exact_events_under_every_chunking(path: Path, size: int) -> None:
+@FAST
+def test_fast_path_gives_the_exact_events_under_every_chunking(
+    path: Path, size: int, fast: type[SSEParser]
+) -> None:
     data = path.read_bytes()
-    assert fed(split_every(data, size)) == exact(data)
+    assert fed(split_every(data, size), fast=fast) == exact(data)
 
 
-def test_fast_path_one_chunk_per_frame_equals_exact() -> None:
+@FAST
+def test_fast_path_one_chunk_per_frame_equals_exact(fast: type[SSEParser]) -> None:
     for path in SSE_FILES:
         data = path.read_bytes()
-        assert fed(list(sse_chunks(data))) == exact(data)
+        assert fed(list(sse_chunks(data)), fast=fast) == exact(data)
 
 
 UNUSUAL = [
@@ -119,7 +131,8 @@ def test_fast_path_equals_exact_on_mixed_standard_and_unusual_frames(
     raw = b"".join(frames)
     cuts = sorted(data.draw(st.sets(st.integers(0, len(raw)), max_size=10)))
     pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
-    assert fed(pieces, strict=False) == exact(raw, strict=False)
+    expected = exact(raw, strict=False)
+    assert fed(pieces, strict=False) == fed(pieces, False, PythonSSEParser) == expected
 
 
 @settings(max_examples=200, deadline=None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -9,7 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamtape.sse import PayloadBatch, SSEFrame, SSEParser
+from streamtape import sse
+from streamtape.sse import PayloadBatch, PythonSSEParser, SSEFrame, SSEParser
+
+# The fast path of `feed_payloads` in C (when built) and in Python: both must match the exact parser.
+FAST = pytest.mark.parametrize("fast", [SSEParser, PythonSSEParser], ids=["default", "python"])
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SSE_FILES = sorted(FIXTURES.rglob("*.sse"))
@@ -24,12 +30,14 @@ def parse(chunks: Iterable[bytes], parser: SSEParser | None = None) -> list[SSEF
     return frames + parser.close()
 
 
-def parse_fast(chunks: Iterable[bytes]) -> list[tuple[str, int, bool]]:
+def parse_fast(
+    chunks: Iterable[bytes], fast: type[SSEParser | PythonSSEParser] = SSEParser
+) -> list[tuple[str, int, bool]]:
     """(data, offset, truncated) of each frame through `feed_payloads`, batches re-parsed exactly.
 
     The fast path serves the decoder, which needs neither comments nor event names.
     """
-    parser = SSEParser()
+    parser = fast()
     out: list[tuple[str, int, bool]] = []
 
     def take(items: list[SSEFrame | PayloadBatch | bytes]) -> None:
@@ -254,8 +262,9 @@ def test_fixture_whole_equals_byte_by_byte(fixture_bytes: bytes, end: bytes) -> 
     assert all(not f.truncated for f in whole)
     assert parse([data[i : i + 1] for i in range(len(data))]) == whole
     if end == b"\n":
-        assert parse_fast([data]) == bare(whole)
-        assert parse_fast([data[i : i + 1] for i in range(len(data))]) == bare(whole)
+        for fast in (SSEParser, PythonSSEParser):
+            assert parse_fast([data], fast) == bare(whole)
+            assert parse_fast([data[i : i + 1] for i in range(len(data))], fast) == bare(whole)
     else:
         assert [f.data for f in whole] == [f.data for f in parse([fixture_bytes])]
 
@@ -274,15 +283,17 @@ def test_fixture_split_at_every_offset(fixture_bytes: bytes, end: bytes) -> None
     for cut in (1, len(data) // 3, len(data) // 2, len(data) - 1):
         assert parse([data[:cut], data[cut:]]) == whole
         if end == b"\n":
-            assert parse_fast([data[:cut], data[cut:]]) == bare(whole)
+            for fast in (SSEParser, PythonSSEParser):
+                assert parse_fast([data[:cut], data[cut:]], fast) == bare(whole)
 
 
-def test_fixture_every_offset_fast_path() -> None:
+@FAST
+def test_fixture_every_offset_fast_path(fast: type[SSEParser]) -> None:
     data = FIXTURES / "fantasy/TestOpenAIResponsesCommon/openai-gpt-4o/simple_streaming.sse"
     raw = data.read_bytes()
     whole = parse([raw])
     for cut in range(1, len(raw)):
-        assert parse_fast([raw[:cut], raw[cut:]]) == bare(whole), cut
+        assert parse_fast([raw[:cut], raw[cut:]], fast) == bare(whole), cut
 
 
 @settings(max_examples=60, deadline=None)
@@ -296,7 +307,7 @@ def test_fixture_random_splits(data: st.DataObject) -> None:
     whole = parse([raw])
     assert parse(pieces) == whole
     if end == b"\n":
-        assert parse_fast(pieces) == bare(whole)
+        assert parse_fast(pieces) == parse_fast(pieces, PythonSSEParser) == bare(whole)
 
 
 # --- arbitrary bytes --------------------------------------------------------------------------
@@ -335,7 +346,7 @@ def test_arbitrary_input_never_raises_and_chunking_never_changes_frames(
     pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     whole = parse([raw])
     assert parse(pieces) == whole
-    assert parse_fast(pieces) == bare(whole)
+    assert parse_fast(pieces) == parse_fast(pieces, PythonSSEParser) == bare(whole)
 
 
 @settings(max_examples=200, deadline=None)
@@ -344,3 +355,23 @@ def test_random_binary_chunks_never_raise(chunks: list[bytes]) -> None:
     frames = parse(chunks)
     assert all(isinstance(f.data, str) for f in frames)
     assert parse([b"".join(chunks)]) == frames
+
+
+def test_the_c_fast_path_is_used_when_built() -> None:
+    built = importlib.util.find_spec("streamtape._speedups") is not None
+    if os.environ.get("STREAMTAPE_REQUIRE_SPEEDUPS"):  # set by CI, which has a C compiler
+        assert built, "streamtape/_speedups.c was not built"
+    assert sse.SPEEDUPS == (built and not os.environ.get("STREAMTAPE_PURE_PYTHON"))
+    assert (SSEParser.feed_payloads is PythonSSEParser.feed_payloads) is not sse.SPEEDUPS
+
+
+@FAST
+def test_fast_path_queues_a_huge_line_fed_a_byte_at_a_time(fast: type[SSEParser]) -> None:
+    payload = b'{"type":"x","b64":"' + b"A" * 200_000 + b'"}'
+    raw = b"event: x\ndata: " + payload + b"\n\n" + b"data: [DONE]\n\n"
+    parser = fast()
+    items: list[SSEFrame | PayloadBatch | bytes] = []
+    for i in range(len(raw)):
+        items += parser.feed_payloads(raw[i : i + 1])
+    assert items == [payload, b"[DONE]"]
+    assert parser.offset == len(raw)
