@@ -26,6 +26,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 DOCS = ROOT / "docs" / "benchmarks.md"
 SHAPES = ("64k", "event", "random")
 DEFAULT_AGAINST = (
+    "streamtape-python",
     "streamtape-httpx",
     "openai",
     "httpx-sse",

@@ -51,7 +51,7 @@ from streamtape._bench_report import (
 )
 from streamtape.decode import EventDecoder, iter_events
 from streamtape.events import Done, TaggedEvent
-from streamtape.sse import SSEParser
+from streamtape.sse import PythonSSEParser, SSEParser
 
 __all__ = [
     "ANCHORS",
@@ -122,9 +122,9 @@ def _count(events: Iterable[object]) -> int:
     return n
 
 
-def _streamtape() -> Decode:
+def _streamtape(parser: type[SSEParser | PythonSSEParser] = SSEParser) -> Decode:
     def decode(chunks: list[bytes]) -> int:
-        decoder = EventDecoder()
+        decoder = EventDecoder(parser=parser())
         feed = decoder.feed
         n = 0
         last: list[Any] = []
@@ -294,6 +294,11 @@ ANCHORS: dict[str, Anchor] = {
     a.name: a
     for a in [
         Anchor("streamtape", "subject", "EventDecoder.feed(chunk) for each chunk", _streamtape),
+        Anchor(
+            "streamtape-python", "variant", "EventDecoder.feed with the parser's fast path in "
+            "Python (what runs without a C compiler at install)",
+            lambda: _streamtape(PythonSSEParser),
+        ),
         Anchor(
             "streamtape-httpx", "variant", "iter_events() over an httpx response",
             _streamtape_httpx, ("httpx",), "pip install httpx", "httpx",

@@ -23,7 +23,7 @@ from streamtape.events import (
     TaggedEvent,
     UnknownEvent,
 )
-from streamtape.sse import PayloadBatch, SSEFrame, SSEParser
+from streamtape.sse import PayloadBatch, PythonSSEParser, SSEFrame, SSEParser
 
 __all__ = ["EventDecoder", "aiter_events", "decode_event", "iter_events"]
 
@@ -166,9 +166,13 @@ class EventDecoder:
     through the exact WHATWG parser, with the same events either way.
     """
 
-    def __init__(self, strict: bool = True) -> None:
+    def __init__(
+        self, strict: bool = True, *, parser: SSEParser | PythonSSEParser | None = None
+    ) -> None:
+        """`parser`: the SSE parser to feed, e.g. `SSEParser.resume_at(offset)` to decode a stream
+        from a frame boundary with offsets counted from its start (default: a new `SSEParser`)."""
         self.strict = strict
-        self._parser = SSEParser()
+        self._parser = SSEParser() if parser is None else parser
         self._feed = self._parser.feed_payloads
 
     def feed(self, data: bytes) -> list[Event]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from unittest import mock
 
 import httpx
 import httpx2
@@ -15,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sse_server import Route, SSEServer, sse_chunks
 
-from streamtape import decode
 from streamtape import events as ev
 from streamtape.decode import EventDecoder, aiter_events, decode_all, decode_event, iter_events
 from streamtape.errors import DecodeError
@@ -39,8 +37,7 @@ def exact(data: bytes, strict: bool = True) -> list[ev.Event]:
 def fed(
     chunks: list[bytes], strict: bool = True, fast: type[SSEParser | PythonSSEParser] = SSEParser
 ) -> list[ev.Event]:
-    with mock.patch.object(decode, "SSEParser", fast):
-        decoder = EventDecoder(strict)
+    decoder = EventDecoder(strict, parser=fast())
     out: list[ev.Event] = []
     for chunk in chunks:
         out += decoder.feed(chunk)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from streamtape import sse
 from streamtape.sse import PayloadBatch, PythonSSEParser, SSEFrame, SSEParser
 
-# The fast path of `feed_payloads` in C (when built) and in Python: both must match the exact parser.
+# The fast path of `feed_payloads` in C (when built) and in Python: both must match the exact one.
 FAST = pytest.mark.parametrize("fast", [SSEParser, PythonSSEParser], ids=["default", "python"])
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -361,7 +361,7 @@ def test_the_c_fast_path_is_used_when_built() -> None:
     built = importlib.util.find_spec("streamtape._speedups") is not None
     if os.environ.get("STREAMTAPE_REQUIRE_SPEEDUPS"):  # set by CI, which has a C compiler
         assert built, "streamtape/_speedups.c was not built"
-    assert sse.SPEEDUPS == (built and not os.environ.get("STREAMTAPE_PURE_PYTHON"))
+    assert (built and not os.environ.get("STREAMTAPE_PURE_PYTHON")) == sse.SPEEDUPS
     assert (SSEParser.feed_payloads is PythonSSEParser.feed_payloads) is not sse.SPEEDUPS
 
 
