@@ -239,7 +239,7 @@ frames(FastPath *self, PyObject *region)
 
 /* The frame of buf[0:cut] is done: a single payload, or NULL with *is_single 0. */
 static PyObject *
-single(FastPath *self, const char *buf, Py_ssize_t cut, int *is_single)
+single(const char *buf, Py_ssize_t cut, int *is_single)
 {
     Py_ssize_t start, end;
     *is_single = single_frame(buf, cut, &start, &end);
@@ -353,7 +353,7 @@ feed_payloads(FastPath *self, PyObject *arg)
         }
         Py_DECREF(data);
         data = NULL;
-        out = single(self, PyByteArray_AS_STRING(tail), cut, &is_single);
+        out = single(PyByteArray_AS_STRING(tail), cut, &is_single);
         if (out == NULL && (PyErr_Occurred() || is_single)) {
             return NULL;
         }
@@ -394,7 +394,7 @@ feed_payloads(FastPath *self, PyObject *arg)
         }
     }
 region_done:
-    out = single(self, buf, cut, &is_single);
+    out = single(buf, cut, &is_single);
     if (out != NULL) {
         if (took_single(self, cut) < 0) {
             Py_CLEAR(out);
