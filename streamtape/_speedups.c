@@ -185,14 +185,14 @@ add_run(FastPath *self, PyObject *region, Py_ssize_t pos, PyObject *out)
         Py_DECREF(lines);
         return pos;
     }
-    PyObject *frames = NULL, *number = NULL, *batch = NULL;
+    PyObject *run = NULL, *number = NULL, *batch = NULL;
     if (_PyBytes_Resize(&lines, size) < 0) {
         return -1;
     }
-    if ((frames = part(region, pos, stop)) != NULL && (number = PyLong_FromSsize_t(count)) != NULL) {
-        batch = PyObject_CallMethodObjArgs((PyObject *)self, str_batch, frames, lines, number, NULL);
+    if ((run = part(region, pos, stop)) != NULL && (number = PyLong_FromSsize_t(count)) != NULL) {
+        batch = PyObject_CallMethodObjArgs((PyObject *)self, str_batch, run, lines, number, NULL);
     }
-    Py_XDECREF(frames);
+    Py_XDECREF(run);
     Py_XDECREF(number);
     Py_DECREF(lines);
     if (batch == NULL || PyList_Append(out, batch) < 0) {
