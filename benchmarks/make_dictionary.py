@@ -9,8 +9,8 @@ topical with the fixtures. Every real recorded fixture in tests/fixtures stays h
 cassette size figure of benchmarks/bench_record_replay.py is measured on data the dictionary
 never saw, and no third-party bytes end up in the package.
 
-Each interaction is written with CassetteWriter (no dictionary, default redactor), and the
-decompressed NDJSON of its zstd frame is one training sample: exactly what the compressor sees.
+Each interaction is written with CassetteWriter (no dictionary, default redactor), and its
+NDJSON records (request to end record) are one training sample: what the compressor sees of it.
 Deterministic: the same seed and zstandard version give the same file.
 
     python benchmarks/make_dictionary.py [--check] [--seed 1] [--interactions 1500]
@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 import zstandard
 
-from streamtape.cassette import DICTIONARIES, DICTIONARY_ID, CassetteWriter
+from streamtape.cassette import DICTIONARIES, DICTIONARY_ID, Cassette, CassetteWriter
 
 OUT = Path(__file__).resolve().parents[1] / "streamtape" / "dictionaries"
 SIZE = 64 * 1024  # bytes; bigger did not pay on the held-out fixtures
@@ -725,9 +725,8 @@ def interaction(g: Gen, writer: CassetteWriter) -> None:
 
 
 def samples(seed: int, count: int) -> list[bytes]:
-    """The NDJSON of ``count`` synthetic interactions, one sample per interaction (frame)."""
+    """The NDJSON of ``count`` synthetic interactions, one sample per interaction."""
     g = Gen(seed)
-    out: list[bytes] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "train.ndjson.zst"
         with CassetteWriter(
@@ -735,13 +734,14 @@ def samples(seed: int, count: int) -> list[bytes]:
         ) as writer:
             for _ in range(count):
                 interaction(g, writer)
-        data = path.read_bytes()
-    pos = 0
-    while pos < len(data):
-        obj = zstandard.ZstdDecompressor().decompressobj()
-        out.append(obj.decompress(data[pos:]))
-        pos = len(data) - len(obj.unused_data)
-    return out[1:]  # frame 0 is the header, which is written without the dictionary
+        lines = Cassette.read_ndjson(path).splitlines(keepends=True)[1:]  # after the header
+    out: list[bytes] = []
+    start = 0
+    for n, line in enumerate(lines, 1):  # interactions follow each other: one ends, one begins
+        if line.startswith(b'{"kind":"end"'):
+            out.append(b"".join(lines[start:n]))
+            start = n
+    return out
 
 
 def train(seed: int, count: int) -> bytes:

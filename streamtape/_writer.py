@@ -145,7 +145,8 @@ class InteractionWriter:
         error: BaseException | ErrorInfo | None = None,
         offset_ns: int | None = None,
     ) -> None:
-        """Record the end of the interaction (once; later calls do nothing) and end the frame."""
+        """Record the end of the interaction (once; later calls do nothing) and flush it to the
+        file as complete zstd blocks, so every ended interaction reads back after a crash."""
         info = _error_info(error, self._writer.redactor)
         with self._writer._lock:
             if self.ended:
@@ -154,18 +155,20 @@ class InteractionWriter:
             self._writer._open.pop(self.id, None)
             self._writer._write(
                 EndRecord(id=self.id, dt=self._dt(offset_ns), outcome=outcome, error=info),
-                end_frame=True,
+                flush=True,
             )
 
 
 class CassetteWriter:
     """Writes a cassette as the interactions happen, safe to share between threads and tasks.
 
-    Every record passes ``redactor`` first (None keeps everything). A zstd frame ends at each
-    interaction's end (and after 1 MiB); while records are pending they are flushed to the file
-    as a complete zstd block at least every ``flush_interval`` seconds (a background thread sees
-    to it during stalls), so a killed process leaves a file whose records read back up to the
-    last flush. Block flushes keep the compression history that a frame end would throw away.
+    Every record passes ``redactor`` first (None keeps everything). One zstd frame holds the
+    records of a whole writer session (a new frame starts only after 1 MiB), so later
+    interactions compress against the earlier ones. The records are flushed to the file as
+    complete zstd blocks at each interaction's end and, while records are pending, at least every
+    ``flush_interval`` seconds (a background thread sees to it during stalls), so a killed process
+    leaves a file whose records read back up to the last flush. Block flushes keep the
+    compression history that a frame end would throw away.
     The NDJSON depends on the input only; the compressed bytes also depend on when flushes fell,
     so pass ``flush_interval=None`` where identical files matter (conversions).
 
@@ -354,8 +357,8 @@ class CassetteWriter:
         self._file.write(plain.compress(_ENCODER.encode(header) + b"\n"))
         self._file.flush()
 
-    def _write(self, record: Record, *, end_frame: bool = False) -> None:
-        """Compress one line; end the frame when asked or big, flush when due. Lock held."""
+    def _write(self, record: Record, *, flush: bool = False) -> None:
+        """Compress one line; end the frame when big, flush when asked or due. Lock held."""
         line = _ENCODER.encode(record) + b"\n"
         out = self._cobj.compress(line)
         if out:
@@ -365,9 +368,11 @@ class CassetteWriter:
         if self._pending_since is None:
             self._pending_since = now
             self._start_timer()
-        if end_frame or self._frame_bytes >= _MAX_FRAME_BYTES:
+        if self._frame_bytes >= _MAX_FRAME_BYTES:
             self._end_frame()
-        elif self._interval_ns is not None and now - self._pending_since >= self._interval_ns:
+        elif flush or (
+            self._interval_ns is not None and now - self._pending_since >= self._interval_ns
+        ):
             self._flush_block()
 
     def _flush_block(self) -> None:

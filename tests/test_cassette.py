@@ -412,11 +412,11 @@ def test_custom_redactor_is_used(tmp_path: Path) -> None:
 
 
 def _three_frames(path: Path) -> list[list[bytes]]:
-    """A cassette of three interactions, one zstd frame each after the header's; returns their
-    chunks."""
+    """A cassette of three interactions, one zstd frame each after the header's (each written by
+    a writer session of its own: a session's records share one frame); returns their chunks."""
     streams = [[b"data: %d-%d\n\n" % (n, i) for i in range(6)] for n in range(3)]
-    with new_writer(path, flush_interval=None) as writer:
-        for chunks in streams:
+    for n, chunks in enumerate(streams):
+        with new_writer(path, flush_interval=None, append=n > 0) as writer:
             write_stream(writer, chunks)
     return streams
 
@@ -562,7 +562,7 @@ def test_missing_file(tmp_path: Path) -> None:
 # -- frames, crash safety, atomic writes, appending ---------------------------------------------
 
 
-def test_a_frame_ends_at_each_interaction_end(tmp_path: Path) -> None:
+def test_one_frame_holds_a_session_and_each_interaction_end_is_flushed(tmp_path: Path) -> None:
     path = tmp_path / "c.ndjson.zst"
     with new_writer(path, flush_interval=None) as writer:
         rec = writer.begin("GET", "http://h/")
@@ -570,13 +570,46 @@ def test_a_frame_ends_at_each_interaction_end(tmp_path: Path) -> None:
         temp = writer.temp_path
         assert temp is not None
         assert len(frame_starts(temp.read_bytes())) == 1  # the header's frame, nothing else yet
-        assert len(Cassette.load(temp)) == 0
+        assert len(Cassette.load(temp, strict=False)) == 0  # not flushed: nothing to read
         rec.end()
-        assert len(Cassette.load(temp)) == 1  # whole and readable while the writer is open
-        assert len(frame_starts(temp.read_bytes())) == 2
+        # flushed as complete blocks: whole and readable while the writer (and frame) is open
+        readable = Cassette.load(temp, strict=False)
+        assert [(i.complete, [c.data for c in i.chunks]) for i in readable] == [(True, [b"x"])]
+        assert readable.truncated  # ... in a frame that has not ended yet
         assert not path.exists()
         write_stream(writer, [b"y"])
-        assert len(frame_starts(temp.read_bytes())) == 3
+        assert len(Cassette.load(temp, strict=False)) == 2
+    data = path.read_bytes()
+    assert len(frame_starts(data)) == 2  # the header's frame, then one for the whole session
+    assert [[c.data for c in i.chunks] for i in Cassette.load(path)] == [[b"x"], [b"y"]]
+
+
+def test_later_interactions_compress_against_earlier_ones(tmp_path: Path) -> None:
+    """One frame per session: a repeated interaction costs a fraction of the first."""
+    chunks = [bytes(range(i, i + 200)) + b"%d" % i for i in range(0, 50, 2)]
+    sizes = []
+    for count in (1, 2):
+        path = tmp_path / f"{count}.ndjson.zst"
+        with new_writer(path, flush_interval=None) as writer:
+            for _ in range(count):
+                write_stream(writer, chunks)
+        sizes.append(path.stat().st_size)
+    assert sizes[1] - sizes[0] < 0.2 * sizes[0]
+
+
+def test_a_frame_ends_after_max_frame_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamtape._writer
+
+    monkeypatch.setattr(streamtape._writer, "_MAX_FRAME_BYTES", 300)
+    path = tmp_path / "c.ndjson.zst"
+    streams = [[b"data: %d-%d\n\n" % (n, i) for i in range(5)] for n in range(4)]
+    with new_writer(path, flush_interval=None) as writer:
+        for chunks in streams:
+            write_stream(writer, chunks)
+    assert len(frame_starts(path.read_bytes())) > 3  # the header's, then several
+    assert [[c.data for c in i.chunks] for i in Cassette.load(path)] == streams
 
 
 def test_pending_records_reach_the_file_within_the_flush_interval(tmp_path: Path) -> None:
@@ -642,6 +675,28 @@ def test_truncation_never_loses_a_flushed_chunk(tmp_path: Path) -> None:
         got = [c.data for c in cassette[1].chunks] if len(cassette) > 1 else []
         assert got[:complete] == chunks[:complete], cut
         assert got == chunks[: len(got)]
+
+
+def test_a_cut_in_a_session_frame_keeps_every_ended_interaction(tmp_path: Path) -> None:
+    """Without timed flushes, the block flush at each end still makes ended interactions safe."""
+    path = tmp_path / "c.ndjson.zst"
+    streams = [[b"data: %d-%d\n\n" % (n, i) * (i + 1) for i in range(4)] for n in range(3)]
+    ended_at = []  # file size once each interaction had ended
+    with new_writer(path, flush_interval=None, atomic=False) as writer:
+        for chunks in streams:
+            write_stream(writer, chunks)
+            ended_at.append(path.stat().st_size)
+    data = path.read_bytes()
+    [_, start] = frame_starts(data)
+    cut_file = tmp_path / "cut.ndjson.zst"
+    for cut in range(start + 1, len(data)):
+        cut_file.write_bytes(data[:cut])
+        cassette = Cassette.load(cut_file, strict=False)
+        assert cassette.truncated
+        ended = sum(size <= cut for size in ended_at)
+        got = [(i.complete, [c.data for c in i.chunks]) for i in cassette]
+        assert got[:ended] == [(True, chunks) for chunks in streams[:ended]], cut
+        assert ended == len(streams) or len(got) == ended  # nothing of the next was flushed
 
 
 def test_atomic_write_renames_at_close_and_discard_keeps_the_old_file(tmp_path: Path) -> None:
@@ -749,3 +804,45 @@ def test_timing_facts_say_whether_a_response_really_streamed(tmp_path: Path) -> 
     assert timing.first_event == pytest.approx(0.25)
     assert timing.largest_gap == pytest.approx(1.0)
     assert timing.duration == pytest.approx(1.3)
+
+
+# -- format 2.0 files written before one frame spanned a writer session --------------------------
+
+V2 = sorted((Path(__file__).parent / "fixtures" / "streamtape-v2").glob("*.ndjson.zst"))
+
+
+@pytest.mark.parametrize("old", V2, ids=lambda p: p.name)
+def test_format_2_0_files_with_a_frame_per_interaction_still_read(old: Path) -> None:
+    cassette = Cassette.load(old)
+    assert cassette.header is not None
+    assert (cassette.header.version, cassette.header.dictionary) == ("2.0", DICTIONARY_ID)
+    assert len(frame_starts(old.read_bytes())) == 1 + len(cassette)  # the old layout
+    for inter in cassette:
+        assert inter.end is not None
+        assert inter.chunks
+        assert inter.events()
+    assert [r for r in Cassette.iter_records(old) if isinstance(r, Header)] == [cassette.header]
+
+
+@pytest.mark.parametrize("atomic", [True, False])
+def test_appending_to_a_format_2_0_file_keeps_its_bytes(tmp_path: Path, atomic: bool) -> None:
+    [old] = [p for p in V2 if p.name == "three-interactions.ndjson.zst"]
+    path = tmp_path / old.name
+    path.write_bytes(old.read_bytes())
+    before = Cassette.load(path)
+    with new_writer(path, append=True, atomic=atomic) as writer:
+        write_stream(writer, [b"data: new\n\n"])
+        write_stream(writer, [b"data: newer\n\n"])
+    data = path.read_bytes()
+    assert data.startswith(old.read_bytes())
+    assert len(frame_starts(data)) == len(frame_starts(old.read_bytes())) + 1  # one new frame
+    after = Cassette.load(path)
+    assert after.header == before.header
+    assert [i.id for i in after] == [1, 2, 3, 4, 5]
+    assert [[c.data for c in i.chunks] for i in after][:3] == [
+        [c.data for c in i.chunks] for i in before
+    ]
+    assert [[c.data for c in i.chunks] for i in after][3:] == [
+        [b"data: new\n\n"],
+        [b"data: newer\n\n"],
+    ]

@@ -141,7 +141,7 @@ def test_new_episodes_replays_matches_and_appends_misses(sse_server: SSEServer, 
     assert bodies == [b'{"input":"one"}', b'{"input":"two"}']
 
 
-def test_looking_at_interactions_while_recording_leaves_one_frame_per_interaction(
+def test_looking_at_interactions_while_recording_leaves_one_frame_per_session(
     sse_server: SSEServer, path: Path
 ) -> None:
     url = sse_server.add(Route("/v1/responses", sse_chunks(FIXTURE), delays=0.001))
@@ -155,7 +155,7 @@ def test_looking_at_interactions_while_recording_leaves_one_frame_per_interactio
             assert tape.interactions[-1].complete
     data = path.read_bytes()
     starts = [n for n in range(len(data)) if data.startswith(b"\x28\xb5\x2f\xfd", n)]
-    assert len(starts) == 1 + 3  # the header's frame, then one per interaction
+    assert len(starts) == 1 + 1  # the header's frame, then one for the writer session
     assert [len(i.chunks) for i in Cassette.load(path)] == [len(sse_chunks(FIXTURE))] * 3
 
 
