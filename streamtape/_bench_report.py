@@ -46,6 +46,7 @@ class BenchReport(msgspec.Struct, frozen=True):
     shapes: dict[str, str]
     rows: list[Row]
     skipped: list[Skipped]
+    fast_path: str = ""  # "C" or "Python": where the SSE parser's fast path ran
 
     @property
     def failures(self) -> list[Row]:
@@ -54,9 +55,10 @@ class BenchReport(msgspec.Struct, frozen=True):
 
 
 _FOOTNOTE = (
-    "{report.repeat} timed run(s) per decoder, interleaved, after {report.warmup} warm-up run(s); "
-    "median shown; spread = half the range over the median; streamtape x = streamtape's speed "
-    "over the decoder's (median of the paired runs' time ratios)."
+    "{report.repeat} timed run(s) per decoder, interleaved, after {report.warmup} warm-up run(s) "
+    "(a run shorter than 20 ms repeats its decode to last that long; the time of one pass is "
+    "shown); median shown; spread = half the range over the median; streamtape x = "
+    "streamtape's speed over the decoder's (median of the paired runs' time ratios)."
 )
 
 
@@ -102,6 +104,8 @@ def render_table(report: BenchReport) -> str:
     text.insert(1, "-" * len(text[0]))
     text.append("")
     text.append(_FOOTNOTE.format(report=report))
+    if report.fast_path:
+        text.append(f"streamtape's SSE fast path ran in {report.fast_path}.")
     for s in report.skipped:
         text.append(f"skipped {s.decoder}: {s.reason} ({s.install})")
     for row in report.failures:

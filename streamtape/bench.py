@@ -51,7 +51,7 @@ from streamtape._bench_report import (
 )
 from streamtape.decode import EventDecoder, iter_events
 from streamtape.events import Done, TaggedEvent
-from streamtape.sse import PythonSSEParser, SSEParser
+from streamtape.sse import SPEEDUPS, PythonSSEParser, SSEParser
 
 __all__ = [
     "ANCHORS",
@@ -342,6 +342,9 @@ def _presplit(stream: bytes) -> bytes:
 # ---------------------------------------------------------------------------------------- runner
 
 
+_MIN_RUN_NS = 20_000_000  # a timed run lasts at least this long, if the warm-up says so
+
+
 @dataclass
 class _Case:
     anchor: Anchor
@@ -350,8 +353,10 @@ class _Case:
     runs: list[int] = field(default_factory=list)
     events: int = -1
     error: str | None = None
+    number: int = 1  # decodes a timed run makes (set by the warm-up: see `calibrate`)
 
     def run(self) -> int:
+        """Decode the streams `number` times; record the time of one pass; return its events."""
         # The cyclic GC is paused while timing, as timeit does: otherwise a collection that one
         # decoder's garbage triggers (traversing the SDKs' large heap) is billed to whichever
         # decoder runs then, and a ceiling holding all its events at once pays for the others.
@@ -359,13 +364,23 @@ class _Case:
         gc.disable()
         try:
             start = time.perf_counter_ns()
-            n = 0
-            for chunks in self.streams:
-                n += decode(chunks)
-            self.runs.append(time.perf_counter_ns() - start)
+            for _ in range(self.number):
+                n = 0
+                for chunks in self.streams:
+                    n += decode(chunks)
+            self.runs.append((time.perf_counter_ns() - start) // self.number)
         finally:
             gc.enable()
         return n
+
+    def calibrate(self) -> None:
+        """After a warm-up pass: when it was short, time one more (warm) pass and repeat the
+        decode within each timed run up to `_MIN_RUN_NS`, as timeit's autorange does, so a small
+        input is not timed right after another decoder has evicted it from the CPU caches
+        (which costs tens of microseconds)."""
+        if self.runs and self.runs[-1] < _MIN_RUN_NS:
+            self.run()
+            self.number = max(1, min(10_000, -(-_MIN_RUN_NS // max(self.runs[-1], 1))))
 
 
 def _select(against: Sequence[str] | None) -> tuple[list[Anchor], list[Skipped]]:
@@ -404,8 +419,10 @@ def run_bench(
 
     `against` names the anchors (keys of `ANCHORS`; streamtape always runs; None: all of them).
     `shapes` defaults to each input's own. Per input and shape, every decoder first runs `warmup`
-    untimed times, then `repeat` timed times interleaved. A decoder that raises or decodes another
-    number of events than streamtape gets a row with `error` set (see `BenchReport.failures`).
+    untimed times, then `repeat` timed times interleaved; a decode shorter than 20 ms is repeated
+    within each timed run to last that long (see `_Case.calibrate`). A decoder that raises or
+    decodes another number of events than streamtape gets a row with `error` set (see
+    `BenchReport.failures`).
     Raises ValueError for an unknown anchor or shape name.
     """
     anchors, skipped = _select(against)
@@ -439,6 +456,8 @@ def run_bench(
                 step += 1
                 try:
                     n = case.run()
+                    if round_ < warmup:
+                        case.calibrate()
                 except Exception as exc:  # a decoder failing is a result, not a crash
                     case.error = _error(exc)
                     continue
@@ -463,6 +482,7 @@ def run_bench(
         shapes={s: SHAPES[s] for s in dict.fromkeys(shape for _, shape in plan)},
         rows=rows,
         skipped=skipped,
+        fast_path="C" if SPEEDUPS else "Python",
     )
 
 

@@ -21,6 +21,7 @@ from streamtape import bench
 from streamtape.cassette import CassetteWriter
 from streamtape.decode import EventDecoder
 from streamtape.events import Done, ErrorEvent, ResponseImageGenerationCallPartialImageEvent
+from streamtape.sse import SPEEDUPS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OPENROUTER_SSE = FIXTURES / "pydantic-ai" / "test_openai_responses_raw_cot_stream_openrouter.sse"
@@ -48,6 +49,7 @@ def test_run_bench_has_a_row_per_installed_decoder_with_equal_event_counts() -> 
     installed = {name for name, anchor in bench.ANCHORS.items() if not anchor.missing()}
     assert {s["decoder"] for s in data["skipped"]} == set(bench.ANCHORS) - installed
     assert data["repeat"] == 1
+    assert data["fast_path"] == ("C" if SPEEDUPS else "Python")
     dists = {"streamtape", "msgspec", "httpx", "openai", "openrouter", "httpx-sse"}
     assert set(data["versions"]) == {bench.ANCHORS[n].dist for n in installed} - {""}
     assert set(data["versions"]) <= dists
@@ -89,6 +91,7 @@ def test_render_table_lists_every_row_and_the_skipped(monkeypatch: pytest.Monkey
     assert lines[3].split()[0] == "frames"
     assert lines[3].split()[-1].endswith("x")
     assert "skipped httpx-sse: httpx_sse not installed (pip install httpx-sse)" in table
+    assert f"streamtape's SSE fast path ran in {'C' if SPEEDUPS else 'Python'}." in lines
 
 
 @pytest.mark.parametrize(
