@@ -433,3 +433,22 @@ def test_docs_show_no_output_paths(scripts: Any) -> None:
 
     given = ["--repeat", "3", "--json", "out/x.json", "--write-docs", "--json=y.json", "--quick"]
     assert shown_args(given) == ["--repeat", "3", "--quick"]
+
+
+def test_a_short_decode_is_repeated_within_each_timed_run() -> None:
+    calls: list[int] = []
+
+    def decode(chunks: list[bytes]) -> int:
+        calls.append(len(chunks))
+        return 3
+
+    case = bench._Case(bench.ANCHORS["frames"], decode, [[b"x"]])
+    assert case.run() == 3
+    assert (case.number, len(calls)) == (1, 1)
+    case.calibrate()  # a pass of microseconds: repeat it up to 20 ms, within the 10,000 cap
+    assert case.number > 100
+    calls.clear()
+    case.runs.clear()
+    assert case.run() == 3
+    assert len(calls) == case.number
+    assert len(case.runs) == 1  # one figure: the time of one pass
