@@ -201,13 +201,16 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize(("payload", "kind", "path"), MALFORMED)
+@pytest.mark.parametrize("size", [0, 3, -1], ids=["whole", "3-bytes", "per-frame"])
+@FAST
 def test_strict_error_names_type_field_and_offset(
-    payload: bytes, kind: str | None, path: str | None
+    payload: bytes, kind: str | None, path: str | None, size: int, fast: type[SSEParser]
 ) -> None:
     stream = b'data: {"type":"response.keep_alive"}\n\n' + b"data: " + payload + b"\n\n"
     offset = stream.index(b"data: " + payload)
+    chunks = {0: [stream], 3: split_every(stream, 3), -1: [stream[:offset], stream[offset:]]}
     with pytest.raises(DecodeError) as info:
-        fed([stream])
+        fed(chunks[size], fast=fast)
     error = info.value
     message = str(error)
     assert f"byte offset {offset}" in message
@@ -220,11 +223,12 @@ def test_strict_error_names_type_field_and_offset(
 
 
 @pytest.mark.parametrize(("payload", "kind", "path"), MALFORMED)
+@FAST
 def test_lenient_yields_malformed_and_goes_on(
-    payload: bytes, kind: str | None, path: str | None
+    payload: bytes, kind: str | None, path: str | None, fast: type[SSEParser]
 ) -> None:
     stream = b"data: " + payload + b'\n\ndata: {"type":"response.keep_alive"}\n\n'
-    bad, good = fed(split_every(stream, 3), strict=False)
+    bad, good = fed(split_every(stream, 3), strict=False, fast=fast)
     assert isinstance(bad, ev.MalformedEvent)
     assert (bad.raw, bad.offset) == (payload, 0)
     assert isinstance(good, ev.ResponseKeepAliveEvent)
