@@ -318,6 +318,8 @@ class _PyFastPath(_ExactParser):
         several `data:` lines, an `id:` or `retry:` field, a blank line too many) goes through
         the exact parser and comes back as `SSEFrame`s. Do not mix with `feed`.
         """
+        if type(data) is not bytes:
+            data = bytes(data)  # a bytearray or memoryview: payloads are always bytes
         tail = self._tail
         if self._special or data.find(b"\r") >= 0:
             return self._special_feed(data)

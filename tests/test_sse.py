@@ -375,3 +375,16 @@ def test_fast_path_queues_a_huge_line_fed_a_byte_at_a_time(fast: type[SSEParser]
         items += parser.feed_payloads(raw[i : i + 1])
     assert items == [payload, b"[DONE]"]
     assert parser.offset == len(raw)
+
+
+@FAST
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_fast_path_takes_any_bytes_like_and_gives_bytes(fast: type[SSEParser], kind: type) -> None:
+    parser = fast()
+    frame = b'event: x\ndata: {"a":1}\n\n'
+    assert parser.feed_payloads(kind(frame)) == [b'{"a":1}']
+    assert type(parser.feed_payloads(kind(frame))[0]) is bytes
+    (batch,) = parser.feed_payloads(kind(frame * 3))
+    assert isinstance(batch, PayloadBatch)
+    assert batch.payloads == [b'{"a":1}'] * 3
+    assert type(batch.region) is bytes
