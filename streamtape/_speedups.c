@@ -41,88 +41,67 @@ rfind_blank(const char *buf, Py_ssize_t from, Py_ssize_t n)
     return -1;
 }
 
-/* Whether buf[0:n] is one standard frame, `(?:event:.*\n)?data: ?(.*)\n(?:event:.*\n)?\n`
- * (`.` any byte but LF); sets the payload's span. buf ends with "\n\n". */
-static int
-single_frame(const char *buf, Py_ssize_t n, Py_ssize_t *start, Py_ssize_t *end)
+/* The standard frame at r[pos] (a frame boundary), `(?:event:.*\n)?data: ?(.*)\n(?:event:.*\n)?\n`
+ * (`.` any byte but LF; the event line after the data line is AWS Bedrock's order), its payload
+ * opening `{` or `[` when json_only: sets the payload's span and returns the offset just past
+ * the frame, or -1 when the bytes at pos are not such a frame. */
+static Py_ssize_t
+parse_frame(const char *r, Py_ssize_t pos, Py_ssize_t n, int json_only, Py_ssize_t *start,
+            Py_ssize_t *stop)
 {
-    Py_ssize_t pos = 0;
-    if (n >= 6 && memcmp(buf, "event:", 6) == 0) {
-        const char *nl = memchr(buf + 6, '\n', (size_t)(n - 6));
-        pos = nl - buf + 1; /* found: buf ends with LF */
+    if (n - pos >= 6 && memcmp(r + pos, "event:", 6) == 0) {
+        const char *nl = memchr(r + pos + 6, '\n', (size_t)(n - pos - 6));
+        if (nl == NULL) {
+            return -1;
+        }
+        pos = nl - r + 1;
     }
-    if (n - pos < 5 || memcmp(buf + pos, "data:", 5) != 0) {
-        return 0;
+    if (n - pos < 5 || memcmp(r + pos, "data:", 5) != 0) {
+        return -1;
     }
     pos += 5;
-    if (pos < n && buf[pos] == ' ') {
+    if (pos < n && r[pos] == ' ') {
         pos++;
     }
-    const char *nl = memchr(buf + pos, '\n', (size_t)(n - pos));
-    Py_ssize_t stop = nl - buf, next = stop + 1;
-    if (next < n - 1 && n - next >= 6 && memcmp(buf + next, "event:", 6) == 0) {
-        /* the event line after the data line (AWS Bedrock's order) */
-        next = (const char *)memchr(buf + next, '\n', (size_t)(n - next)) - buf + 1;
+    if (json_only && (pos >= n || (r[pos] != '{' && r[pos] != '['))) {
+        return -1;
     }
-    if (next != n - 1) {
-        return 0;
+    const char *nl = memchr(r + pos, '\n', (size_t)(n - pos));
+    if (nl == NULL) {
+        return -1;
+    }
+    Py_ssize_t next = nl - r + 1;
+    if (n - next >= 6 && memcmp(r + next, "event:", 6) == 0) {
+        const char *after = memchr(r + next + 6, '\n', (size_t)(n - next - 6));
+        if (after == NULL) {
+            return -1;
+        }
+        next = after - r + 1;
+    }
+    if (next >= n || r[next] != '\n') {
+        return -1;
     }
     *start = pos;
-    *end = stop;
-    return 1;
+    *stop = nl - r;
+    return next + 1;
 }
 
-/* Join by LF into out the payloads of the run of standard frames
- * `(?:event:.*\n)?data: ?[{[].*\n(?:event:.*\n)?\n` that starts at r[pos] (a frame boundary) and stops at the
- * first other frame or at r[n]. Returns the joined length; sets *count and *end (where the run
- * stops). out holds at least n - pos bytes. */
+/* Join by LF into out the payloads of the run of standard frames with JSON payloads that starts
+ * at r[pos] (a frame boundary) and stops at the first other frame or at r[n]. Returns the
+ * joined length; sets *count and *end (where the run stops). out holds at least n - pos bytes. */
 static Py_ssize_t
 join_run(const char *r, Py_ssize_t pos, Py_ssize_t n, char *out, Py_ssize_t *count,
          Py_ssize_t *end)
 {
-    Py_ssize_t o = 0, c = 0;
-    while (pos < n) {
-        Py_ssize_t p = pos;
-        if (n - p >= 6 && memcmp(r + p, "event:", 6) == 0) {
-            const char *nl = memchr(r + p + 6, '\n', (size_t)(n - p - 6));
-            if (nl == NULL) {
-                break;
-            }
-            p = nl - r + 1;
-        }
-        if (n - p < 5 || memcmp(r + p, "data:", 5) != 0) {
-            break;
-        }
-        p += 5;
-        if (p < n && r[p] == ' ') {
-            p++;
-        }
-        if (p >= n || (r[p] != '{' && r[p] != '[')) {
-            break;
-        }
-        const char *nl = memchr(r + p, '\n', (size_t)(n - p));
-        if (nl == NULL) {
-            break;
-        }
-        Py_ssize_t stop = nl - r, next = stop + 1;
-        if (n - next >= 6 && memcmp(r + next, "event:", 6) == 0) {
-            /* the event line after the data line (AWS Bedrock's order) */
-            const char *after = memchr(r + next + 6, '\n', (size_t)(n - next - 6));
-            if (after == NULL) {
-                break;
-            }
-            next = after - r + 1;
-        }
-        if (next >= n || r[next] != '\n') {
-            break;
-        }
+    Py_ssize_t o = 0, c = 0, start, stop, next;
+    while (pos < n && (next = parse_frame(r, pos, n, 1, &start, &stop)) >= 0) {
         if (c) {
             out[o++] = '\n';
         }
-        memcpy(out + o, r + p, (size_t)(stop - p));
-        o += stop - p;
+        memcpy(out + o, r + start, (size_t)(stop - start));
+        o += stop - start;
         c++;
-        pos = next + 1;
+        pos = next;
     }
     *count = c;
     *end = pos;
@@ -174,17 +153,16 @@ part(PyObject *region, Py_ssize_t start, Py_ssize_t stop)
 static Py_ssize_t
 add_run(FastPath *self, PyObject *region, Py_ssize_t pos, PyObject *out)
 {
-    Py_ssize_t n = PyBytes_GET_SIZE(region), count, stop;
+    Py_ssize_t n = PyBytes_GET_SIZE(region), count, stop, start;
+    if (parse_frame(PyBytes_AS_STRING(region), pos, n, 1, &start, &stop) < 0) {
+        return pos; /* no run here: nothing to allocate */
+    }
     PyObject *lines = PyBytes_FromStringAndSize(NULL, n - pos);
     if (lines == NULL) {
         return -1;
     }
     Py_ssize_t size =
         join_run(PyBytes_AS_STRING(region), pos, n, PyBytes_AS_STRING(lines), &count, &stop);
-    if (count == 0) {
-        Py_DECREF(lines);
-        return pos;
-    }
     PyObject *run = NULL, *number = NULL, *batch = NULL;
     if (_PyBytes_Resize(&lines, size) < 0) {
         return -1;
@@ -242,7 +220,7 @@ static PyObject *
 single(const char *buf, Py_ssize_t cut, int *is_single)
 {
     Py_ssize_t start, end;
-    *is_single = single_frame(buf, cut, &start, &end);
+    *is_single = parse_frame(buf, 0, cut, 0, &start, &end) == cut;
     if (!*is_single) {
         return NULL;
     }
