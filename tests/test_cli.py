@@ -144,8 +144,15 @@ def test_sigint_mid_stream_leaves_an_interrupted_cassette(
     chunks = sse_chunks(TEXT_SSE)
     url = sse_server.add(Route("/slow", chunks, gates={4: gate}))
     out = tmp_path / "i.ndjson.zst"
+    # A background job inherits SIGINT as ignored, and Python then leaves it ignored: give the
+    # child Python's own handler back before the CLI starts.
+    argv = ["streamtape", "record", url, "-o", str(out), "--data", "{}"]
+    child = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        f"sys.argv = {argv!r}; runpy.run_module('streamtape', run_name='__main__')"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamtape", "record", url, "-o", str(out), "--data", "{}"],
+        [sys.executable, "-c", child],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
