@@ -313,7 +313,7 @@ def _random_fields(yaml_path: Path) -> int:
 def sizes(tmp: Path, report: Report) -> list[Row]:
     """Every YAML fixture against the same interactions as a streamtape cassette, written with
     the default writer (shipped dictionary) and without a dictionary. The dictionary was trained
-    on synthetic traffic only (benchmarks/make_dictionary.py), so every fixture is held out."""
+    on synthetic traffic only (tools/make_dictionary.py), so every fixture is held out."""
     totals: dict[str, list[int]] = {}
     plain_sum = 0
     for yaml_path in sorted(FIXTURES.rglob("*.yaml")):
@@ -546,7 +546,7 @@ def docs_section(report: Report, command: str) -> str:
             "Sizes: every interaction of each YAML fixture (streamed bodies one chunk per SSE "
             "frame, 20 ms apart; others one chunk) written with `CassetteWriter(redactor=None)`, "
             "compared with the YAML file's bytes. The writer's zstd dictionary was trained only "
-            "on synthetic streams (`benchmarks/make_dictionary.py`), so every fixture is held "
+            "on synthetic streams (`tools/make_dictionary.py`), so every fixture is held "
             "out of its training.",
         ]
     )

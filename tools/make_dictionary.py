@@ -13,7 +13,7 @@ Each interaction is written with CassetteWriter (no dictionary, default redactor
 NDJSON records (request to end record) are one training sample: what the compressor sees of it.
 Deterministic: the same seed and zstandard version give the same file.
 
-    python benchmarks/make_dictionary.py [--check] [--seed 1] [--interactions 1500]
+    python tools/make_dictionary.py [--check] [--seed 1] [--interactions 1500]
 """
 
 from __future__ import annotations
