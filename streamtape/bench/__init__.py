@@ -9,8 +9,8 @@ no CR line ends, comments, multi-line data or error offsets), and three ceilings
 pre-split payloads into the event Structs or into dicts, and splitting frames alone. Anchors that
 are not installed are skipped with the pip command that adds them.
 
-The inputs (generated streams, fixtures, cassettes, chunk shapes) live in ``_bench_inputs``, the
-report and its renderings in ``_bench_report``; this module re-exports their public names.
+The inputs (generated streams, fixtures, cassettes, chunk shapes) live in ``bench._inputs``, the
+report and its renderings in ``bench._report``; this module re-exports their public names.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any, TextIO, cast
 
 import msgspec
 
-from streamtape._bench_inputs import (
+from streamtape.bench._inputs import (
     _DONE,
     SHAPES,
     BenchInput,
@@ -41,7 +41,7 @@ from streamtape._bench_inputs import (
     load_input,
     synthetic_stream,
 )
-from streamtape._bench_report import (
+from streamtape.bench._report import (
     BenchReport,
     Row,
     Skipped,
