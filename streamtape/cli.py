@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, TypeVar
 import click
 import httpx
 
+from streamtape._cli_serve import proxy, serve
 from streamtape.cassette import Cassette, CassetteWriter, Interaction
 from streamtape.convert import convert_yaml, event_json, export
 from streamtape.decode import EventDecoder
@@ -596,6 +597,10 @@ def bench(files: tuple[Path, ...], repeat: int, against: tuple[str, ...], as_jso
     click.echo(bench_mod.render_json(report) if as_json else bench_mod.render_table(report))
     if report.failures:
         sys.exit(1)
+
+
+cli.add_command(serve)
+cli.add_command(proxy)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,229 @@
+"""``streamtape serve`` and ``streamtape proxy``: the HTTP faces of replay and recording."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import cast
+
+import click
+
+from streamtape.errors import StreamtapeError
+from streamtape.server import ProxyApp, ProxyMode, ReplayApp, base_path
+
+__all__ = ["proxy", "serve"]
+
+_INSTANT = float("inf")
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except (StreamtapeError, OSError, ValueError) as exc:
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None and ctx.find_root().params.get("debug"):
+            raise
+        raise click.ClickException(str(exc).splitlines()[0] or type(exc).__name__) from None
+
+
+def _run(
+    app: ReplayApp | ProxyApp,
+    host: str,
+    port: int,
+    allow_remote: bool,
+    exit_after: int | None,
+    announce: Callable[[str], str],
+) -> None:
+    """Bind, print ``announce(url)``, serve until Ctrl-C or ``exit_after`` requests.
+
+    The socket listens before the lines are printed, so a client may connect at once (the
+    kernel queues it until uvicorn accepts)."""
+    from streamtape._uvicorn import bind, serve_forever, url_of, uvicorn_server
+
+    sock = bind(host, port, allow_remote=allow_remote)
+    if allow_remote:
+        click.echo(
+            f"warning: listening on {host}: whoever reaches it reads the recordings", err=True
+        )
+    server = uvicorn_server(app)
+    if exit_after is not None:
+        limit = exit_after
+
+        def count() -> None:
+            if app.requests >= limit:
+                server.should_exit = True
+
+        app.on_request = count
+    click.echo(announce(url_of(sock)), nl=False)
+    sys.stdout.flush()
+    try:
+        serve_forever(server, sock)
+    finally:
+        sock.close()
+
+
+@click.command()
+@click.argument("cassettes", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port to listen on (0: a free one, printed).",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Replay speed factor (2 = twice as fast).",
+)
+@click.option("--instant", is_flag=True, help="No waiting between chunks.")
+@click.option(
+    "--max-gap",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Cap every wait at this many seconds.",
+)
+@click.option(
+    "--exit-after",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after answering this many requests.",
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow --host to be a non-loopback address (prints a warning).",
+)
+def serve(
+    cassettes: tuple[str, ...],
+    host: str,
+    port: int,
+    speed: float,
+    instant: bool,
+    max_gap: float | None,
+    exit_after: int | None,
+    allow_remote: bool,
+) -> None:
+    """Replay cassettes over HTTP, chunk by chunk at the recorded pace, to any client.
+
+    CASSETTES are files or folders of *.ndjson.zst. Point a client's base URL at the printed
+    one (any tail of a recorded path matches, so the API's own base path works too). Each
+    recording answers once; a request that matches none gets a 404 JSON error with the
+    closest recording. Ends on Ctrl-C or after --exit-after requests with a summary on
+    stderr; exit code 1 if any request matched nothing.
+
+    \b
+    Examples:
+      streamtape serve cassettes/ --instant
+      streamtape serve tests/cassettes/chat.ndjson.zst --port 8089 --exit-after 1 &
+      OPENAI_BASE_URL=http://127.0.0.1:8089/v1 node agent.mjs
+    """
+    with _one_line_errors():
+        app = ReplayApp(list(cassettes), speed=_INSTANT if instant else speed, max_gap=max_gap)
+        base = base_path(app.interactions)
+
+        def announce(url: str) -> str:
+            return (
+                f"streamtape serve: {len(app.interactions)} interaction(s) from "
+                f"{len(app.cassettes)} cassette(s)\nlistening on {url}\n"
+                f"base URL: {url}{base}\nOPENAI_BASE_URL={url}{base}\n"
+            )
+
+        with suppress(KeyboardInterrupt):
+            _run(app, host, port, allow_remote, exit_after, announce)
+    missed = app.missed
+    click.echo(
+        f"played {len(app.played)}, unplayed {len(app.unplayed)}, missed {len(missed)}",
+        err=True,
+    )
+    for line in missed:
+        click.echo(f"  missed: {line}", err=True)
+    if missed:
+        sys.exit(1)
+
+
+@click.command()
+@click.option(
+    "--upstream", required=True, help="The API's base URL, e.g. https://openrouter.ai/api/v1."
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Cassette to record into.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["once", "new_episodes", "all"]),
+    default="once",
+    show_default=True,
+    help="once: record a missing cassette, replay an existing one; new_episodes: "
+    "replay matches, record and append the rest; all: record everything afresh.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port to listen on (0: a free one, printed).",
+)
+@click.option(
+    "--exit-after",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after answering this many requests.",
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow --host to be a non-loopback address (prints a warning).",
+)
+def proxy(
+    upstream: str,
+    output: str,
+    mode: str,
+    host: str,
+    port: int,
+    exit_after: int | None,
+    allow_remote: bool,
+) -> None:
+    """Record what clients stream from UPSTREAM, passing every chunk through as it arrives.
+
+    Point a client's base URL at the printed one; its credentials go on to the upstream and
+    are redacted in the cassette. Ends on Ctrl-C or after --exit-after requests, then writes
+    the cassette and a summary on stderr.
+
+    \b
+    Examples:
+      streamtape proxy --upstream https://openrouter.ai/api/v1 -o tape.ndjson.zst
+      OPENAI_BASE_URL=http://127.0.0.1:PORT OPENAI_API_KEY=$OPENROUTER_API_KEY node agent.mjs
+      streamtape serve tape.ndjson.zst    # later, offline
+    """
+    with _one_line_errors():
+        app = ProxyApp(upstream, output, mode=cast(ProxyMode, mode))
+
+        def announce(url: str) -> str:
+            return (
+                f"streamtape proxy: {upstream} -> {output} (mode {mode})\nlistening on {url}\n"
+                f"base URL: {url}\nOPENAI_BASE_URL={url}\n"
+            )
+
+        try:
+            with app:
+                _run(app, host, port, allow_remote, exit_after, announce)
+        except KeyboardInterrupt:
+            pass
+    click.echo(
+        f"recorded {app.recorded}, replayed {len(app.played)}, missed {len(app.missed)}"
+        + (f" -> {output}" if app.recorded else ""),
+        err=True,
+    )
+    if app.missed:
+        sys.exit(1)
