@@ -17,6 +17,7 @@ import math
 import re
 import shlex
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ __all__ = [
     "parse_speed",
     "streamtape_config",
     "tape",
+    "tape_server",
 ]
 
 MODES = RECORD_MODES
@@ -288,10 +290,48 @@ def tape(request: pytest.FixtureRequest, streamtape_config: Mapping[str, Any]) -
     item.user_properties.append((_PROPERTY, _stats(active, settings)))
 
 
+@pytest.fixture
+def tape_server(
+    request: pytest.FixtureRequest, streamtape_config: Mapping[str, Any]
+) -> Iterator[str]:
+    """The test's cassette served over HTTP on a free loopback port: yields the base URL.
+
+    For tests that drive a subprocess or another language's client (point its base URL here).
+    The cassette, ``speed``, ``max_gap``, ``match_on`` and ``redact`` are found as for ``tape``;
+    interactions left unplayed fail the test as ``tape_unused`` says. Needs uvicorn
+    (``streamtape[serve]``)."""
+    from streamtape._uvicorn import serve_in_thread
+    from streamtape.server import ReplayApp, base_path
+
+    item = request.node
+    assert isinstance(item, pytest.Item)
+    settings = _settings(item, streamtape_config)
+    if not settings.path.exists():
+        pytest.fail(
+            f"streamtape: tape_server has no cassette {settings.path} to serve; record it "
+            "through `streamtape proxy` or a recording test first",
+            pytrace=False,
+        )
+    served = ("speed", "max_gap", "match_on", "redact")
+    app = ReplayApp([settings.path], **{k: v for k, v in settings.kwargs.items() if k in served})
+    with serve_in_thread(app) as url:
+        yield url + base_path(app.interactions)
+    unplayed = app.unplayed
+    if unplayed and settings.unused != "ignore":
+        message = (
+            f"streamtape: tape_server left {len(unplayed)} recorded interaction(s) of "
+            f"{settings.path} unplayed:\n{_describe(unplayed)}"
+        )
+        if settings.unused == "fail":
+            pytest.fail(message, pytrace=False)
+        warnings.warn(UnusedInteractionsWarning(message), stacklevel=1)
+
+
 @pytest.fixture(autouse=True)
 def _streamtape_marked(request: pytest.FixtureRequest) -> None:
     """Enter the cassette for marked tests that do not ask for ``tape`` themselves."""
-    if request.node.get_closest_marker(_MARKER) is not None:
+    marked = request.node.get_closest_marker(_MARKER) is not None
+    if marked and "tape_server" not in request.fixturenames:  # that one serves it itself
         request.getfixturevalue("tape")
 
 

@@ -66,6 +66,8 @@ ALLOWED: dict[str, set[str] | None] = {
         "matching",
         "redact",
         "transport",
+        "server",  # inside tape_server only
+        "_uvicorn",
     },
     "__main__": {"cli", "render", "cassette", "decode", "accumulate"},
     "__init__": None,  # the facade re-exports everything

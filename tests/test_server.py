@@ -498,3 +498,52 @@ def test_an_unreachable_upstream_answers_502_and_is_recorded(tmp_path: Path) -> 
         response = httpx.post(url + "/v1/responses", json=BODY)
     assert response.status_code == 502
     assert "upstream" in response.json()["error"]["message"]
+
+
+# -- the pytest fixture -------------------------------------------------------------------------
+
+pytest_plugins = ["pytester"]
+
+SUBPROCESS_CLIENT_TEST = """
+import json
+import subprocess
+import sys
+
+import pytest
+
+BODY = {"model": "gpt-4o", "input": "Say hi in Portuguese", "stream": True}
+CLIENT = (
+    "import httpx, json, sys; "
+    "r = httpx.post(sys.argv[1] + '/responses', json=json.loads(sys.argv[2])); "
+    "print(r.status_code); print(r.text)"
+)
+
+
+@pytest.mark.streamtape(speed=float("inf"))
+def test_other_process(tape_server):
+    assert tape_server.startswith("http://127.0.0.1:") and tape_server.endswith("/v1")
+    out = subprocess.run(
+        [sys.executable, "-c", CLIENT, tape_server, json.dumps(BODY)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    status, _, body = out.partition("\\n")
+    assert status == "200"
+    assert "response.completed" in body
+
+
+def test_left_unplayed(tape_server):
+    pass
+"""
+
+
+def test_tape_server_serves_the_tests_cassette_to_another_process(
+    pytester: pytest.Pytester, recorded: Path
+) -> None:
+    pytester.makepyfile(test_user=SUBPROCESS_CLIENT_TEST)
+    folder = pytester.path / "cassettes" / "test_user"
+    folder.mkdir(parents=True)
+    for name in ("test_other_process", "test_left_unplayed"):
+        shutil.copy(recorded, folder / f"{name}.ndjson.zst")
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=1)  # the unplayed one fails at teardown
+    result.stdout.fnmatch_lines(["*tape_server left 1 recorded interaction(s)*unplayed*"])
