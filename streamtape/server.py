@@ -420,6 +420,7 @@ class ProxyApp:
             )
         self.records = not exists or mode != "once"
         self._transport = transport
+        self._ssl = httpx.create_ssl_context()  # once: loading the CA bundle takes milliseconds
         self._writer: CassetteWriter | None = None
         self._recorder: RecordingTransport | None = None
         self._lock = threading.Lock()
@@ -494,7 +495,7 @@ class ProxyApp:
         )
         recorder = self._recording()
         # A connection per request, closed with it: the pool would outlive the server's loop.
-        inner = self._transport or httpx.AsyncHTTPTransport()
+        inner = self._transport or httpx.AsyncHTTPTransport(verify=self._ssl)
         try:
             try:
                 response = await recorder.arecord(request, inner.handle_async_request)
