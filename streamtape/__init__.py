@@ -6,25 +6,30 @@ chunk- and timing-exact; the decoder turns the stream into typed events.
 
 from __future__ import annotations
 
-from streamtape import events
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from streamtape._version import __version__
-from streamtape.accumulate import (
-    Accumulator,
-    FunctionCall,
-    Problem,
-    StreamResult,
-    accumulate,
-    accumulate_all,
-)
-from streamtape.cassette import Cassette, CassetteWriter, Chunk, Interaction
-from streamtape.decode import EventDecoder, aiter_events, decode_event, iter_events
-from streamtape.errors import CassetteError, DecodeError, NoMatchError, StreamtapeError
-from streamtape.events import Done, Event, KeepAlive, MalformedEvent, UnknownEvent
-from streamtape.matching import Matcher
-from streamtape.redact import Redactor
-from streamtape.sse import SSEFrame, SSEParser
-from streamtape.tape import Tape, TapeStats, use_cassette
-from streamtape.transport import INSTANT, RecordingTransport, ReplayTransport
+
+if TYPE_CHECKING:
+    from streamtape import events
+    from streamtape.accumulate import (
+        Accumulator,
+        FunctionCall,
+        Problem,
+        StreamResult,
+        accumulate,
+        accumulate_all,
+    )
+    from streamtape.cassette import Cassette, CassetteWriter, Chunk, Interaction
+    from streamtape.decode import EventDecoder, aiter_events, decode_event, iter_events
+    from streamtape.errors import CassetteError, DecodeError, NoMatchError, StreamtapeError
+    from streamtape.events import Done, Event, KeepAlive, MalformedEvent, UnknownEvent
+    from streamtape.matching import Matcher
+    from streamtape.redact import Redactor
+    from streamtape.sse import SSEFrame, SSEParser
+    from streamtape.tape import Tape, TapeStats, use_cassette
+    from streamtape.transport import INSTANT, RecordingTransport, ReplayTransport
 
 __all__ = [
     "INSTANT",
@@ -63,3 +68,56 @@ __all__ = [
     "iter_events",
     "use_cassette",
 ]
+
+# Names load on first use (PEP 562): importing streamtape, as pytest does for its plugin in every
+# run, costs nothing until a name is needed. Each name maps to the module that defines it.
+_WHERE = {
+    "events": "streamtape.events",
+    "Accumulator": "streamtape.accumulate",
+    "FunctionCall": "streamtape.accumulate",
+    "Problem": "streamtape.accumulate",
+    "StreamResult": "streamtape.accumulate",
+    "accumulate": "streamtape.accumulate",
+    "accumulate_all": "streamtape.accumulate",
+    "Cassette": "streamtape.cassette",
+    "CassetteWriter": "streamtape.cassette",
+    "Chunk": "streamtape.cassette",
+    "Interaction": "streamtape.cassette",
+    "EventDecoder": "streamtape.decode",
+    "aiter_events": "streamtape.decode",
+    "decode_event": "streamtape.decode",
+    "iter_events": "streamtape.decode",
+    "CassetteError": "streamtape.errors",
+    "DecodeError": "streamtape.errors",
+    "NoMatchError": "streamtape.errors",
+    "StreamtapeError": "streamtape.errors",
+    "Done": "streamtape.events",
+    "Event": "streamtape.events",
+    "KeepAlive": "streamtape.events",
+    "MalformedEvent": "streamtape.events",
+    "UnknownEvent": "streamtape.events",
+    "Matcher": "streamtape.matching",
+    "Redactor": "streamtape.redact",
+    "SSEFrame": "streamtape.sse",
+    "SSEParser": "streamtape.sse",
+    "Tape": "streamtape.tape",
+    "TapeStats": "streamtape.tape",
+    "use_cassette": "streamtape.tape",
+    "INSTANT": "streamtape.transport",
+    "RecordingTransport": "streamtape.transport",
+    "ReplayTransport": "streamtape.transport",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'streamtape' has no attribute {name!r}")
+    module = importlib.import_module(where)
+    value = module if where == f"streamtape.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

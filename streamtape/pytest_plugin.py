@@ -21,13 +21,19 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from streamtape._vocabulary import INSTANT, RECORD_MODES
 from streamtape.errors import NoMatchError
-from streamtape.tape import RECORD_MODES, Tape, use_cassette
-from streamtape.transport import INSTANT
+
+if TYPE_CHECKING:
+    from streamtape.tape import Tape
+
+# Every pytest run in an environment with streamtape installed loads this module, so it imports
+# only what option parsing needs (the leaf modules above); the recording machinery loads when a
+# test first uses the marker or a fixture.
 
 __all__ = [
     "MODES",
@@ -204,6 +210,8 @@ def cassette_path(item: pytest.Item, cassette: str | None = None) -> Path:
 
 
 def _use_cassette_keywords() -> frozenset[str]:
+    from streamtape.tape import use_cassette
+
     parameters = inspect.signature(use_cassette).parameters.values()
     return frozenset(p.name for p in parameters if p.kind is p.KEYWORD_ONLY or p.default != p.empty)
 
@@ -284,6 +292,8 @@ def tape(request: pytest.FixtureRequest, streamtape_config: Mapping[str, Any]) -
             f"'none' (replay only). Record it with:\n    {settings.record_command('once')}",
             pytrace=False,
         )
+    from streamtape.tape import use_cassette
+
     with use_cassette(settings.path, **settings.kwargs) as active:
         item.stash[_ACTIVE] = _Active(active, settings)
         yield active

@@ -27,10 +27,11 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Any, Literal, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import httpx
 
+from streamtape._vocabulary import RECORD_MODES, RecordMode
 from streamtape.accumulate import StreamResult
 from streamtape.cassette import Cassette, CassetteWriter, Interaction, Timing
 from streamtape.errors import CassetteError, StreamtapeError
@@ -40,9 +41,6 @@ from streamtape.transport import RecordingTransport, ReplayTransport
 
 __all__ = ["RECORD_MODES", "RecordMode", "Tape", "TapeStats", "use_cassette"]
 
-RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
-RECORD_MODES: tuple[str, ...] = ("none", "once", "new_episodes", "all", "rewrite")
-"""The record modes :func:`use_cassette` accepts."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 

@@ -17,7 +17,6 @@ import asyncio
 import builtins
 import importlib
 import inspect
-import math
 import os
 import sys
 import threading
@@ -28,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from streamtape._vocabulary import INSTANT
 from streamtape.cassette import (
     Cassette,
     CassetteWriter,
@@ -43,8 +43,6 @@ from streamtape.redact import DEFAULT_REDACTOR, Redactor
 
 __all__ = ["INSTANT", "RecordingTransport", "ReplayTransport"]
 
-INSTANT = math.inf
-"""``speed=INSTANT`` replays without waiting."""
 
 # Held in a tuple so that frozen-time libraries, which swap module attributes, leave them be.
 _REAL_TIME: tuple[Callable[[], float], Callable[[float], None]] = (time.perf_counter, time.sleep)

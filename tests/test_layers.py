@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).parent.parent / "streamtape"
 # new module must be placed in the layering on purpose.
 ALLOWED: dict[str, set[str] | None] = {
     "_version": set(),
+    "_vocabulary": set(),
     "errors": set(),
     "sse": {"_speedups"},  # its fast path in C, when built
     "events": set(),
@@ -29,8 +30,17 @@ ALLOWED: dict[str, set[str] | None] = {
     "_reader": {"_records", "_interaction", "errors", "_version"},
     "_writer": {"_records", "_interaction", "_reader", "redact", "errors", "_version"},
     "cassette": {"_records", "_interaction", "_reader", "_writer"},
-    "transport": {"cassette", "matching", "redact", "errors", "_version"},
-    "tape": {"transport", "cassette", "matching", "redact", "errors", "accumulate", "events"},
+    "transport": {"_vocabulary", "cassette", "matching", "redact", "errors", "_version"},
+    "tape": {
+        "_vocabulary",
+        "transport",
+        "cassette",
+        "matching",
+        "redact",
+        "errors",
+        "accumulate",
+        "events",
+    },
     "bench._inputs": {"cassette", "sse"},
     "bench._report": set(),
     "bench": {"bench._inputs", "bench._report", "decode", "sse", "events", "errors", "_version"},
@@ -59,6 +69,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "convert": {"cassette", "decode", "events", "sse", "errors", "_version"},
     "render": {"cassette", "decode", "accumulate", "events", "sse", "errors"},
     "pytest_plugin": {
+        "_vocabulary",
         "tape",
         "cassette",
         "accumulate",

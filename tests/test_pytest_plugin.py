@@ -4,6 +4,8 @@ local server, in every record mode, under xdist, beside pytest-recording, throug
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -555,3 +557,15 @@ def test_no_summary_line_without_cassettes(pytester: pytest.Pytester) -> None:
     result = run(pytester)
     result.assert_outcomes(passed=1)
     assert not [line for line in result.outlines if line.startswith("streamtape")]
+
+
+def test_loading_the_plugin_imports_none_of_the_recording_machinery() -> None:
+    """Every pytest run in an environment with streamtape pays for the plugin's import: it
+    loads only leaf modules until a test uses the marker or a fixture."""
+    heavy = ("httpx", "msgspec", "zstandard", "streamtape.tape", "streamtape.cassette")
+    code = (
+        "import sys, streamtape.pytest_plugin; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r} or m in {heavy!r}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
