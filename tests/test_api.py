@@ -31,7 +31,7 @@ def _type_checking_imports() -> dict[str, str]:
 
 def test_all_the_lazy_table_and_the_typed_imports_agree() -> None:
     """One public surface, written three ways for three readers (users, runtime, mypy)."""
-    lazy = streamtape._WHERE  # type: ignore[attr-defined]
+    lazy = streamtape._WHERE
     assert set(streamtape.__all__) == set(lazy) | {"__version__"}
     assert _type_checking_imports() == lazy
 
@@ -61,5 +61,5 @@ def test_errors_share_one_base() -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Tapes'"):
-        streamtape.Tapes  # type: ignore[attr-defined]  # noqa: B018
+        streamtape.Tapes  # noqa: B018
     assert "Tape" in dir(streamtape)

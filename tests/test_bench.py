@@ -411,7 +411,11 @@ def test_scaling_svg_is_one_polyline_per_series(scripts: Any) -> None:
     svg = minidom.parseString(scripts.svg_loglog(all_series, "seconds", "t", "time"))
     assert len(svg.getElementsByTagName("polyline")) == 2
     assert len(svg.getElementsByTagName("circle")) == 6
-    texts = {t.firstChild.data for t in svg.getElementsByTagName("text") if t.firstChild}
+    texts = {
+        t.firstChild.data
+        for t in svg.getElementsByTagName("text")
+        if isinstance(t.firstChild, minidom.Text)
+    }
     assert {"a", "b & c", "slope 1 (linear)", "100 B", "1 MB"} <= texts
 
 

@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import msgspec
 import pytest
@@ -33,11 +34,11 @@ CHUNKS = [
 ]
 
 
-def write(path: Path, dictionary: int | None = DICTIONARY_ID, count: int = 2, **kw: object) -> None:
+def write(path: Path, dictionary: int | None = DICTIONARY_ID, count: int = 2, **kw: Any) -> None:
     """A cassette of ``count`` interactions with the same chunks, 1 ms apart."""
     with CassetteWriter(
         path, dictionary=dictionary, flush_interval=None, clock=lambda: 0, **kw
-    ) as writer:  # type: ignore[arg-type]
+    ) as writer:
         for n in range(count):
             rec = writer.begin("POST", f"https://api.openai.com/v1/responses?n={n}", body=b"{}")
             rec.response(200, [("content-type", "text/event-stream")], offset_ns=500_000)

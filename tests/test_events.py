@@ -565,6 +565,7 @@ def test_int_or_float_number_round_trips_exactly(value: float) -> None:
     event = DECODER.decode(
         msgspec.json.encode({"type": "response.created", "response": {"created_at": value}})
     )
+    assert isinstance(event, events.ResponseCreatedEvent)
     assert event.response.created_at == value
     assert type(event.response.created_at) is type(value)
     assert DECODER.decode(msgspec.json.encode(event)) == event
@@ -607,6 +608,7 @@ def test_raw_request_echoes_round_trip_byte_for_byte() -> None:
     }
     body = b",".join(b'"' + k.encode() + b'":' + v for k, v in raw_fields.items())
     event = DECODER.decode(b'{"type":"response.created","response":{' + body + b"}}")
+    assert isinstance(event, events.ResponseCreatedEvent)
     for name, value in raw_fields.items():
         got = getattr(event.response, name)
         assert isinstance(got, msgspec.Raw)
