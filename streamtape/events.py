@@ -2,8 +2,8 @@
 
 One Struct per wire event type, tagged on the JSON ``type`` key with the wire name, so that a
 single ``msgspec.json.Decoder(TaggedEvent)`` dispatches a ``data:`` payload to its class. Field
-names are the wire's snake_case keys; every event also has ``event.type`` (a ClassVar equal to its
-tag; msgspec ignores ClassVars and writes the tag itself when encoding).
+names are the wire's snake_case keys; every event also has ``event.type``, its tag, read from the
+``tag=`` of its class statement (the one place each wire name is written).
 
 Leniency rules, so that real streams never break decoding:
 
@@ -28,7 +28,7 @@ of events much cheaper to keep.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, get_args
 
 import msgspec
 from msgspec.structs import force_setattr
@@ -195,6 +195,17 @@ Number: TypeAlias = int | float
 """A JSON number the specs type as int in one SDK and float in the other."""
 
 
+class _WireTag:
+    """``type`` of a tagged class and its instances: the ``tag=`` it was declared with.
+
+    Each wire tag is written once, in the class statement; msgspec keeps it in the class's
+    ``__struct_config__`` and writes it as the ``type`` key when encoding."""
+
+    def __get__(self, instance: object, owner: type[msgspec.Struct]) -> str:
+        tag = owner.__struct_config__.tag
+        return tag if isinstance(tag, str) else owner.__name__
+
+
 # msgspec inherits frozen/kw_only/gc/tag_field from a base, but type checkers treat every Struct
 # subclass as its own dataclass, so each class below repeats frozen=True, kw_only=True.
 class _Shape(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -204,13 +215,15 @@ class _Shape(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 class _Tagged(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
     """Base of the nested objects tagged on ``type`` (items, parts, annotations)."""
 
-    type: ClassVar[str]
+    if TYPE_CHECKING:
+        type: ClassVar[str]
+    else:
+        type = _WireTag()
 
 
 class UnknownObject(_Tagged, frozen=True, kw_only=True, tag="unknown"):
     """A nested object whose ``type`` no union here knows, kept whole in ``data``."""
 
-    type: ClassVar[str] = "unknown"
     original_type: str = ""
     data: dict[str, Any] = {}
 
@@ -240,7 +253,6 @@ class Logprob(_Shape, frozen=True, kw_only=True):
 class UrlCitationAnnotation(_Tagged, frozen=True, kw_only=True, tag="url_citation"):
     """A web citation over ``text[start_index:end_index]``; ``content`` is OpenRouter-only."""
 
-    type: ClassVar[str] = "url_citation"
     url: str = ""
     title: str | None = None
     start_index: int | None = None
@@ -251,7 +263,6 @@ class UrlCitationAnnotation(_Tagged, frozen=True, kw_only=True, tag="url_citatio
 class FileCitationAnnotation(_Tagged, frozen=True, kw_only=True, tag="file_citation"):
     """A citation of an uploaded file at character ``index``."""
 
-    type: ClassVar[str] = "file_citation"
     file_id: str = ""
     filename: str | None = None
     index: int | None = None
@@ -260,7 +271,6 @@ class FileCitationAnnotation(_Tagged, frozen=True, kw_only=True, tag="file_citat
 class FilePathAnnotation(_Tagged, frozen=True, kw_only=True, tag="file_path"):
     """A path to a file produced by a tool, at character ``index``."""
 
-    type: ClassVar[str] = "file_path"
     file_id: str = ""
     index: int | None = None
 
@@ -270,7 +280,6 @@ class ContainerFileCitationAnnotation(
 ):
     """A citation of a file in a code-interpreter container (OpenAI)."""
 
-    type: ClassVar[str] = "container_file_citation"
     container_id: str = ""
     file_id: str = ""
     filename: str | None = None
@@ -290,7 +299,6 @@ Annotation: TypeAlias = (
 class OutputTextPart(_Tagged, frozen=True, kw_only=True, tag="output_text"):
     """Visible answer text of a message."""
 
-    type: ClassVar[str] = "output_text"
     text: str = ""
     annotations: list[Annotation] = []
     logprobs: list[Logprob] | None = None
@@ -299,21 +307,18 @@ class OutputTextPart(_Tagged, frozen=True, kw_only=True, tag="output_text"):
 class RefusalPart(_Tagged, frozen=True, kw_only=True, tag="refusal"):
     """The model's refusal text in place of an answer."""
 
-    type: ClassVar[str] = "refusal"
     refusal: str = ""
 
 
 class ReasoningTextPart(_Tagged, frozen=True, kw_only=True, tag="reasoning_text"):
     """Raw reasoning text (``reasoning.content``, ``content_part.*`` of reasoning items)."""
 
-    type: ClassVar[str] = "reasoning_text"
     text: str = ""
 
 
 class SummaryTextPart(_Tagged, frozen=True, kw_only=True, tag="summary_text"):
     """One reasoning-summary paragraph (``reasoning.summary``, ``reasoning_summary_part.*``)."""
 
-    type: ClassVar[str] = "summary_text"
     text: str = ""
 
 
@@ -337,7 +342,6 @@ class _Item(_Tagged, frozen=True, kw_only=True):
 class MessageItem(_Item, frozen=True, kw_only=True, tag="message"):
     """An assistant message; ``content`` holds output_text and refusal parts."""
 
-    type: ClassVar[str] = "message"
     role: str | None = None
     content: list[ContentPart] = []
     status: str | None = None
@@ -347,7 +351,6 @@ class MessageItem(_Item, frozen=True, kw_only=True, tag="message"):
 class ReasoningItem(_Item, frozen=True, kw_only=True, tag="reasoning"):
     """Model reasoning: summary parts, optional raw text, encrypted or signed state."""
 
-    type: ClassVar[str] = "reasoning"
     summary: list[ContentPart] = []
     content: list[ContentPart] | None = None
     encrypted_content: str | None = None
@@ -359,7 +362,6 @@ class ReasoningItem(_Item, frozen=True, kw_only=True, tag="reasoning"):
 class FunctionCallItem(_Item, frozen=True, kw_only=True, tag="function_call"):
     """A call of a client-side function tool; ``arguments`` is JSON text."""
 
-    type: ClassVar[str] = "function_call"
     call_id: str = ""
     name: str = ""
     arguments: str = ""
@@ -374,7 +376,6 @@ class FunctionCallItem(_Item, frozen=True, kw_only=True, tag="function_call"):
 class CustomToolCallItem(_Item, frozen=True, kw_only=True, tag="custom_tool_call"):
     """A call of a freeform-grammar (custom) tool; ``input`` is the raw text."""
 
-    type: ClassVar[str] = "custom_tool_call"
     call_id: str = ""
     name: str = ""
     input: str = ""
@@ -387,7 +388,6 @@ class CustomToolCallItem(_Item, frozen=True, kw_only=True, tag="custom_tool_call
 class WebSearchCallItem(_Item, frozen=True, kw_only=True, tag="web_search_call"):
     """A hosted web search; ``action`` is search, open_page or find_in_page."""
 
-    type: ClassVar[str] = "web_search_call"
     status: str | None = None
     action: dict[str, Any] | None = None
 
@@ -395,7 +395,6 @@ class WebSearchCallItem(_Item, frozen=True, kw_only=True, tag="web_search_call")
 class FileSearchCallItem(_Item, frozen=True, kw_only=True, tag="file_search_call"):
     """A hosted file (vector store) search."""
 
-    type: ClassVar[str] = "file_search_call"
     queries: list[str] = []
     status: str | None = None
     results: list[dict[str, Any]] | None = None
@@ -404,7 +403,6 @@ class FileSearchCallItem(_Item, frozen=True, kw_only=True, tag="file_search_call
 class ImageGenerationCallItem(_Item, frozen=True, kw_only=True, tag="image_generation_call"):
     """A hosted image generation; ``result`` is base64 image data."""
 
-    type: ClassVar[str] = "image_generation_call"
     status: str | None = None
     result: str | None = None
     prompt: str | None = None
@@ -421,7 +419,6 @@ class ImageGenerationCallItem(_Item, frozen=True, kw_only=True, tag="image_gener
 class CodeInterpreterCallItem(_Item, frozen=True, kw_only=True, tag="code_interpreter_call"):
     """A hosted code-interpreter run; ``outputs`` are logs, images or files."""
 
-    type: ClassVar[str] = "code_interpreter_call"
     status: str | None = None
     code: str | None = None
     container_id: str | None = None
@@ -431,7 +428,6 @@ class CodeInterpreterCallItem(_Item, frozen=True, kw_only=True, tag="code_interp
 class ComputerCallItem(_Item, frozen=True, kw_only=True, tag="computer_call"):
     """A computer-use action for the client to perform."""
 
-    type: ClassVar[str] = "computer_call"
     call_id: str = ""
     pending_safety_checks: list[dict[str, Any]] = []
     status: str | None = None
@@ -442,7 +438,6 @@ class ComputerCallItem(_Item, frozen=True, kw_only=True, tag="computer_call"):
 class ApplyPatchCallItem(_Item, frozen=True, kw_only=True, tag="apply_patch_call"):
     """A file operation (create_file, update_file, delete_file) for the client to apply."""
 
-    type: ClassVar[str] = "apply_patch_call"
     call_id: str = ""
     status: str | None = None
     operation: dict[str, Any] | None = None
@@ -453,7 +448,6 @@ class ApplyPatchCallItem(_Item, frozen=True, kw_only=True, tag="apply_patch_call
 class ShellCallItem(_Item, frozen=True, kw_only=True, tag="shell_call"):
     """Shell commands for the client (or a container) to run."""
 
-    type: ClassVar[str] = "shell_call"
     call_id: str = ""
     status: str | None = None
     action: dict[str, Any] | None = None
@@ -466,7 +460,6 @@ class ShellCallItem(_Item, frozen=True, kw_only=True, tag="shell_call"):
 class ShellCallOutputItem(_Item, frozen=True, kw_only=True, tag="shell_call_output"):
     """Output of shell commands: per command stdout, stderr and outcome."""
 
-    type: ClassVar[str] = "shell_call_output"
     call_id: str = ""
     status: str | None = None
     output: list[dict[str, Any]] = []
@@ -481,7 +474,6 @@ class ShellCallOutputItem(_Item, frozen=True, kw_only=True, tag="shell_call_outp
 class ToolSearchCallItem(_Item, frozen=True, kw_only=True, tag="tool_search_call"):
     """A search over deferred tools; ``execution`` is "client" or "server"."""
 
-    type: ClassVar[str] = "tool_search_call"
     call_id: str | None = None
     execution: str | None = None
     status: str | None = None
@@ -492,7 +484,6 @@ class ToolSearchCallItem(_Item, frozen=True, kw_only=True, tag="tool_search_call
 class FunctionCallOutputItem(_Item, frozen=True, kw_only=True, tag="function_call_output"):
     """The result of a function call (OpenAI)."""
 
-    type: ClassVar[str] = "function_call_output"
     call_id: str | None = None
     output: str | list[Any] | None = None
     status: str | None = None
@@ -505,7 +496,6 @@ class FunctionCallOutputItem(_Item, frozen=True, kw_only=True, tag="function_cal
 class ComputerCallOutputItem(_Item, frozen=True, kw_only=True, tag="computer_call_output"):
     """A screenshot returned for a computer call (OpenAI)."""
 
-    type: ClassVar[str] = "computer_call_output"
     call_id: str = ""
     output: dict[str, Any] | None = None
     status: str | None = None
@@ -516,7 +506,6 @@ class ComputerCallOutputItem(_Item, frozen=True, kw_only=True, tag="computer_cal
 class CustomToolCallOutputItem(_Item, frozen=True, kw_only=True, tag="custom_tool_call_output"):
     """The result of a custom tool call (OpenAI)."""
 
-    type: ClassVar[str] = "custom_tool_call_output"
     call_id: str = ""
     output: str | list[Any] | None = None
     status: str | None = None
@@ -527,7 +516,6 @@ class CustomToolCallOutputItem(_Item, frozen=True, kw_only=True, tag="custom_too
 class ApplyPatchCallOutputItem(_Item, frozen=True, kw_only=True, tag="apply_patch_call_output"):
     """The result of an apply_patch call (OpenAI)."""
 
-    type: ClassVar[str] = "apply_patch_call_output"
     call_id: str = ""
     status: str | None = None
     output: str | None = None
@@ -538,7 +526,6 @@ class ApplyPatchCallOutputItem(_Item, frozen=True, kw_only=True, tag="apply_patc
 class LocalShellCallItem(_Item, frozen=True, kw_only=True, tag="local_shell_call"):
     """A command for the client's local shell (OpenAI)."""
 
-    type: ClassVar[str] = "local_shell_call"
     call_id: str = ""
     status: str | None = None
     action: dict[str, Any] | None = None
@@ -547,7 +534,6 @@ class LocalShellCallItem(_Item, frozen=True, kw_only=True, tag="local_shell_call
 class LocalShellCallOutputItem(_Item, frozen=True, kw_only=True, tag="local_shell_call_output"):
     """Output of a local shell command (OpenAI)."""
 
-    type: ClassVar[str] = "local_shell_call_output"
     output: str = ""
     status: str | None = None
 
@@ -555,7 +541,6 @@ class LocalShellCallOutputItem(_Item, frozen=True, kw_only=True, tag="local_shel
 class McpCallItem(_Item, frozen=True, kw_only=True, tag="mcp_call"):
     """A tool call on a remote MCP server (OpenAI)."""
 
-    type: ClassVar[str] = "mcp_call"
     name: str = ""
     arguments: str = ""
     server_label: str = ""
@@ -568,7 +553,6 @@ class McpCallItem(_Item, frozen=True, kw_only=True, tag="mcp_call"):
 class McpListToolsItem(_Item, frozen=True, kw_only=True, tag="mcp_list_tools"):
     """The tools listed by a remote MCP server (OpenAI)."""
 
-    type: ClassVar[str] = "mcp_list_tools"
     server_label: str = ""
     tools: list[dict[str, Any]] = []
     error: Any = None
@@ -577,7 +561,6 @@ class McpListToolsItem(_Item, frozen=True, kw_only=True, tag="mcp_list_tools"):
 class McpApprovalRequestItem(_Item, frozen=True, kw_only=True, tag="mcp_approval_request"):
     """A request for the user to approve an MCP tool call (OpenAI)."""
 
-    type: ClassVar[str] = "mcp_approval_request"
     name: str = ""
     arguments: str = ""
     server_label: str = ""
@@ -586,7 +569,6 @@ class McpApprovalRequestItem(_Item, frozen=True, kw_only=True, tag="mcp_approval
 class McpApprovalResponseItem(_Item, frozen=True, kw_only=True, tag="mcp_approval_response"):
     """The user's answer to an MCP approval request (OpenAI)."""
 
-    type: ClassVar[str] = "mcp_approval_response"
     approval_request_id: str = ""
     approve: bool | None = None
     reason: str | None = None
@@ -595,7 +577,6 @@ class McpApprovalResponseItem(_Item, frozen=True, kw_only=True, tag="mcp_approva
 class ProgramItem(_Item, frozen=True, kw_only=True, tag="program"):
     """A program the model wrote to call tools programmatically (OpenAI)."""
 
-    type: ClassVar[str] = "program"
     call_id: str = ""
     code: str = ""
     fingerprint: str | None = None
@@ -604,7 +585,6 @@ class ProgramItem(_Item, frozen=True, kw_only=True, tag="program"):
 class ProgramOutputItem(_Item, frozen=True, kw_only=True, tag="program_output"):
     """The result of a program item (OpenAI)."""
 
-    type: ClassVar[str] = "program_output"
     call_id: str = ""
     result: str = ""
     status: str | None = None
@@ -613,7 +593,6 @@ class ProgramOutputItem(_Item, frozen=True, kw_only=True, tag="program_output"):
 class ToolSearchOutputItem(_Item, frozen=True, kw_only=True, tag="tool_search_output"):
     """The tools a tool search found (OpenAI)."""
 
-    type: ClassVar[str] = "tool_search_output"
     call_id: str | None = None
     execution: str | None = None
     status: str | None = None
@@ -624,7 +603,6 @@ class ToolSearchOutputItem(_Item, frozen=True, kw_only=True, tag="tool_search_ou
 class AdditionalToolsItem(_Item, frozen=True, kw_only=True, tag="additional_tools"):
     """Tools added to the conversation mid-response (OpenAI)."""
 
-    type: ClassVar[str] = "additional_tools"
     role: str | None = None
     tools: list[dict[str, Any]] = []
 
@@ -632,7 +610,6 @@ class AdditionalToolsItem(_Item, frozen=True, kw_only=True, tag="additional_tool
 class CompactionItem(_Item, frozen=True, kw_only=True, tag="compaction"):
     """Encrypted compacted conversation state (OpenAI)."""
 
-    type: ClassVar[str] = "compaction"
     encrypted_content: str = ""
     created_by: str | None = None
 
@@ -649,7 +626,6 @@ class OpenrouterWebSearchItem(
 ):
     """OpenRouter's server-side web search."""
 
-    type: ClassVar[str] = "openrouter:web_search"
     action: dict[str, Any] | None = None
 
 
@@ -658,7 +634,6 @@ class OpenrouterWebFetchItem(
 ):
     """OpenRouter's server-side page fetch."""
 
-    type: ClassVar[str] = "openrouter:web_fetch"
     url: str | None = None
     title: str | None = None
     content: str | None = None
@@ -670,14 +645,12 @@ class OpenrouterFileSearchItem(
 ):
     """OpenRouter's server-side file search."""
 
-    type: ClassVar[str] = "openrouter:file_search"
     queries: list[str] | None = None
 
 
 class OpenrouterFilesItem(_ServerToolItem, frozen=True, kw_only=True, tag="openrouter:files"):
     """OpenRouter's server-side file operation."""
 
-    type: ClassVar[str] = "openrouter:files"
     operation: str | None = None
     file_id: str | None = None
     filename: str | None = None
@@ -691,7 +664,6 @@ class OpenrouterCodeInterpreterItem(
 ):
     """OpenRouter's server-side code execution."""
 
-    type: ClassVar[str] = "openrouter:code_interpreter"
     code: str | None = None
     language: str | None = None
     stdout: str | None = None
@@ -702,7 +674,6 @@ class OpenrouterCodeInterpreterItem(
 class OpenrouterBashItem(_ServerToolItem, frozen=True, kw_only=True, tag="openrouter:bash"):
     """OpenRouter's server-side bash command."""
 
-    type: ClassVar[str] = "openrouter:bash"
     command: str | None = None
     stdout: str | None = None
     stderr: str | None = None
@@ -716,7 +687,6 @@ class OpenrouterBashItem(_ServerToolItem, frozen=True, kw_only=True, tag="openro
 class OpenrouterShellItem(_ServerToolItem, frozen=True, kw_only=True, tag="openrouter:shell"):
     """OpenRouter's server-side shell run."""
 
-    type: ClassVar[str] = "openrouter:shell"
     action: dict[str, Any] | None = None
     output: list[dict[str, Any]] | None = None
     container_id: str | None = None
@@ -730,7 +700,6 @@ class OpenrouterTextEditorItem(
 ):
     """OpenRouter's server-side text editor (view, create, str_replace, insert)."""
 
-    type: ClassVar[str] = "openrouter:text_editor"
     command: str | None = None
     file_path: str | None = msgspec.field(default=None, name="filePath")
 
@@ -740,7 +709,6 @@ class OpenrouterApplyPatchItem(
 ):
     """OpenRouter's server-side patch application."""
 
-    type: ClassVar[str] = "openrouter:apply_patch"
     call_id: str | None = None
     operation: dict[str, Any] | None = None
 
@@ -750,7 +718,6 @@ class OpenrouterImageGenerationItem(
 ):
     """OpenRouter's server-side image generation."""
 
-    type: ClassVar[str] = "openrouter:image_generation"
     prompt: str | None = None
     revised_prompt: str | None = msgspec.field(default=None, name="revisedPrompt")
     image_b64: str | None = msgspec.field(default=None, name="imageB64")
@@ -763,7 +730,6 @@ class OpenrouterBrowserUseItem(
 ):
     """OpenRouter's server-side browser action."""
 
-    type: ClassVar[str] = "openrouter:browser_use"
     action: Any = None
     screenshot_b64: str | None = msgspec.field(default=None, name="screenshotB64")
 
@@ -771,7 +737,6 @@ class OpenrouterBrowserUseItem(
 class OpenrouterMcpItem(_ServerToolItem, frozen=True, kw_only=True, tag="openrouter:mcp"):
     """OpenRouter's server-side MCP tool call."""
 
-    type: ClassVar[str] = "openrouter:mcp"
     server_label: str | None = msgspec.field(default=None, name="serverLabel")
     tool_name: str | None = msgspec.field(default=None, name="toolName")
 
@@ -779,7 +744,6 @@ class OpenrouterMcpItem(_ServerToolItem, frozen=True, kw_only=True, tag="openrou
 class OpenrouterMemoryItem(_ServerToolItem, frozen=True, kw_only=True, tag="openrouter:memory"):
     """OpenRouter's server-side memory read, write or delete."""
 
-    type: ClassVar[str] = "openrouter:memory"
     action: str | None = None
     key: str | None = None
     value: Any = None
@@ -788,7 +752,6 @@ class OpenrouterMemoryItem(_ServerToolItem, frozen=True, kw_only=True, tag="open
 class OpenrouterDatetimeItem(_ServerToolItem, frozen=True, kw_only=True, tag="openrouter:datetime"):
     """OpenRouter's server-side current date and time."""
 
-    type: ClassVar[str] = "openrouter:datetime"
     datetime: str = ""
     timezone: str = ""
 
@@ -798,7 +761,6 @@ class OpenrouterToolSearchItem(
 ):
     """OpenRouter's server-side tool search."""
 
-    type: ClassVar[str] = "openrouter:tool_search"
     query: str | None = None
     matches: list[dict[str, Any]] | None = None
 
@@ -808,7 +770,6 @@ class OpenrouterExperimentalSearchModelsItem(
 ):
     """OpenRouter's server-side model search (experimental)."""
 
-    type: ClassVar[str] = "openrouter:experimental__search_models"
     query: str | None = None
     arguments: str | None = None
 
@@ -816,7 +777,6 @@ class OpenrouterExperimentalSearchModelsItem(
 class OpenrouterSubagentItem(_ServerToolItem, frozen=True, kw_only=True, tag="openrouter:subagent"):
     """OpenRouter's server-side subagent run."""
 
-    type: ClassVar[str] = "openrouter:subagent"
     call_id: str | None = None
     name: str | None = None
     model: str | None = None
@@ -829,7 +789,6 @@ class OpenrouterSubagentItem(_ServerToolItem, frozen=True, kw_only=True, tag="op
 class OpenrouterAdvisorItem(_ServerToolItem, frozen=True, kw_only=True, tag="openrouter:advisor"):
     """OpenRouter's server-side advice from another model."""
 
-    type: ClassVar[str] = "openrouter:advisor"
     model: str | None = None
     instance_name: str | None = None
     prompt: str | None = None
@@ -839,7 +798,6 @@ class OpenrouterAdvisorItem(_ServerToolItem, frozen=True, kw_only=True, tag="ope
 class OpenrouterFusionItem(_ServerToolItem, frozen=True, kw_only=True, tag="openrouter:fusion"):
     """OpenRouter's server-side fusion of several models' answers."""
 
-    type: ClassVar[str] = "openrouter:fusion"
     analysis: dict[str, Any] | None = None
     responses: list[dict[str, Any]] | None = None
     sources: list[dict[str, Any]] | None = None
@@ -852,7 +810,6 @@ class OpenrouterArmorBlockedItem(
 ):
     """A tool call that OpenRouter's guardrail blocked."""
 
-    type: ClassVar[str] = "openrouter:armor_blocked"
     call_id: str = ""
     name: str = ""
     arguments: str = ""
@@ -1046,7 +1003,10 @@ class Response(_Shape, frozen=True, kw_only=True):
 class BaseEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
     """Base of every tagged stream event; ``type`` is the wire tag of the subclass."""
 
-    type: ClassVar[str]
+    if TYPE_CHECKING:
+        type: ClassVar[str]
+    else:
+        type = _WireTag()
     sequence_number: int | None = None
 
 
@@ -1100,13 +1060,9 @@ class _ShellCommandEvent(_OutputIndexEvent, frozen=True, kw_only=True):
 class ResponseCreatedEvent(_ResponseEvent, frozen=True, kw_only=True, tag="response.created"):
     """The response was created (usually ``status`` in_progress, empty ``output``)."""
 
-    type: ClassVar[str] = "response.created"
-
 
 class ResponseQueuedEvent(_ResponseEvent, frozen=True, kw_only=True, tag="response.queued"):
     """A background response is queued (OpenAI)."""
-
-    type: ClassVar[str] = "response.queued"
 
 
 class ResponseInProgressEvent(
@@ -1114,25 +1070,17 @@ class ResponseInProgressEvent(
 ):
     """The response is being generated."""
 
-    type: ClassVar[str] = "response.in_progress"
-
 
 class ResponseCompletedEvent(_ResponseEvent, frozen=True, kw_only=True, tag="response.completed"):
     """Terminal: the response finished; carries the final output and usage."""
-
-    type: ClassVar[str] = "response.completed"
 
 
 class ResponseIncompleteEvent(_ResponseEvent, frozen=True, kw_only=True, tag="response.incomplete"):
     """Terminal: the response stopped early; see ``response.incomplete_details``."""
 
-    type: ClassVar[str] = "response.incomplete"
-
 
 class ResponseFailedEvent(_ResponseEvent, frozen=True, kw_only=True, tag="response.failed"):
     """Terminal: the response failed; see ``response.error`` and ``response.error_type``."""
-
-    type: ClassVar[str] = "response.failed"
 
 
 class ErrorDetail(_Shape, frozen=True, kw_only=True):
@@ -1156,7 +1104,6 @@ class ErrorEvent(BaseEvent, frozen=True, kw_only=True, tag="error"):
     ``error`` when the wire had it.
     """
 
-    type: ClassVar[str] = "error"
     code: str | None = None
     message: str = ""
     param: str | None = None
@@ -1177,7 +1124,6 @@ class ErrorEvent(BaseEvent, frozen=True, kw_only=True, tag="error"):
 class ResponseDebugEvent(BaseEvent, frozen=True, kw_only=True, tag="response.debug"):
     """Upstream echo and timings, sent when the request asks for debug output (OpenRouter)."""
 
-    type: ClassVar[str] = "response.debug"
     debug: dict[str, Any]
 
 
@@ -1188,13 +1134,9 @@ class KeepAlive(BaseEvent, frozen=True, kw_only=True):
 class ResponseKeepAliveEvent(KeepAlive, frozen=True, kw_only=True, tag="response.keep_alive"):
     """OpenRouter's JSON heartbeat during long calls."""
 
-    type: ClassVar[str] = "response.keep_alive"
-
 
 class KeepaliveEvent(KeepAlive, frozen=True, kw_only=True, tag="keepalive"):
     """OpenAI's and Azure's JSON heartbeat on long streams."""
-
-    type: ClassVar[str] = "keepalive"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1207,7 +1149,6 @@ class ResponseOutputItemAddedEvent(
 ):
     """A new output item starts (usually in_progress, with empty content or arguments)."""
 
-    type: ClassVar[str] = "response.output_item.added"
     item: OutputItem
 
 
@@ -1216,7 +1157,6 @@ class ResponseOutputItemDoneEvent(
 ):
     """An output item is complete, in its final form."""
 
-    type: ClassVar[str] = "response.output_item.done"
     item: OutputItem
 
 
@@ -1225,7 +1165,6 @@ class ResponseContentPartAddedEvent(
 ):
     """A content part (output_text, refusal, reasoning_text) starts."""
 
-    type: ClassVar[str] = "response.content_part.added"
     part: ContentPart
 
 
@@ -1234,7 +1173,6 @@ class ResponseContentPartDoneEvent(
 ):
     """A content part is complete."""
 
-    type: ClassVar[str] = "response.content_part.done"
     part: ContentPart
 
 
@@ -1248,7 +1186,6 @@ class ResponseOutputTextDeltaEvent(
 ):
     """A fragment of answer text."""
 
-    type: ClassVar[str] = "response.output_text.delta"
     delta: str
     logprobs: list[Logprob] = []
 
@@ -1258,7 +1195,6 @@ class ResponseOutputTextDoneEvent(
 ):
     """The full answer text of a part."""
 
-    type: ClassVar[str] = "response.output_text.done"
     text: str
     logprobs: list[Logprob] = []
 
@@ -1268,7 +1204,6 @@ class ResponseOutputTextAnnotationAddedEvent(
 ):
     """An annotation (citation) was added to a text part."""
 
-    type: ClassVar[str] = "response.output_text.annotation.added"
     annotation_index: int
     annotation: Annotation | None = None
 
@@ -1278,7 +1213,6 @@ class ResponseRefusalDeltaEvent(
 ):
     """A fragment of refusal text."""
 
-    type: ClassVar[str] = "response.refusal.delta"
     delta: str
 
 
@@ -1287,7 +1221,6 @@ class ResponseRefusalDoneEvent(
 ):
     """The full refusal text of a part."""
 
-    type: ClassVar[str] = "response.refusal.done"
     refusal: str
 
 
@@ -1296,7 +1229,6 @@ class ResponseReasoningTextDeltaEvent(
 ):
     """A fragment of raw reasoning text."""
 
-    type: ClassVar[str] = "response.reasoning_text.delta"
     delta: str
 
 
@@ -1305,7 +1237,6 @@ class ResponseReasoningTextDoneEvent(
 ):
     """The full raw reasoning text of a part."""
 
-    type: ClassVar[str] = "response.reasoning_text.done"
     text: str
 
 
@@ -1314,7 +1245,6 @@ class ResponseReasoningSummaryPartAddedEvent(
 ):
     """A reasoning-summary part starts."""
 
-    type: ClassVar[str] = "response.reasoning_summary_part.added"
     part: ContentPart
 
 
@@ -1323,7 +1253,6 @@ class ResponseReasoningSummaryPartDoneEvent(
 ):
     """A reasoning-summary part is complete (``status`` "incomplete" is OpenAI's)."""
 
-    type: ClassVar[str] = "response.reasoning_summary_part.done"
     part: ContentPart
     status: str | None = None
 
@@ -1333,7 +1262,6 @@ class ResponseReasoningSummaryTextDeltaEvent(
 ):
     """A fragment of reasoning-summary text."""
 
-    type: ClassVar[str] = "response.reasoning_summary_text.delta"
     delta: str
 
 
@@ -1342,7 +1270,6 @@ class ResponseReasoningSummaryTextDoneEvent(
 ):
     """The full text of a reasoning-summary part."""
 
-    type: ClassVar[str] = "response.reasoning_summary_text.done"
     text: str
 
 
@@ -1356,7 +1283,6 @@ class ResponseFunctionCallArgumentsDeltaEvent(
 ):
     """A fragment of a function call's JSON arguments text."""
 
-    type: ClassVar[str] = "response.function_call_arguments.delta"
     delta: str
 
 
@@ -1365,7 +1291,6 @@ class ResponseFunctionCallArgumentsDoneEvent(
 ):
     """A function call's full arguments (``name`` is sent by OpenRouter, not by OpenAI)."""
 
-    type: ClassVar[str] = "response.function_call_arguments.done"
     arguments: str
     name: str | None = None
 
@@ -1375,7 +1300,6 @@ class ResponseCustomToolCallInputDeltaEvent(
 ):
     """A fragment of a custom tool call's input."""
 
-    type: ClassVar[str] = "response.custom_tool_call_input.delta"
     delta: str
 
 
@@ -1384,7 +1308,6 @@ class ResponseCustomToolCallInputDoneEvent(
 ):
     """A custom tool call's full input."""
 
-    type: ClassVar[str] = "response.custom_tool_call_input.done"
     input: str
 
 
@@ -1398,15 +1321,11 @@ class ResponseWebSearchCallInProgressEvent(
 ):
     """A web search started."""
 
-    type: ClassVar[str] = "response.web_search_call.in_progress"
-
 
 class ResponseWebSearchCallSearchingEvent(
     _ItemEvent, frozen=True, kw_only=True, tag="response.web_search_call.searching"
 ):
     """A web search is searching."""
-
-    type: ClassVar[str] = "response.web_search_call.searching"
 
 
 class ResponseWebSearchCallCompletedEvent(
@@ -1414,15 +1333,11 @@ class ResponseWebSearchCallCompletedEvent(
 ):
     """A web search finished."""
 
-    type: ClassVar[str] = "response.web_search_call.completed"
-
 
 class ResponseFileSearchCallInProgressEvent(
     _ItemEvent, frozen=True, kw_only=True, tag="response.file_search_call.in_progress"
 ):
     """A file search started (OpenAI)."""
-
-    type: ClassVar[str] = "response.file_search_call.in_progress"
 
 
 class ResponseFileSearchCallSearchingEvent(
@@ -1430,15 +1345,11 @@ class ResponseFileSearchCallSearchingEvent(
 ):
     """A file search is searching (OpenAI)."""
 
-    type: ClassVar[str] = "response.file_search_call.searching"
-
 
 class ResponseFileSearchCallCompletedEvent(
     _ItemEvent, frozen=True, kw_only=True, tag="response.file_search_call.completed"
 ):
     """A file search finished (OpenAI)."""
-
-    type: ClassVar[str] = "response.file_search_call.completed"
 
 
 class ResponseCodeInterpreterCallInProgressEvent(
@@ -1446,15 +1357,11 @@ class ResponseCodeInterpreterCallInProgressEvent(
 ):
     """A code-interpreter call started."""
 
-    type: ClassVar[str] = "response.code_interpreter_call.in_progress"
-
 
 class ResponseCodeInterpreterCallInterpretingEvent(
     _ItemEvent, frozen=True, kw_only=True, tag="response.code_interpreter_call.interpreting"
 ):
     """A code-interpreter call is running its code."""
-
-    type: ClassVar[str] = "response.code_interpreter_call.interpreting"
 
 
 class ResponseCodeInterpreterCallCompletedEvent(
@@ -1462,15 +1369,12 @@ class ResponseCodeInterpreterCallCompletedEvent(
 ):
     """A code-interpreter call finished."""
 
-    type: ClassVar[str] = "response.code_interpreter_call.completed"
-
 
 class ResponseCodeInterpreterCallCodeDeltaEvent(
     _ItemEvent, frozen=True, kw_only=True, tag="response.code_interpreter_call_code.delta"
 ):
     """A fragment of the code a code-interpreter call will run."""
 
-    type: ClassVar[str] = "response.code_interpreter_call_code.delta"
     delta: str
 
 
@@ -1479,7 +1383,6 @@ class ResponseCodeInterpreterCallCodeDoneEvent(
 ):
     """The full code of a code-interpreter call."""
 
-    type: ClassVar[str] = "response.code_interpreter_call_code.done"
     code: str
 
 
@@ -1488,15 +1391,11 @@ class ResponseImageGenerationCallInProgressEvent(
 ):
     """An image generation started."""
 
-    type: ClassVar[str] = "response.image_generation_call.in_progress"
-
 
 class ResponseImageGenerationCallGeneratingEvent(
     _ItemEvent, frozen=True, kw_only=True, tag="response.image_generation_call.generating"
 ):
     """An image is being generated."""
-
-    type: ClassVar[str] = "response.image_generation_call.generating"
 
 
 class ResponseImageGenerationCallPartialImageEvent(
@@ -1504,7 +1403,6 @@ class ResponseImageGenerationCallPartialImageEvent(
 ):
     """A partial (progressive) image, base64 (the four optional keys are OpenAI's)."""
 
-    type: ClassVar[str] = "response.image_generation_call.partial_image"
     partial_image_b64: str
     partial_image_index: int
     background: str | None = None
@@ -1518,15 +1416,12 @@ class ResponseImageGenerationCallCompletedEvent(
 ):
     """An image generation finished."""
 
-    type: ClassVar[str] = "response.image_generation_call.completed"
-
 
 class ResponseApplyPatchCallOperationDiffDeltaEvent(
     _ItemEvent, frozen=True, kw_only=True, tag="response.apply_patch_call_operation_diff.delta"
 ):
     """A fragment of an apply_patch operation's diff."""
 
-    type: ClassVar[str] = "response.apply_patch_call_operation_diff.delta"
     delta: str
 
 
@@ -1535,7 +1430,6 @@ class ResponseApplyPatchCallOperationDiffDoneEvent(
 ):
     """The full diff of an apply_patch operation."""
 
-    type: ClassVar[str] = "response.apply_patch_call_operation_diff.done"
     diff: str
 
 
@@ -1549,15 +1443,11 @@ class ResponseFusionCallInProgressEvent(
 ):
     """A fusion call started (OpenRouter)."""
 
-    type: ClassVar[str] = "response.fusion_call.in_progress"
-
 
 class ResponseFusionCallCompletedEvent(
     _ItemEvent, frozen=True, kw_only=True, tag="response.fusion_call.completed"
 ):
     """A fusion call finished (OpenRouter)."""
-
-    type: ClassVar[str] = "response.fusion_call.completed"
 
 
 class ResponseFusionCallPanelAddedEvent(
@@ -1565,15 +1455,12 @@ class ResponseFusionCallPanelAddedEvent(
 ):
     """A panel model joined a fusion call (OpenRouter)."""
 
-    type: ClassVar[str] = "response.fusion_call.panel.added"
-
 
 class ResponseFusionCallPanelDeltaEvent(
     _FusionPanelEvent, frozen=True, kw_only=True, tag="response.fusion_call.panel.delta"
 ):
     """A fragment of a panel model's answer (OpenRouter)."""
 
-    type: ClassVar[str] = "response.fusion_call.panel.delta"
     delta: str
 
 
@@ -1582,7 +1469,6 @@ class ResponseFusionCallPanelReasoningDeltaEvent(
 ):
     """A fragment of a panel model's reasoning (OpenRouter)."""
 
-    type: ClassVar[str] = "response.fusion_call.panel.reasoning.delta"
     delta: str
 
 
@@ -1591,7 +1477,6 @@ class ResponseFusionCallPanelCompletedEvent(
 ):
     """A panel model's full answer (OpenRouter)."""
 
-    type: ClassVar[str] = "response.fusion_call.panel.completed"
     content: str
 
 
@@ -1600,7 +1485,6 @@ class ResponseFusionCallPanelFailedEvent(
 ):
     """A panel model failed (OpenRouter)."""
 
-    type: ClassVar[str] = "response.fusion_call.panel.failed"
     error: str
     status_code: int | None = None
 
@@ -1610,7 +1494,6 @@ class ResponseFusionCallAnalysisInProgressEvent(
 ):
     """The fusion analysis started (OpenRouter)."""
 
-    type: ClassVar[str] = "response.fusion_call.analysis.in_progress"
     analyst_model: str
     judge_model: str
 
@@ -1620,7 +1503,6 @@ class ResponseFusionCallAnalysisCompletedEvent(
 ):
     """The fusion analysis: consensus, contradictions, blind spots... (OpenRouter)."""
 
-    type: ClassVar[str] = "response.fusion_call.analysis.completed"
     analysis: dict[str, Any]
 
 
@@ -1632,14 +1514,11 @@ class ResponseFusionCallAnalysisCompletedEvent(
 class ResponseAudioDeltaEvent(BaseEvent, frozen=True, kw_only=True, tag="response.audio.delta"):
     """A chunk of base64 audio (no item or index on the wire)."""
 
-    type: ClassVar[str] = "response.audio.delta"
     delta: str
 
 
 class ResponseAudioDoneEvent(BaseEvent, frozen=True, kw_only=True, tag="response.audio.done"):
     """The audio is complete."""
-
-    type: ClassVar[str] = "response.audio.done"
 
 
 class ResponseAudioTranscriptDeltaEvent(
@@ -1647,7 +1526,6 @@ class ResponseAudioTranscriptDeltaEvent(
 ):
     """A fragment of the audio transcript."""
 
-    type: ClassVar[str] = "response.audio.transcript.delta"
     delta: str
 
 
@@ -1656,15 +1534,11 @@ class ResponseAudioTranscriptDoneEvent(
 ):
     """The audio transcript is complete."""
 
-    type: ClassVar[str] = "response.audio.transcript.done"
-
 
 class ResponseMcpCallInProgressEvent(
     _ItemEvent, frozen=True, kw_only=True, tag="response.mcp_call.in_progress"
 ):
     """An MCP tool call started."""
-
-    type: ClassVar[str] = "response.mcp_call.in_progress"
 
 
 class ResponseMcpCallCompletedEvent(
@@ -1672,15 +1546,11 @@ class ResponseMcpCallCompletedEvent(
 ):
     """An MCP tool call finished."""
 
-    type: ClassVar[str] = "response.mcp_call.completed"
-
 
 class ResponseMcpCallFailedEvent(
     _ItemEvent, frozen=True, kw_only=True, tag="response.mcp_call.failed"
 ):
     """An MCP tool call failed."""
-
-    type: ClassVar[str] = "response.mcp_call.failed"
 
 
 class ResponseMcpCallArgumentsDeltaEvent(
@@ -1688,7 +1558,6 @@ class ResponseMcpCallArgumentsDeltaEvent(
 ):
     """A fragment of an MCP tool call's JSON arguments."""
 
-    type: ClassVar[str] = "response.mcp_call_arguments.delta"
     delta: str
 
 
@@ -1697,7 +1566,6 @@ class ResponseMcpCallArgumentsDoneEvent(
 ):
     """An MCP tool call's full arguments."""
 
-    type: ClassVar[str] = "response.mcp_call_arguments.done"
     arguments: str
 
 
@@ -1706,15 +1574,11 @@ class ResponseMcpListToolsInProgressEvent(
 ):
     """Listing an MCP server's tools started."""
 
-    type: ClassVar[str] = "response.mcp_list_tools.in_progress"
-
 
 class ResponseMcpListToolsCompletedEvent(
     _ItemEvent, frozen=True, kw_only=True, tag="response.mcp_list_tools.completed"
 ):
     """Listing an MCP server's tools finished."""
-
-    type: ClassVar[str] = "response.mcp_list_tools.completed"
 
 
 class ResponseMcpListToolsFailedEvent(
@@ -1722,15 +1586,11 @@ class ResponseMcpListToolsFailedEvent(
 ):
     """Listing an MCP server's tools failed."""
 
-    type: ClassVar[str] = "response.mcp_list_tools.failed"
-
 
 class ResponseCompactionCompactingEvent(
     _ItemEvent, frozen=True, kw_only=True, tag="response.compaction.compacting"
 ):
     """The conversation is being compacted."""
-
-    type: ClassVar[str] = "response.compaction.compacting"
 
 
 class ResponseShellCallCommandAddedEvent(
@@ -1738,7 +1598,6 @@ class ResponseShellCallCommandAddedEvent(
 ):
     """A shell command starts."""
 
-    type: ClassVar[str] = "response.shell_call_command.added"
     command: str
 
 
@@ -1747,7 +1606,6 @@ class ResponseShellCallCommandDeltaEvent(
 ):
     """A fragment of a shell command."""
 
-    type: ClassVar[str] = "response.shell_call_command.delta"
     delta: str
     obfuscation: str | None = None
 
@@ -1757,7 +1615,6 @@ class ResponseShellCallCommandDoneEvent(
 ):
     """A shell command's full text."""
 
-    type: ClassVar[str] = "response.shell_call_command.done"
     command: str
 
 
@@ -1773,7 +1630,6 @@ class ResponseShellCallOutputContentDeltaEvent(
 ):
     """New output of shell command ``command_index`` (``delta`` is an object, not a string)."""
 
-    type: ClassVar[str] = "response.shell_call_output_content.delta"
     command_index: int
     delta: ShellOutputDelta
 
@@ -1783,7 +1639,6 @@ class ResponseShellCallOutputContentDoneEvent(
 ):
     """The full output of shell command ``command_index``: stdout, stderr, outcome."""
 
-    type: ClassVar[str] = "response.shell_call_output_content.done"
     command_index: int
     output: list[dict[str, Any]]
 

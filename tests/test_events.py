@@ -349,6 +349,38 @@ def test_public_names_exist() -> None:
         assert hasattr(events, name), name
 
 
+def _declared_tags() -> dict[type[Any], str]:
+    """Every class of the module declared with ``tag=`` (bases get their class name as tag)."""
+    return {
+        cls: cls.__struct_config__.tag
+        for cls in vars(events).values()
+        if isinstance(cls, type)
+        and issubclass(cls, msgspec.Struct)
+        and isinstance(cls.__struct_config__.tag, str)
+        and cls.__struct_config__.tag != cls.__name__
+    }
+
+
+def test_an_event_class_is_written_once_and_found_everywhere() -> None:
+    """A new event class needs only its class statement and its line in TaggedEvent: the tag
+    is its ``type``, and a class missing from the union or from ``__all__`` fails here."""
+    declared = _declared_tags()
+    concrete_events = {cls for cls in declared if issubclass(cls, BaseEvent)}
+    assert concrete_events == set(get_args(TaggedEvent))
+    for cls, tag in declared.items():
+        assert cls.type == tag
+        assert cls.__name__ in events.__all__, cls.__name__
+        assert "type" not in cls.__dict__ or cls in (BaseEvent, events._Tagged)
+    public = {
+        name
+        for name, value in vars(events).items()
+        if isinstance(value, type)
+        and value.__module__ == events.__name__
+        and not name.startswith("_")
+    }
+    assert public <= set(events.__all__)
+
+
 @pytest.mark.parametrize(
     ("union", "tags", "suffix"),
     [
