@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     )
     from streamtape.cassette import Cassette, CassetteWriter, Chunk, Interaction
     from streamtape.decode import EventDecoder, aiter_events, decode_event, iter_events
-    from streamtape.errors import CassetteError, DecodeError, NoMatchError, StreamtapeError
+    from streamtape.errors import (
+        CassetteError,
+        DecodeError,
+        NetworkBlockedError,
+        NoMatchError,
+        StreamtapeError,
+        StreamtapeWarning,
+    )
     from streamtape.events import Done, Event, KeepAlive, MalformedEvent, UnknownEvent
     from streamtape.matching import Matcher
     from streamtape.redact import Redactor
@@ -47,6 +54,7 @@ __all__ = [
     "KeepAlive",
     "MalformedEvent",
     "Matcher",
+    "NetworkBlockedError",
     "NoMatchError",
     "Problem",
     "RecordingTransport",
@@ -56,6 +64,7 @@ __all__ = [
     "SSEParser",
     "StreamResult",
     "StreamtapeError",
+    "StreamtapeWarning",
     "Tape",
     "TapeStats",
     "UnknownEvent",
@@ -89,8 +98,10 @@ _WHERE = {
     "iter_events": "streamtape.decode",
     "CassetteError": "streamtape.errors",
     "DecodeError": "streamtape.errors",
+    "NetworkBlockedError": "streamtape.errors",
     "NoMatchError": "streamtape.errors",
     "StreamtapeError": "streamtape.errors",
+    "StreamtapeWarning": "streamtape.errors",
     "Done": "streamtape.events",
     "Event": "streamtape.events",
     "KeepAlive": "streamtape.events",

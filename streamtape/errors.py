@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["CassetteError", "DecodeError", "NoMatchError", "StreamtapeError"]
+__all__ = [
+    "CassetteError",
+    "DecodeError",
+    "NetworkBlockedError",
+    "NoMatchError",
+    "StreamtapeError",
+    "StreamtapeWarning",
+]
 
 
 class StreamtapeError(Exception):
@@ -51,3 +58,26 @@ class CassetteError(StreamtapeError):
 
 class NoMatchError(StreamtapeError):
     """A request made during replay matches no recorded interaction."""
+
+
+class NetworkBlockedError(StreamtapeError):
+    """A connection streamtape does not serve was refused while a replay-only block was open.
+
+    Raised before anything leaves the machine (no DNS query, no connect); carries the ``host``
+    and ``port`` tried and the client ``stack`` seen on the call stack (None when none was).
+    Deliberately not an ``OSError``: clients pass it through by name instead of retrying it or
+    wrapping it as an ordinary connection failure.
+    """
+
+    def __init__(
+        self, message: str, *, host: str, port: int | str | None, stack: str | None
+    ) -> None:
+        super().__init__(message)
+        self.host = host
+        self.port = port
+        self.stack = stack
+
+
+class StreamtapeWarning(UserWarning):
+    """Something a block did will not be on its cassette (a client streamtape cannot record
+    reached the network, or the block recorded nothing)."""

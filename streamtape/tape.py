@@ -10,6 +10,9 @@ block when the open blocks are nested in one another, and are refused (never sen
 network) when they are not. Code that injects its own transport uses :meth:`Tape.transport` /
 :meth:`Tape.async_transport`.
 
+The seal (``seal.py``): while a block replays, connections streamtape does not serve are
+refused, and while it records, those it could not record are reported when it ends.
+
 Record modes use vcrpy's words: ``none`` replays only, ``once`` records a missing file and
 replays an existing one, ``new_episodes`` replays matches and appends misses, ``all`` and
 ``rewrite`` record everything into a fresh file. Files are written atomically.
@@ -24,19 +27,22 @@ import importlib.util
 import inspect
 import os
 import threading
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, NamedTuple, TypeVar, cast
+from urllib.parse import urlsplit
 
 import httpx
 
 from streamtape._vocabulary import RECORD_MODES, RecordMode
 from streamtape.accumulate import StreamResult
 from streamtape.cassette import Cassette, CassetteWriter, Interaction, Timing
-from streamtape.errors import CassetteError, StreamtapeError
+from streamtape.errors import CassetteError, StreamtapeError, StreamtapeWarning
 from streamtape.matching import DEFAULT_MATCH_ON, Matcher
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
+from streamtape.seal import Connect, Guard, aserve, serve
 from streamtape.transport import RecordingTransport, ReplayTransport
 
 __all__ = ["RECORD_MODES", "RecordMode", "Tape", "TapeStats", "use_cassette"]
@@ -253,6 +259,7 @@ class Tape:
         redact: Redactor | None = DEFAULT_REDACTOR,
         sleep: Callable[[float], object] | None = None,
         async_sleep: Callable[[float], Awaitable[object]] | None = None,
+        allow_hosts: Sequence[str] = (),
     ) -> None:
         if record_mode not in RECORD_MODES:
             raise ValueError(
@@ -268,6 +275,13 @@ class Tape:
         self.redactor = redact
         self._sleep = sleep
         self._async_sleep = async_sleep
+        self.allow_hosts = (allow_hosts,) if isinstance(allow_hosts, str) else tuple(allow_hosts)
+        Guard(sealed=False, allow_hosts=self.allow_hosts)  # refuses a bad entry now
+        self.record_hint: str | None = None
+        """What a replay miss advises (None: the use_cassette advice); the pytest plugin sets it."""
+        self.allow_hint: Callable[[str], str] | None = None
+        """How a refused host is allowed, given the host (None: the use_cassette advice)."""
+        self._guard: Guard | None = None
         self._lock = threading.Lock()
         self._token: contextvars.Token[Tape | None] | None = None
         self._parent: Tape | None = None  # the block in force where this one was opened
@@ -338,9 +352,12 @@ class Tape:
             "redact": self.redactor,
             "sleep": self._sleep,
             "async_sleep": self._async_sleep,
+            "allow_hosts": self.allow_hosts,
         }
 
     def _hint(self) -> str:
+        if self.record_hint is not None:
+            return self.record_hint
         return (
             f"record it with use_cassette({str(self.path)!r}, record_mode='new_episodes') to "
             f"append the missing interaction, or record_mode='rewrite' to record afresh "
@@ -379,13 +396,24 @@ class Tape:
         elif self._records:
             self._recording()  # all / rewrite / once without a file: start from empty now
         self._parent = _ACTIVE.get()
+        self._guard = Guard(
+            sealed=replay,  # replay only, or (new_episodes) only what streamtape itself records
+            allow_hosts=self.allow_hosts,
+            label=f"{self.path} (record_mode={self.mode!r})",
+            advice=self.allow_hint or self._allow_advice,
+        )
+        self._guard.open()
         _PATCHER.acquire(self)
         self._token = _ACTIVE.set(self)
 
-    def _stop(self) -> None:
+    def _allow_advice(self, host: str) -> str:
+        return f"use_cassette({str(self.path)!r}, ..., allow_hosts=[{host!r}])"
+
+    def _stop(self, failed: bool = False) -> None:
         token, self._token = self._token, None
         if token is None:
             return
+        warning: str | None = None
         try:
             _ACTIVE.reset(token)
         except ValueError:  # left in another context (e.g. a generator): restore what it saw
@@ -393,13 +421,47 @@ class Tape:
             _ACTIVE.set(None if old is contextvars.Token.MISSING else old)
         finally:
             _PATCHER.release(self)
+            guard, self._guard = self._guard, None
+            if guard is not None:
+                guard.close()
+            recorded_any = self._writer is not None and bool(self.recorded)
             with self._lock:
                 writer, self._writer = self._writer, None
                 self._recorder = None
-            if writer is not None:
+            if writer is not None and not recorded_any:
+                writer.discard()  # a recording block that recorded nothing writes no file
+                self._interactions = []
+            elif writer is not None:
                 writer.close()
                 loaded = Cassette.load(self.path, strict=False).interactions
                 self._interactions = list(loaded)
+            if guard is not None and self._records and not failed:
+                warning = self._unrecorded_warning(
+                    guard, nothing=writer is not None and not recorded_any
+                )
+        if warning is not None:  # last: under `-W error` it raises
+            warnings.warn(StreamtapeWarning(warning), stacklevel=3)
+
+    def _unrecorded_warning(self, guard: Guard, *, nothing: bool) -> str | None:
+        """What a recording block says about connections it could not record, if anything."""
+        recorded: list[tuple[str, int | None]] = []
+        for interaction in self._interactions:
+            parts = urlsplit(interaction.request.url)
+            default = {"http": 80, "https": 443}.get(parts.scheme)
+            recorded.append((parts.hostname or "", parts.port or default))
+        missed: list[Connect] = guard.unrecorded(recorded)
+        lines = []
+        if nothing:
+            lines.append(f"{self.path}: the block recorded nothing, so no cassette was written")
+        if missed:
+            listed = "; ".join(c.describe() for c in missed)
+            lines.append(
+                f"{self.path}: {len(missed)} connection(s) went out through a client streamtape "
+                f"does not record, so they are not on the cassette and a replay will not serve "
+                f"them: {listed}. Send them through an HTTP stack streamtape intercepts, or "
+                "allow their hosts (allow_hosts=[...]) if they are meant to be reached directly"
+            )
+        return "\n".join(lines) or None
 
     def __enter__(self) -> Tape:
         self._start()
@@ -411,7 +473,7 @@ class Tape:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stop()
+        self._stop(failed=exc_type is not None)
 
     async def __aenter__(self) -> Tape:
         return self.__enter__()
@@ -480,7 +542,7 @@ class Tape:
             interaction = player.take(request, request.read())
             if interaction is not None:
                 return player.respond(request, interaction)
-        return self._recording().record(request, send)
+        return self._recording().record(request, serve(send))
 
     async def _ahandle(self, request: Any, send: Callable[[Any], Awaitable[Any]]) -> Any:
         self._check_active()
@@ -491,7 +553,7 @@ class Tape:
             interaction = player.take(request, await request.aread())
             if interaction is not None:
                 return await player.arespond(request, interaction)
-        return await self._recording().arecord(request, send)
+        return await self._recording().arecord(request, aserve(send))
 
 
 def use_cassette(
@@ -504,6 +566,7 @@ def use_cassette(
     redact: Redactor | None = DEFAULT_REDACTOR,
     sleep: Callable[[float], object] | None = None,
     async_sleep: Callable[[float], Awaitable[object]] | None = None,
+    allow_hosts: Sequence[str] = (),
 ) -> Tape:
     """Record or replay the httpx / httpx2 requests made in a block, by ``record_mode``.
 
@@ -511,6 +574,11 @@ def use_cassette(
     async functions. ``match_on`` names the request fields compared (or is a Matcher);
     ``speed`` divides the recorded gaps (``INSTANT``: none), each wait capped at ``max_gap``
     seconds; ``redact`` cleans requests before they are written or matched (None keeps all).
+    While the block replays (``none``, and ``once`` / ``new_episodes`` with an existing file)
+    it is sealed: any other connection is refused with NetworkBlockedError before anything
+    leaves, except to loopback and to ``allow_hosts`` (names, addresses, networks; ``"*"``: all);
+    a recording block warns (StreamtapeWarning) about connections it could not record, and one
+    that recorded nothing writes no file and warns.
     Raises ValueError for an unknown mode; entering raises CassetteError for a missing file in
     mode ``none``; a request with no recorded match raises NoMatchError in ``none`` and in
     ``once`` with an existing file.
@@ -524,4 +592,5 @@ def use_cassette(
         redact=redact,
         sleep=sleep,
         async_sleep=async_sleep,
+        allow_hosts=allow_hosts,
     )

@@ -55,7 +55,12 @@ def test_every_exported_name_exists_and_claims_the_package() -> None:
 
 
 def test_errors_share_one_base() -> None:
-    for error in (streamtape.CassetteError, streamtape.DecodeError, streamtape.NoMatchError):
+    for error in (
+        streamtape.CassetteError,
+        streamtape.DecodeError,
+        streamtape.NoMatchError,
+        streamtape.NetworkBlockedError,
+    ):
         assert issubclass(error, streamtape.StreamtapeError)
 
 

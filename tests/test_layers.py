@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "_writer": {"_records", "_interaction", "_reader", "redact", "errors", "_version"},
     "cassette": {"_records", "_interaction", "_reader", "_writer"},
     "transport": {"_vocabulary", "cassette", "matching", "redact", "errors", "_version"},
+    "seal": {"errors"},
     "tape": {
         "_vocabulary",
         "transport",
@@ -40,6 +41,7 @@ ALLOWED: dict[str, set[str] | None] = {
         "errors",
         "accumulate",
         "events",
+        "seal",
     },
     "bench._inputs": {"cassette", "sse"},
     "bench._report": set(),
