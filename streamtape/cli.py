@@ -181,7 +181,7 @@ def record(
         if not secret:
             raise click.UsageError(f"--auth-env: environment variable {auth_env} is not set")
         pairs.append(("Authorization", f"Bearer {secret}"))
-    writer = CassetteWriter(output, atomic=False)
+    writer = CassetteWriter(output, atomic=False)  # in place: readable while it records
     progress = _Progress(quiet)
     outcome = "complete"
     status = 0
@@ -191,7 +191,14 @@ def record(
             request = client.build_request(
                 "POST" if body is not None else "GET", url, headers=pairs, content=body
             )
-            response = client.send(request, stream=True)
+            try:
+                response = client.send(request, stream=True)
+            except httpx.TransportError as exc:  # no response at all: nothing worth a file
+                writer.discard()
+                Path(output).unlink(missing_ok=True)
+                raise click.ClickException(
+                    f"{url}: {str(exc) or type(exc).__name__}; no cassette written"
+                ) from None
             try:
                 status = response.status_code
                 decoder = EventDecoder(strict=False)
@@ -205,7 +212,8 @@ def record(
     except KeyboardInterrupt:
         outcome = "interrupted"
     finally:
-        writer.close()
+        if not writer.closed:
+            writer.close()
     progress.done(f"{outcome}, HTTP {status}, written to {output}")
     if outcome == "interrupted":
         sys.exit(130)

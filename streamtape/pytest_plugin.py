@@ -3,7 +3,9 @@
 
 Cassettes default to ``cassettes/<test module>/<test name>.ndjson.zst`` beside the test file, and
 the mode defaults to ``none`` so a test run never reaches the network unless asked to record
-(``--tape-mode=once``). Settings, weakest first: ini keys, the ``streamtape_config`` fixture,
+(``--tape-mode=once``); while a cassette replays, connections streamtape does not serve are
+refused (the seal) unless ``--tape-allow-host`` / ``tape_allow_hosts`` / the marker's
+``allow_hosts`` name the host. Settings, weakest first: ini keys, the ``streamtape_config`` fixture,
 markers (module, class, function), command-line options. Names stay clear of pytest-recording's
 (``--record-mode``, ``vcr``). Per-test counts travel in ``user_properties``, so the summary also
 adds up under pytest-xdist.
@@ -18,15 +20,15 @@ import re
 import shlex
 import sys
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 from streamtape._vocabulary import INSTANT, RECORD_MODES
-from streamtape.errors import NoMatchError
+from streamtape.errors import NetworkBlockedError, NoMatchError, StreamtapeError
 
 if TYPE_CHECKING:
     from streamtape.tape import Tape
@@ -107,8 +109,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="replay speed factor for streamtape cassettes (2 = twice as fast; 'instant' = no "
         "waiting; default: the recorded timing). Overrides the tape_speed ini key and markers.",
     )
+    group.addoption(
+        "--tape-allow-host",
+        action="append",
+        default=[],
+        dest="tape_allow_hosts",
+        metavar="HOST",
+        help="a host (name, address or network; '*': any) that tests may reach directly while "
+        "their cassette replays; repeatable. Others are refused (the seal); loopback always "
+        "passes. Adds to the tape_allow_hosts ini key and the marker's allow_hosts.",
+    )
     parser.addini(
         "tape_mode", "streamtape record mode: none (default), once, new_episodes, all, rewrite"
+    )
+    parser.addini(
+        "tape_allow_hosts",
+        "hosts tests may reach directly while their cassette replays (loopback always may)",
+        type="args",
     )
     parser.addini("tape_speed", "default streamtape replay speed (FLOAT|instant, default 1)")
     parser.addini(
@@ -156,6 +173,22 @@ class _Settings:
 
     def record_command(self, mode: str) -> str:
         return f"pytest --tape-mode={mode} {shlex.quote(self.nodeid)}"
+
+    def record_hint(self) -> str:
+        """What a replay miss advises: re-record the test; new_episodes only for a new request."""
+        return (
+            f"re-record this test with\n    {self.record_command('rewrite')}\n"
+            "(when the request is new and every recorded one is still made, "
+            f"{self.record_command('new_episodes')} adds it instead; after a changed request "
+            "it would keep the old interaction, which then fails the test as never played)"
+        )
+
+    def allow_hint(self, host: str) -> str:
+        """How a refused host is allowed under pytest."""
+        return (
+            f"pytest --tape-allow-host={shlex.quote(host)} ..., or tape_allow_hosts = {host} "
+            f"in the ini file, or @pytest.mark.streamtape(allow_hosts=[{host!r}])"
+        )
 
 
 @dataclass
@@ -245,6 +278,14 @@ def _settings(item: pytest.Item, config_kwargs: Mapping[str, Any]) -> _Settings:
     if "cassette" in kwargs:  # from streamtape_config
         base = kwargs.pop("cassette")
         cassette = cassette if cassette is not None else base
+    hosts = [
+        *config.getini("tape_allow_hosts"),
+        *_hosts(config_kwargs.get("allow_hosts")),
+        *_hosts(marker_kwargs.get("allow_hosts")),
+        *config.getoption("tape_allow_hosts"),
+    ]
+    if hosts:
+        kwargs["allow_hosts"] = tuple(dict.fromkeys(hosts))
     cli_mode: str | None = config.getoption("tape_mode")
     if cli_mode is not None:
         kwargs["record_mode"] = cli_mode
@@ -272,6 +313,14 @@ def _settings(item: pytest.Item, config_kwargs: Mapping[str, Any]) -> _Settings:
     )
 
 
+def _hosts(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(host) for host in cast(Iterable[object], value)]
+
+
 @pytest.fixture
 def streamtape_config() -> dict[str, Any]:
     """Project-wide ``use_cassette`` keywords (e.g. ``redact``, ``match_on``): override this
@@ -294,7 +343,17 @@ def tape(request: pytest.FixtureRequest, streamtape_config: Mapping[str, Any]) -
         )
     from streamtape.tape import use_cassette
 
-    with use_cassette(settings.path, **settings.kwargs) as active:
+    if item.get_closest_marker("vcr") is not None:
+        pytest.fail(
+            f"streamtape: {item.nodeid} is marked both @pytest.mark.vcr (pytest-recording) and "
+            "for streamtape: vcrpy answers or records the test's HTTP requests before streamtape "
+            "sees them, so one of the two cassettes would stay empty. Use one of them per test.",
+            pytrace=False,
+        )
+    cassette = use_cassette(settings.path, **settings.kwargs)
+    cassette.record_hint = settings.record_hint()
+    cassette.allow_hint = settings.allow_hint
+    with cassette as active:
         item.stash[_ACTIVE] = _Active(active, settings)
         yield active
     item.user_properties.append((_PROPERTY, _stats(active, settings)))
@@ -364,16 +423,16 @@ def _describe(interactions: Sequence[Any]) -> str:
     return "\n".join(lines)
 
 
-def _no_match_in(exc: BaseException) -> bool:
-    """True when ``exc`` is, or was caused by, a replay miss (SDKs wrap transport errors)."""
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``exc`` or the error of type ``kind`` that caused it (SDKs wrap transport errors)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, NoMatchError):
-            return True
+        if isinstance(current, kind):
+            return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
-    return False
+    return None
 
 
 def _add_note(exc: BaseException, note: str) -> None:
@@ -391,14 +450,13 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     try:
         result = yield
     except Exception as exc:
-        if active is not None and _no_match_in(exc):
-            settings = active.settings
-            _add_note(
-                exc,
-                "streamtape: record the missing interaction with\n    "
-                f"{settings.record_command('new_episodes')}\n"
-                f"or record the cassette afresh with\n    {settings.record_command('rewrite')}",
-            )
+        # an SDK that wraps the error shows its own message first: say what lies beneath
+        if active is not None and not isinstance(exc, StreamtapeError):
+            if _cause(exc, NoMatchError) is not None:
+                hint = active.settings.record_hint()
+                _add_note(exc, f"streamtape: a request matched no recording (above); {hint}")
+            elif (blocked := _cause(exc, NetworkBlockedError)) is not None:
+                _add_note(exc, f"streamtape: {blocked}")
         raise
     if active is None or active.settings.unused == "ignore":
         return result

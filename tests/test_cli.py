@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -135,6 +136,19 @@ def test_record_connection_error_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.output
+
+
+def test_record_against_a_refused_connection_writes_no_file(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nothing listens on: bound, never listening
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/responses"
+        out = tmp_path / "refused.ndjson.zst"
+        code, _, err = run("record", url, "-o", str(out), "--data", "{}")
+        assert code == 1
+        assert err.startswith(f"Error: {url}: ")
+        assert err.rstrip().endswith("; no cassette written")
+        assert not out.exists()
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_sigint_mid_stream_leaves_an_interrupted_cassette(

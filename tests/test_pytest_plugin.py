@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sse_server import FIXTURES, Route, SSEServer, sse_chunks
 
-from streamtape.cassette import Cassette
+from streamtape.cassette import Cassette, CassetteWriter
 from streamtape.pytest_plugin import SUFFIX, parse_speed
 from streamtape.transport import INSTANT
 
@@ -332,9 +332,12 @@ def test_streamtape_config_gives_project_defaults_and_markers_win(
         [
             "*_ test_marker_wins _*",
             "E *.NoMatchError: No recorded request in *test_marker_wins.ndjson.zst matches POST *",
-            "E *pytest --tape-mode=new_episodes test_cfg.py::test_marker_wins",
+            "E *To fix: re-record this test with",
+            "E *    pytest --tape-mode=rewrite test_cfg.py::test_marker_wins",
+            "E *pytest --tape-mode=new_episodes test_cfg.py::test_marker_wins adds it instead*",
         ]
     )
+    assert "use_cassette(" not in result.stdout.str()  # the pytest advice only
     assert served(sse_server) == 2
     for path in (pytester.path / "cassettes" / "test_cfg").iterdir():
         (interaction,) = Cassette.load(path)
@@ -573,3 +576,138 @@ def test_loading_the_plugin_imports_none_of_the_recording_machinery() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# -- the seal -----------------------------------------------------------------------------------
+
+# Names the pytester runs may look up: one made-up name resolves to loopback; every other
+# non-loopback name or address is refused here, below the seal, and never leaves the machine.
+SEAL_CONFTEST = """
+import socket
+
+import pytest
+
+FAKE = {"api.allowed.test": "127.0.0.1"}
+LOOKED_UP = []
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_real_lookups():  # session scope: in place before any cassette opens
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        LOOKED_UP.append(host)
+        host = FAKE.get(host, host)
+        if host not in ("127.0.0.1", "localhost"):
+            raise socket.gaierror(socket.EAI_NONAME, f"not looked up in tests: {host}")
+        return real(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield
+    assert "example.invalid" not in LOOKED_UP
+"""
+
+SEALED_TESTS = """
+import os
+
+import pytest
+import requests
+
+
+@pytest.mark.streamtape("replayed")
+def test_direct(tape):
+    url = os.environ["STREAMTAPE_TEST_URL"].replace("127.0.0.1", os.environ["HOST"])
+    assert b"Paris" in requests.get(url, timeout=5).content
+"""
+
+
+@pytest.fixture
+def sealed_tests(pytester: pytest.Pytester, url: str) -> Path:
+    """A test that replays a cassette (one unrelated interaction) and calls requests directly."""
+    pytester.makeconftest(SEAL_CONFTEST)
+    path = cassette_of(pytester, "replayed", "test_sealed")
+    with CassetteWriter(path) as writer:
+        rec = writer.begin("GET", "http://127.0.0.1:9/unrelated")
+        rec.response(204, [])
+        rec.end()
+    pytester.makeini("[pytest]\ntape_unused = ignore\n")
+    return pytester.makepyfile(test_sealed=SEALED_TESTS)
+
+
+def test_a_replaying_test_is_sealed_and_says_how_to_allow_the_host(
+    pytester: pytest.Pytester, sealed_tests: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOST", "example.invalid")
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E *NetworkBlockedError: streamtape refused to look up example.invalid:* (requests*",
+            "E *To allow this host: pytest --tape-allow-host=example.invalid ..., or "
+            "tape_allow_hosts = example.invalid in the ini file, or "
+            "@pytest.mark.streamtape(allow_hosts=*'example.invalid'*)",
+        ]
+    )
+    assert "use_cassette(" not in result.stdout.str()
+
+
+def test_loopback_passes_and_a_host_is_allowed_by_option_ini_or_marker(
+    pytester: pytest.Pytester,
+    sealed_tests: Path,
+    sse_server: SSEServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    run(pytester).assert_outcomes(passed=1)  # loopback
+    monkeypatch.setenv("HOST", "api.allowed.test")
+    run(pytester).assert_outcomes(failed=1)
+    assert served(sse_server) == 1
+    run(pytester, "--tape-allow-host", "api.allowed.test").assert_outcomes(passed=1)
+    pytester.makeini("[pytest]\ntape_unused = ignore\ntape_allow_hosts = other api.allowed.test\n")
+    run(pytester).assert_outcomes(passed=1)
+    pytester.makeini("[pytest]\ntape_unused = ignore\n")
+    sealed_tests.write_text(
+        SEALED_TESTS.replace('("replayed")', '("replayed", allow_hosts=["api.allowed.test"])')
+    )
+    run(pytester).assert_outcomes(passed=1)
+    assert served(sse_server) == 4
+
+
+def test_vcr_and_streamtape_on_one_test_is_an_error_not_an_empty_cassette(
+    pytester: pytest.Pytester, url: str
+) -> None:
+    pytester.makepyfile(
+        test_both="""
+        import os
+        import httpx
+        import pytest
+
+        @pytest.mark.vcr
+        @pytest.mark.streamtape
+        def test_both():
+            httpx.post(os.environ["STREAMTAPE_TEST_URL"], json={"input": "hi"}).read()
+        """
+    )
+    result = run(pytester, "-p", "recording", "--tape-mode=once", "--record-mode=once")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*test_both.py::test_both is marked both @pytest.mark.vcr (pytest-recording) and*"]
+    )
+    assert not (pytester.path / "cassettes" / "test_both").exists()
+
+
+def test_a_recording_test_that_records_nothing_warns_and_writes_no_file(
+    pytester: pytest.Pytester, sealed_tests: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    result = run(pytester, "--tape-mode=rewrite", "-W", "default::UserWarning")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*StreamtapeWarning: *replayed.ndjson.zst: the block recorded nothing, so no "
+            "cassette was written",
+            "*127.0.0.1:* by requests*",
+        ]
+    )
+    assert len(Cassette.load(cassette_of(pytester, "replayed", "test_sealed"))) == 1  # untouched

@@ -27,6 +27,12 @@ class Row(msgspec.Struct, frozen=True):
     ns_per_event: float
     speedup: float | None
     error: str | None = None
+    raised: str | None = None
+    """The SDK's own error, raised by design at an `error` event the stream holds: no timing,
+    and no failure."""
+
+    def raises_label(self) -> str:
+        return "raises on this stream" + (" (as recorded)" if self.shape == "recorded" else "")
 
 
 class Skipped(msgspec.Struct, frozen=True):
@@ -81,6 +87,9 @@ def render_table(report: BenchReport) -> str:
         if row.error is not None:
             lines.append((*label, row.decoder, "failed", "", "", "", "", ""))
             continue
+        if row.raised is not None:
+            lines.append((*label, row.decoder, row.raises_label(), "", "", "", "", ""))
+            continue
         lines.append(
             (
                 *label,
@@ -108,6 +117,10 @@ def render_table(report: BenchReport) -> str:
         text.append(f"streamtape's SSE fast path ran in {report.fast_path}.")
     for s in report.skipped:
         text.append(f"skipped {s.decoder}: {s.reason} ({s.install})")
+    for row in report.rows:
+        if row.raised is not None:
+            text.append(f"{row.decoder} on {row.input} {row.shape} {row.raises_label()}: "
+                        f"{row.raised}")  # fmt: skip
     for row in report.failures:
         text.append(f"FAILED {row.decoder} on {row.input} {row.shape}: {row.error}")
     return "\n".join(text)
@@ -123,6 +136,10 @@ def render_markdown(report: BenchReport) -> str:
         if row.error is not None:
             out.append(f"| {row.input} | {row.shape} | {row.decoder} | failed | | | | | |")
             continue
+        if row.raised is not None:
+            out.append(f"| {row.input} | {row.shape} | {row.decoder} | {row.raises_label()} "
+                       "| | | | | |")  # fmt: skip
+            continue
         speedup = "" if row.speedup is None or row.kind == "subject" else _ratio(row.speedup)
         out.append(
             f"| {row.input} | {row.shape} | {row.decoder} | {row.mb_per_s:,.2f} | "
@@ -132,6 +149,11 @@ def render_markdown(report: BenchReport) -> str:
     out.append("")
     out.append(_FOOTNOTE.format(report=report))
     out += [f"- skipped {s.decoder}: {s.reason} (`{s.install}`)" for s in report.skipped]
+    out += [
+        f"- {r.decoder} on {r.input} {r.shape} {r.raises_label()}: {r.raised}"
+        for r in report.rows
+        if r.raised is not None
+    ]
     out += [f"- FAILED {r.decoder} on {r.input} {r.shape}: {r.error}" for r in report.failures]
     return "\n".join(out)
 
