@@ -163,7 +163,8 @@ def record(
     """Send one request and record the streamed response into a cassette.
 
     Ctrl-C stops the stream and still leaves a valid cassette whose last interaction is marked
-    interrupted.
+    interrupted. A request that gets no response at all (connection refused, no such host)
+    writes no file.
 
     \b
     Example:

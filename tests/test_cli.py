@@ -439,6 +439,14 @@ def test_bare_bench_takes_the_cassettes_here_and_a_generated_stream(
     assert inputs[-1] == "generated"
 
 
+def test_bench_on_a_recorded_failed_stream_is_no_failure() -> None:
+    path = EXAMPLES / "failed-stream.ndjson.zst"
+    code, out, _ = run("bench", str(path), "--repeat", "1", "--against", "openai")
+    assert code == 0  # the SDK raising at the recorded `error` event is not a failed decoder
+    assert "raises on this stream (as recorded)" in out
+    assert "FAILED" not in out
+
+
 def test_bench_unknown_anchor_is_one_line_error() -> None:
     code, _, err = run("bench", str(EXAMPLES / "text-answer.ndjson.zst"), "--against", "nope")
     assert code == 1
