@@ -20,7 +20,8 @@ applies, so work a sealed block hands to a thread pool is sealed too; when separ
 open (one per thread, say), a host passes only if every sealed one of them lets it pass. Loopback
 and Unix sockets pass in every case, so a test process's own local servers, pipes and workers
 keep working; a background thread that reaches a remote host while a sealed block is open is
-refused, with a message saying so.
+refused, with a message saying so. Datagrams sent with ``sendto`` on an unconnected socket are
+not looked at.
 """
 
 from __future__ import annotations
@@ -167,8 +168,9 @@ class Guard:
     """One block's rule for the network: ``sealed`` refuses what is not allowed, otherwise the
     guard only notes connections (:attr:`connects`) for the block to compare with what it recorded.
 
-    ``allow_hosts`` holds host names (matched exactly, case-insensitively), IP addresses and
-    networks (``"10.0.0.0/8"``); ``"*"`` allows every host. ``label`` names the block in messages
+    ``allow_hosts`` holds host names (matched exactly, case-insensitively; ``"*.example.com"``
+    also matches its subdomains), IP addresses and networks (``"10.0.0.0/8"``); ``"*"`` allows
+    every host. ``label`` names the block in messages
     and ``advice(host)`` says how to allow a host where the block was opened.
     """
 
@@ -185,6 +187,7 @@ class Guard:
         self.advice = advice or (lambda host: f"pass allow_hosts=[{host!r}] to use_cassette")
         self._any = False
         self._names: set[str] = set()
+        self._domains: set[str] = set()  # from "*.example.com": example.com and its subdomains
         self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         for entry in allow_hosts:
             text = str(entry).strip()
@@ -195,7 +198,10 @@ class Guard:
                 self._networks.append(ipaddress.ip_network(text, strict=False))
             except ValueError:
                 name = _name(text)
-                if not name:
+                if name and name.startswith("*.") and len(name) > 2:
+                    self._domains.add(name[2:])
+                    continue
+                if not name or "*" in name:
                     raise ValueError(f"allow_hosts: not a host or address: {entry!r}") from None
                 self._names.add(name)
         self._lock = threading.Lock()
@@ -221,15 +227,18 @@ class Guard:
         if self._any:
             return True
         name = _name(host) or ""
-        if name in self._names:
-            return True
         ip = _address(name)
         if ip is None:
-            return False
+            return self._named(name)
         known = _NAMES.get(str(ip))
-        return (known is not None and known in self._names) or any(
+        return (known is not None and self._named(known)) or any(
             ip in network for network in self._networks
         )
+
+    def _named(self, name: str) -> bool:
+        if name in self._names:
+            return True
+        return any(name == d or name.endswith("." + d) for d in self._domains)
 
     def open(self) -> None:
         """Put the guard in force in the current context (and install the patches)."""

@@ -13,6 +13,7 @@ fire in C at the real call.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import sys
 import threading
@@ -296,15 +297,22 @@ def test_an_allowed_name_may_reach_the_addresses_it_resolved_to(
 
 
 def test_allow_hosts_takes_names_addresses_networks_and_a_star(cassette: Path) -> None:
-    guard = Guard(sealed=True, allow_hosts=["api.example.com.", "10.0.0.0/8", "2001:db8::1"])
+    guard = Guard(
+        sealed=True,
+        allow_hosts=["api.example.com.", "10.0.0.0/8", "2001:db8::1", "*.Internal.test"],
+    )
     assert guard.allows("API.example.com")
+    assert guard.allows("internal.test")
+    assert guard.allows("db.eu.internal.test")
+    assert not guard.allows("notinternal.test")
     assert guard.allows("10.200.0.1")
     assert not guard.allows("11.0.0.1")
     assert guard.allows("2001:db8::1")
     assert not guard.allows("example.com")
     assert Guard(sealed=True, allow_hosts=["*"]).allows("anything.example")
-    with pytest.raises(ValueError, match="allow_hosts: not a host or address: ' '"):
-        use_cassette(cassette, allow_hosts=[" "])
+    for bad in (" ", "a*.example.com"):
+        with pytest.raises(ValueError, match=re.escape(f"not a host or address: {bad!r}")):
+            use_cassette(cassette, allow_hosts=[bad])
 
 
 def test_unix_sockets_and_socket_pairs_always_pass(cassette: Path, tmp_path: Path) -> None:
