@@ -57,6 +57,8 @@ _LOOKED_UP: contextvars.ContextVar[tuple[str, frozenset[str]] | None] = contextv
 _INET = (socket.AF_INET, socket.AF_INET6)
 _MAX_NAMES = 4096  # addresses remembered with the host name they were resolved from
 _MAX_CONNECTS = 256  # distinct (host, port, stack) a guard keeps
+_PREVIOUS = "_streamtape_seal_previous"  # on each patch: what the owner's __dict__ held before
+_MISSING = object()
 
 # Client libraries recognised on the call stack, by module (the module or a submodule of it).
 _STACKS: tuple[tuple[str, str], ...] = (
@@ -103,9 +105,8 @@ class Connect(NamedTuple):
         return self.stack is not None and self.stack.split(" ", 1)[0] not in _NOT_HTTP
 
     def where(self) -> str:
-        port = "" if self.port is None else f":{self.port}"
         address = f" ({self.address})" if self.address not in (None, self.host) else ""
-        return f"{self.host}{port}{address}"
+        return _where(self.host, self.port) + address
 
     def describe(self) -> str:
         return f"{self.where()} by {self.stack or 'a raw socket (no known client on the stack)'}"
@@ -355,39 +356,37 @@ class _Installer:
         leaves = [g for g in open_ if id(g) not in parents]
         return leaves[0] if len(leaves) == 1 else _Combined(leaves)
 
-    def _set(self, owner: Any, name: str, ours: Any) -> None:
-        previous = owner.__dict__.get(name)
+    def _set(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+        """Lay ``make(current)`` over ``owner.name``. A patch of ours that an outsider's patch
+        kept in place at an earlier uninstall (see there) is seen through, so it heals here."""
+        previous = owner.__dict__.get(name, _MISSING)
+        while hasattr(previous, _PREVIOUS):
+            previous = getattr(previous, _PREVIOUS)
+        current = getattr(owner, name)
+        while hasattr(current, _PREVIOUS):
+            current = current.__wrapped__
+        ours = make(current)
+        setattr(ours, _PREVIOUS, previous)
         self._saved.append((owner, name, previous, ours))
         setattr(owner, name, ours)
 
     def _install(self) -> None:
-        sock_cls = socket.socket
-        connect = sock_cls.connect
-        connect_ex = sock_cls.connect_ex
-
-        def sealed_connect(sock: socket.socket, address: Any) -> None:
-            _check_connect(sock, address)
-            connect(sock, address)
-
-        def sealed_connect_ex(sock: socket.socket, address: Any) -> int:
-            _check_connect(sock, address)
-            result: int = connect_ex(sock, address)
-            return result
-
-        self._set(sock_cls, "connect", functools.wraps(connect)(sealed_connect))
-        self._set(sock_cls, "connect_ex", functools.wraps(connect_ex)(sealed_connect_ex))
+        self._set(socket.socket, "connect", _sealed_connect)
+        self._set(socket.socket, "connect_ex", _sealed_connect_ex)
         for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex"):
-            self._set(socket, name, _sealed_lookup(getattr(socket, name)))
+            self._set(socket, name, _sealed_lookup)
         if "asyncio" in sys.modules:  # not imported: no event loop can be running
             from asyncio import base_events
 
-            self._set(base_events.BaseEventLoop, "getaddrinfo", _sealed_loop_getaddrinfo())
+            self._set(base_events.BaseEventLoop, "getaddrinfo", _sealed_loop_getaddrinfo)
 
     def _uninstall(self) -> None:
         for owner, name, previous, ours in reversed(self._saved):
             if owner.__dict__.get(name) is not ours:
-                continue  # patched again over ours by someone else: theirs stays
-            if previous is None:
+                # Patched again over ours by someone else (a monkeypatch, say): theirs stays, and
+                # so may ours beneath it, passing everything while no block is open.
+                continue
+            if previous is _MISSING:
                 delattr(owner, name)
             else:
                 setattr(owner, name, previous)
@@ -431,10 +430,16 @@ def _check(host: object, port: object, *, connecting: bool) -> None:
         )
 
 
+def _where(host: str, port: object) -> str:
+    if port in (None, "", 0):
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _message(
     guard: Guard | _Combined, host: str, port: object, stack: str | None, connecting: bool
 ) -> str:
-    where = f"{host}:{port}" if port not in (None, "", 0) else host
+    where = _where(host, port)
     how = "connect to" if connecting else "look up"
     who = stack or "a raw socket (no known client library on the call stack)"
     outside = (
@@ -487,6 +492,24 @@ def _check_connect(sock: socket.socket, address: Any) -> None:
             raise
 
 
+def _sealed_connect(connect: Callable[[socket.socket, Any], None]) -> Callable[..., None]:
+    @functools.wraps(connect)
+    def sealed_connect(sock: socket.socket, address: Any) -> None:
+        _check_connect(sock, address)
+        connect(sock, address)
+
+    return sealed_connect
+
+
+def _sealed_connect_ex(connect_ex: Callable[[socket.socket, Any], int]) -> Callable[..., int]:
+    @functools.wraps(connect_ex)
+    def sealed_connect_ex(sock: socket.socket, address: Any) -> int:
+        _check_connect(sock, address)
+        return connect_ex(sock, address)
+
+    return sealed_connect_ex
+
+
 def _sealed_lookup(original: Callable[..., _T]) -> Callable[..., _T]:
     @functools.wraps(original)
     def lookup(host: Any, *args: Any, **kwargs: Any) -> _T:
@@ -501,10 +524,11 @@ def _sealed_lookup(original: Callable[..., _T]) -> Callable[..., _T]:
     return lookup
 
 
-def _sealed_loop_getaddrinfo() -> Callable[..., Awaitable[Any]]:
+def _sealed_loop_getaddrinfo(original: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """asyncio's ``loop.getaddrinfo``, checked in the caller's context (where the block and the
     client's frames are) and resolving in a thread that runs in a copy of that context."""
 
+    @functools.wraps(original)
     async def getaddrinfo(
         loop: Any,
         host: Any,

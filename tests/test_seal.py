@@ -512,3 +512,41 @@ def test_a_remote_connection_while_recording_is_named(tmp_path: Path, below: Bel
     ):
         assert sock.connect_ex((BLOCKED_ADDRESS, 443)) == 111  # the hook below refused it
     assert below.connects == [(BLOCKED_ADDRESS, 443)]
+
+
+def test_older_lookups_and_mapped_addresses_are_sealed_too(cassette: Path, below: Below) -> None:
+    with use_cassette(cassette, record_mode="none"):
+        for lookup in (socket.gethostbyname, socket.gethostbyname_ex):
+            with pytest.raises(NetworkBlockedError, match=rf"look up {BLOCKED_NAME} \("):
+                lookup(BLOCKED_NAME)
+        assert socket.gethostbyname("localhost").startswith("127.")
+        with (
+            socket.socket(socket.AF_INET6) as sock,
+            pytest.raises(NetworkBlockedError, match=r"connect to \[::ffff:192\.0\.2\.1\]:80"),
+        ):
+            sock.connect(("::ffff:192.0.2.1", 80))  # an IPv4 address in IPv6 clothing
+    assert not below.saw(BLOCKED_NAME)
+    assert below.connects == []
+
+
+def test_a_patch_laid_over_the_seal_inside_a_block_is_left_in_place(
+    cassette: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def theirs(sock: socket.socket, address: Any) -> None:
+        raise ConnectionRefusedError("someone else's patch")
+
+    originals = (socket.getaddrinfo, socket.socket.connect_ex)
+    with use_cassette(cassette, record_mode="none"):
+        monkeypatch.setattr(socket.socket, "connect", theirs)
+    assert socket.socket.connect is theirs  # not undone under its owner's feet
+    assert (socket.getaddrinfo, socket.socket.connect_ex) == originals
+    monkeypatch.undo()  # puts back what it found: the seal's patch, which passes all now
+    with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
+        sock.connect(("127.0.0.1", 9))
+    with (
+        use_cassette(cassette, record_mode="none"),
+        socket.socket() as sock,
+        pytest.raises(NetworkBlockedError),
+    ):
+        sock.connect((BLOCKED_ADDRESS, 9))
+    assert "connect" not in socket.socket.__dict__  # healed: the inherited C method again
