@@ -456,7 +456,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
                 hint = active.settings.record_hint()
                 _add_note(exc, f"streamtape: a request matched no recording (above); {hint}")
             elif (blocked := _cause(exc, NetworkBlockedError)) is not None:
-                _add_note(exc, f"streamtape: {blocked}")
+                _add_note(exc, str(blocked))
         raise
     if active is None or active.settings.unused == "ignore":
         return result

@@ -711,3 +711,46 @@ def test_a_recording_test_that_records_nothing_warns_and_writes_no_file(
         ]
     )
     assert len(Cassette.load(cassette_of(pytester, "replayed", "test_sealed"))) == 1  # untouched
+
+
+def test_a_wrapped_miss_or_refusal_gets_a_note_saying_what_lies_beneath(
+    pytester: pytest.Pytester, sealed_tests: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CASSETTE", str(cassette_of(pytester, "replayed", "test_sealed")))
+    pytester.makepyfile(
+        test_wrapped="""
+        import os
+
+        import httpx
+        import pytest
+        import requests
+
+        def wrapped(call):
+            try:
+                call()
+            except Exception as exc:  # as an app or an SDK may do
+                raise RuntimeError("the app's own error") from exc
+
+        @pytest.mark.streamtape(os.environ["CASSETTE"])
+        def test_miss():
+            wrapped(lambda: httpx.post("http://127.0.0.1:9/v1/responses", json={}))
+
+        @pytest.mark.streamtape(os.environ["CASSETTE"])
+        def test_refusal():
+            wrapped(lambda: requests.get("http://example.invalid/", timeout=5))
+        """
+    )
+    result = run(pytester, "test_wrapped.py")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_miss _*",
+            "E *RuntimeError: the app's own error",
+            "E *streamtape: a request matched no recording (above); re-record this test with",
+            "E *    pytest --tape-mode=rewrite test_wrapped.py::test_miss",
+            "*_ test_refusal _*",
+            "E *RuntimeError: the app's own error",
+            "E *streamtape refused to look up example.invalid:80 (requests via urllib3*",
+            "E *To allow this host: pytest --tape-allow-host=example.invalid *",
+        ]
+    )
