@@ -9,7 +9,8 @@ leaves either. Only internet sockets (IPv4, IPv6) are looked at; Unix sockets, s
 pipes always pass. Loopback addresses, unspecified addresses, ``localhost`` (and ``*.localhost``),
 this machine's host name and the block's ``allow_hosts`` always pass; ``"*"`` allows every host.
 Connections that streamtape itself makes to record a request (inside :func:`serve`) pass too.
-Code that connects from C (uvloop's own sockets, grpc's core, c-ares) is out of its reach.
+Code that connects from C (uvloop's own sockets, grpc's core, c-ares, the connects of asyncio's
+proactor loop on Windows) is out of its reach.
 
 Each block opens a :class:`Guard`. The patches are installed while at least one guard is open (a
 refcount under a lock) and find the guard in force in a ContextVar, as ``tape.py`` finds its
@@ -62,6 +63,11 @@ _MISSING = object()
 
 # Client libraries recognised on the call stack, by module (the module or a submodule of it).
 _STACKS: tuple[tuple[str, str], ...] = (
+    ("openai", "openai"),
+    ("openrouter", "openrouter"),
+    ("anthropic", "anthropic"),
+    ("litellm", "litellm"),
+    ("google.genai", "google-genai"),
     ("aiohttp", "aiohttp"),
     ("httpx_aiohttp", "httpx-aiohttp"),
     ("requests", "requests"),

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
+import openai
 import pytest
 import requests
 from sse_server import Route, SSEServer
@@ -235,6 +236,26 @@ def test_every_client_is_refused_before_any_lookup_or_connect(
     assert f"{target}:8080" in str(error)
     assert f"allow_hosts=[{target!r}]" in str(error)
     assert not below.saw(target)  # neither the name nor the address reached the functions below
+
+
+@pytest.mark.parametrize("target", [BLOCKED_NAME, BLOCKED_ADDRESS])
+def test_the_openai_sdk_on_aiohttp_is_refused(target: str, cassette: Path, below: Below) -> None:
+    # `openai[aiohttp]`: the SDK's own aiohttp backend, which no httpx patch sees
+    async def ask() -> None:
+        async with openai.AsyncOpenAI(
+            base_url=f"http://{target}:8080/v1",
+            api_key="sk-test",
+            max_retries=0,
+            http_client=openai.DefaultAioHttpClient(),
+        ) as client:
+            await client.responses.create(model="gpt-4o", input="hi")
+
+    with use_cassette(cassette, record_mode="none"), pytest.raises(NetworkBlockedError) as caught:
+        asyncio.run(ask())
+    assert (caught.value.host, caught.value.port) == (target, 8080)
+    assert caught.value.stack is not None
+    assert "aiohttp" in caught.value.stack
+    assert not below.saw(target)
 
 
 @pytest.mark.parametrize("method", ["connect", "connect_ex"])
