@@ -37,6 +37,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple, TypeVar
+from urllib.parse import urlsplit
 
 from streamtape.errors import NetworkBlockedError
 
@@ -83,7 +84,8 @@ _STACKS: tuple[tuple[str, str], ...] = (
     ("tornado", "tornado"),
     ("asyncio", "asyncio"),
 )
-_NOT_HTTP = frozenset({"asyncio"})  # recognised, but not an HTTP client
+_NOT_HTTP = frozenset({"asyncio"})
+_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}  # recognised, but not an HTTP client
 
 
 class Connect(NamedTuple):
@@ -286,6 +288,28 @@ class Guard:
             and (not c.local or c.http)
             and (c.host, c.port) not in done
         ]
+
+    def report(self, label: str, recorded: Iterable[str], *, nothing: bool) -> str | None:
+        """What a recording block says at its end (None: nothing to say): that it recorded
+        ``nothing`` and wrote no file, and the connections it could not record, given the URLs
+        of the interactions it holds."""
+        pairs: list[tuple[str, int | None]] = []
+        for url in recorded:
+            parts = urlsplit(url)
+            pairs.append((parts.hostname or "", parts.port or _PORTS.get(parts.scheme)))
+        missed = self.unrecorded(pairs)
+        lines = []
+        if nothing:
+            lines.append(f"{label}: the block recorded nothing, so no cassette was written")
+        if missed:
+            listed = "; ".join(c.describe() for c in missed)
+            lines.append(
+                f"{label}: {len(missed)} connection(s) went out through a client streamtape "
+                "does not record, so they are not on the cassette and a replay will not serve "
+                f"them: {listed}. Send them through an HTTP stack streamtape intercepts, or "
+                "allow their hosts (allow_hosts=[...]) if they are meant to be reached directly"
+            )
+        return "\n".join(lines) or None
 
 
 class _Combined:

@@ -32,7 +32,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, NamedTuple, TypeVar, cast
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -42,7 +41,7 @@ from streamtape.cassette import Cassette, CassetteWriter, Interaction, Timing
 from streamtape.errors import CassetteError, StreamtapeError, StreamtapeWarning
 from streamtape.matching import DEFAULT_MATCH_ON, Matcher
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
-from streamtape.seal import Connect, Guard, aserve, serve
+from streamtape.seal import Guard, aserve, serve
 from streamtape.transport import RecordingTransport, ReplayTransport
 
 __all__ = ["RECORD_MODES", "RecordMode", "Tape", "TapeStats", "use_cassette"]
@@ -428,7 +427,8 @@ class Tape:
             with self._lock:
                 writer, self._writer = self._writer, None
                 self._recorder = None
-            if writer is not None and not recorded_any:
+            nothing = writer is not None and not recorded_any
+            if writer is not None and nothing:
                 writer.discard()  # a recording block that recorded nothing writes no file
                 self._interactions = []
             elif writer is not None:
@@ -436,32 +436,10 @@ class Tape:
                 loaded = Cassette.load(self.path, strict=False).interactions
                 self._interactions = list(loaded)
             if guard is not None and self._records and not failed:
-                warning = self._unrecorded_warning(
-                    guard, nothing=writer is not None and not recorded_any
-                )
+                urls = [i.request.url for i in self._interactions]
+                warning = guard.report(str(self.path), urls, nothing=nothing)
         if warning is not None:  # last: under `-W error` it raises
             warnings.warn(StreamtapeWarning(warning), stacklevel=3)
-
-    def _unrecorded_warning(self, guard: Guard, *, nothing: bool) -> str | None:
-        """What a recording block says about connections it could not record, if anything."""
-        recorded: list[tuple[str, int | None]] = []
-        for interaction in self._interactions:
-            parts = urlsplit(interaction.request.url)
-            default = {"http": 80, "https": 443}.get(parts.scheme)
-            recorded.append((parts.hostname or "", parts.port or default))
-        missed: list[Connect] = guard.unrecorded(recorded)
-        lines = []
-        if nothing:
-            lines.append(f"{self.path}: the block recorded nothing, so no cassette was written")
-        if missed:
-            listed = "; ".join(c.describe() for c in missed)
-            lines.append(
-                f"{self.path}: {len(missed)} connection(s) went out through a client streamtape "
-                f"does not record, so they are not on the cassette and a replay will not serve "
-                f"them: {listed}. Send them through an HTTP stack streamtape intercepts, or "
-                "allow their hosts (allow_hosts=[...]) if they are meant to be reached directly"
-            )
-        return "\n".join(lines) or None
 
     def __enter__(self) -> Tape:
         self._start()
