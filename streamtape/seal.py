@@ -128,11 +128,9 @@ def describe_stack() -> str | None:
     frame: Any = sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if isinstance(module, str):
-            for prefix, name in _STACKS:
-                if module == prefix or module.startswith(prefix + "."):
-                    found.append(name)
-                    break
+        name = _stack_of(module) if isinstance(module, str) else None
+        if name is not None:
+            found.append(name)
         frame = frame.f_back
     ordered = list(dict.fromkeys(reversed(found)))  # by outermost appearance
     if len(ordered) > 1 and "asyncio" in ordered:
@@ -142,12 +140,22 @@ def describe_stack() -> str | None:
     return ordered[0] + (f" via {', '.join(ordered[1:])}" if len(ordered) > 1 else "")
 
 
+@functools.lru_cache(maxsize=4096)
+def _stack_of(module: str) -> str | None:
+    """The client library a module belongs to, if it is one of those named on stacks."""
+    for prefix, name in _STACKS:
+        if module == prefix or module.startswith(prefix + "."):
+            return name
+    return None
+
+
 def _name(host: object) -> str | None:
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
     return host.strip().lower().rstrip(".") if isinstance(host, str) else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         ip = ipaddress.ip_address(host.split("%", 1)[0])
@@ -445,8 +453,8 @@ def _check(host: object, port: object, *, connecting: bool) -> None:
     local = any(n is not None and _is_local(n) for n in (name, asked, known))
     allowed = guard.allows(name) or (asked is not None and guard.allows(asked))
     refused = guard.sealed and not (served or local or allowed)
-    if not (refused or connecting):
-        return
+    if not refused and (guard.sealed or not connecting):
+        return  # passed: only a recording block keeps what passed, to report at its end
     stack = describe_stack()
     number = port if isinstance(port, int) else None
     if isinstance(guard, Guard):
