@@ -138,17 +138,22 @@ def test_each_recorded_chunk_is_sent_on_its_own_at_its_offset(tmp_path: Path) ->
     app = ReplayApp([path])
     with serve_in_thread(app) as url, httpx.Client() as client:
         got: list[tuple[float, bytes]] = []
+        start = time.perf_counter()
         with client.stream("POST", url + "/v1/responses", json=BODY) as response:
             assert response.headers["transfer-encoding"] == "chunked"
-            start = time.perf_counter()
             for data in response.iter_raw():
                 got.append((time.perf_counter() - start, data))
     assert [d for _, d in got] == chunks  # same bytes, same boundaries
-    offsets = [t for t, _ in got]
-    for i in range(1, len(gaps)):
-        recorded_gap = gaps[i] / 1000
-        assert offsets[i] - offsets[i - 1] >= recorded_gap * 0.8, (i, offsets)
-        assert offsets[i] - offsets[i - 1] < recorded_gap + 0.5, (i, offsets)
+    assert_paced([t for t, _ in got], gaps, late=0.5)
+
+
+def assert_paced(arrivals: list[float], gaps_ms: list[int], late: float) -> None:
+    """Each chunk came no sooner than its recorded offset (the head is due 1 ms in, then the
+    gaps add up), and at most ``late`` seconds after it (a loaded machine wakes late)."""
+    due = 0.001
+    for i, (arrival, gap) in enumerate(zip(arrivals, gaps_ms, strict=True)):
+        due += gap / 1000
+        assert due - 0.001 <= arrival < due + late, (i, arrivals)
 
 
 def test_a_stream_that_broke_while_recording_breaks_the_connection_there(tmp_path: Path) -> None:
@@ -303,6 +308,7 @@ def test_curl_receives_each_chunk_at_its_recorded_time(tmp_path: Path) -> None:
     gaps = [0, 200, 100, 250]
     chunks = paced_cassette(path, gaps)
     served = Served("serve", str(path), "--exit-after", "1")
+    start = time.perf_counter()
     proc = subprocess.Popen(
         [
             curl,
@@ -318,22 +324,17 @@ def test_curl_receives_each_chunk_at_its_recorded_time(tmp_path: Path) -> None:
     assert proc.stdout is not None
     arrivals: list[tuple[float, bytes]] = []
     fd = proc.stdout.fileno()
-    start = None
     while True:
         select.select([fd], [], [], 10)
         data = os.read(fd, 65536)
         if not data:
             break
-        now = time.perf_counter()
-        start = now if start is None else start
-        arrivals.append((now - start, data))
+        arrivals.append((time.perf_counter() - start, data))
     proc.stdout.close()
     assert proc.wait(10) == 0
     assert b"".join(d for _, d in arrivals) == b"".join(chunks)
     assert [d for _, d in arrivals] == chunks  # each chunk came out of curl on its own
-    for i in range(1, len(gaps)):
-        gap = arrivals[i][0] - arrivals[i - 1][0]
-        assert gaps[i] / 1000 * 0.8 <= gap < gaps[i] / 1000 + 0.5, (i, arrivals)
+    assert_paced([t for t, _ in arrivals], gaps, late=3.0)  # curl's own start included
     assert served.wait()[0] == 0
 
 
