@@ -10,6 +10,7 @@ import platform
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import metadata
@@ -40,7 +41,7 @@ from streamtape._records import (
 )
 from streamtape._version import __version__
 from streamtape.errors import CassetteError
-from streamtape.redact import DEFAULT_REDACTOR, Redactor
+from streamtape.redact import DEFAULT_REDACTOR, BodyStream, Redactor
 
 _FLUSH_INTERVAL = 0.25  # seconds: longest time a written record waits to reach the file
 _MAX_FRAME_BYTES = 1 << 20  # uncompressed bytes after which a frame ends anyway
@@ -88,6 +89,8 @@ class InteractionWriter:
         self._start_ns = start_ns
         self._last_us = 0
         self._encoded = False
+        self._body: BodyStream | None = None  # redacts the body as one text, chunk by chunk
+        self._held: deque[int] = deque()  # offsets of the chunks the body stream still holds
         self.ended = False
 
     def _dt(self, offset_ns: int | None) -> int:
@@ -128,15 +131,35 @@ class InteractionWriter:
 
     def chunk(self, data: bytes, *, offset_ns: int | None = None) -> None:
         """Record one body chunk. Content-encoded chunks are kept as they are (redacting
-        compressed bytes could only corrupt them); others pass the redactor's chunk rules."""
+        compressed bytes could only corrupt them); others pass the redactor as one stream: a
+        chunk whose end could be the start of a key is written when the next chunk (or the end)
+        shows, with its own offset, so chunk boundaries and times stay as read while a key
+        split over chunks is redacted whole. The caller's data is never held up."""
         redactor = self._writer.redactor
-        if redactor is not None and not self._encoded:
-            data = redactor.chunk(data)
-        text, b64 = _text_or_b64(data)
         with self._writer._lock:
             if self.ended:
                 return
-            self._writer._write(ChunkRecord(id=self.id, dt=self._dt(offset_ns), text=text, b64=b64))
+            if redactor is None or self._encoded:
+                self._write_chunk(data, self._dt(offset_ns))
+                return
+            if offset_ns is None:
+                last = self._held[-1] if self._held else self._last_us * 1000
+                offset_ns = max(self._writer._clock() - self._start_ns, last)
+            elif offset_ns < (self._held[-1] if self._held else self._last_us * 1000):
+                raise ValueError(f"offset {offset_ns} ns is before the previous record's")
+            if self._body is None:
+                self._body = redactor.stream()
+            self._held.append(offset_ns)
+            self._write_settled(self._body.feed(data))
+
+    def _write_chunk(self, data: bytes, dt: int) -> None:
+        text, b64 = _text_or_b64(data)
+        self._writer._write(ChunkRecord(id=self.id, dt=dt, text=text, b64=b64))
+
+    def _write_settled(self, chunks: list[bytes]) -> None:
+        """Write the chunks the body stream has settled, each at its own offset. Lock held."""
+        for data in chunks:
+            self._write_chunk(data, self._dt(self._held.popleft()))
 
     def end(
         self,
@@ -151,6 +174,8 @@ class InteractionWriter:
         with self._writer._lock:
             if self.ended:
                 return
+            if self._body is not None:
+                self._write_settled(self._body.close())
             self.ended = True
             self._writer._open.pop(self.id, None)
             self._writer._write(

@@ -9,6 +9,8 @@ redacted data changes nothing.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ __all__ = [
     "DEFAULT_REDACTOR",
     "MARKER",
     "URL_MARKER",
+    "BodyStream",
     "RedactionContext",
     "Redactor",
 ]
@@ -48,11 +51,14 @@ DEFAULT_HEADERS: frozenset[str] = frozenset(
         "x-goog-api-key",
         "x-auth-token",
         "x-amz-security-token",
+        "ocp-apim-subscription-key",
         "cookie",
         "set-cookie",
     }
 )
-"""Header names (lower case) whose values are always redacted when ``defaults=True``."""
+"""Header names (lower case) whose values are always redacted when ``defaults=True``; any other
+credential-like name (ending in ``-key``, ``-token``, ``-secret``, ``-password``,
+``-credential(s)``) is redacted too."""
 
 DEFAULT_QUERY_PARAMS: frozenset[str] = frozenset(
     {
@@ -77,26 +83,81 @@ DEFAULT_QUERY_PARAMS: frozenset[str] = frozenset(
         "x-amz-security-token",
         "x-goog-signature",
         "x-goog-credential",
+        "x-api-key",
+        "x-goog-api-key",
+        "subscription-key",
     }
 )
 """Query (and form) parameter names (lower case) whose values are redacted by default."""
 
 # Provider key formats. Each needs a realistic length and a digit, so prose such as "sk-learn"
 # or "sk-test" stays; the lookbehind keeps "task-..." or "desk-..." from matching mid-word.
+# Every match is made of _SECRET_CHARS only, which the body stream relies on (see _BodyStream).
 _KEY_CHARS = "A-Za-z0-9_-"
-_DEFAULT_RULES: tuple[tuple[str, bytes], ...] = (
+_K = f"(?<![{_KEY_CHARS}])"
+_DEFAULT_RULES: tuple[tuple[str, tuple[bytes, ...]], ...] = (
     # OpenAI (sk-, sk-proj-, sk-svcacct-), OpenRouter (sk-or-v1-), Anthropic (sk-ant-api03-)
-    (rf"(?<![{_KEY_CHARS}])sk-(?=[{_KEY_CHARS}]*[0-9])[{_KEY_CHARS}]{{20,}}", b"sk-"),
+    (rf"{_K}sk-(?=[{_KEY_CHARS}]*[0-9])[{_KEY_CHARS}]{{20,}}", (b"sk-",)),
     # xAI
-    (rf"(?<![{_KEY_CHARS}])xai-(?=[{_KEY_CHARS}]*[0-9])[{_KEY_CHARS}]{{40,}}", b"xai-"),
+    (rf"{_K}xai-(?=[{_KEY_CHARS}]*[0-9])[{_KEY_CHARS}]{{40,}}", (b"xai-",)),
     # Groq
-    (rf"(?<![{_KEY_CHARS}])gsk_(?=[{_KEY_CHARS}]*[0-9])[{_KEY_CHARS}]{{40,}}", b"gsk_"),
-    # Google API keys
-    (rf"(?<![{_KEY_CHARS}])AIza[{_KEY_CHARS}]{{35}}(?![{_KEY_CHARS}])", b"AIza"),
+    (rf"{_K}gsk_(?=[{_KEY_CHARS}]*[0-9])[{_KEY_CHARS}]{{40,}}", (b"gsk_",)),
+    # Google API keys and OAuth access tokens
+    (rf"{_K}AIza[{_KEY_CHARS}]{{35}}(?![{_KEY_CHARS}])", (b"AIza",)),
+    (rf"{_K}ya29\.[{_KEY_CHARS}]{{20,}}", (b"ya29.",)),
+    # AWS access key ids (long-term AKIA, temporary ASIA, ...)
+    (
+        rf"{_K}(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{{16}}(?![{_KEY_CHARS}])",
+        (b"AKIA", b"ASIA", b"ABIA", b"ACCA"),
+    ),
+    # GitHub tokens (classic and fine-grained)
+    (
+        rf"{_K}(?:gh[pousr]_[A-Za-z0-9]{{36,}}|github_pat_[A-Za-z0-9_]{{22,}})",
+        (b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_", b"github_pat_"),
+    ),
+    # Azure AI services / Azure OpenAI keys of 84 characters (their "JQQJ9" signature)
+    (rf"{_K}[A-Za-z0-9]{{52}}JQQJ9[9DH][A-Za-z0-9]{{26}}(?![{_KEY_CHARS}])", (b"JQQJ9",)),
 )
 
 DEFAULT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(re.compile(p) for p, _ in _DEFAULT_RULES)
-"""API-key patterns (OpenAI, OpenRouter, Anthropic, xAI, Groq, Google) found anywhere."""
+"""API-key patterns found anywhere: OpenAI, OpenRouter, Anthropic, xAI, Groq, Google (API keys,
+OAuth tokens), AWS access key ids, GitHub tokens, Azure AI services keys."""
+
+# Characters a secret is made of (the key patterns above, base64, JWTs): a body stream holds back
+# a trailing run of them, since the next chunk may continue it into a key.
+_SECRET_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.+/="
+_HOLD_MAX = 1024  # longest run held back; real keys are under 250 characters
+_BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
+
+# Field and parameter names that hold credentials, compared without case, "_" and "-".
+_SECRET_NAME_SUFFIXES = (
+    "apikey",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "privatekey",
+    "secretkey",
+    "accesskey",
+    "credential",
+    "credentials",
+)
+_NOT_SECRET_NAMES = frozenset({"idempotencykey", "secwebsocketkey", "cachekey", "promptcachekey"})
+_SECRET_HEADER_SUFFIXES = ("-key", "-token", "-secret", "-password", "-credential", "-credentials")
+
+
+def _secret_name(name: str) -> bool:
+    """Whether a JSON field or query parameter called ``name`` holds a credential (``api_key``,
+    ``apiKey``, ``token``, ``access_token``, ``client_secret``, ``password``, ...)."""
+    norm = name.lower().replace("_", "").replace("-", "")
+    return norm.endswith(_SECRET_NAME_SUFFIXES) and norm not in _NOT_SECRET_NAMES
+
+
+def _secret_header(name: str) -> bool:
+    """Credential-like header names beyond the listed ones (``Ocp-Apim-Subscription-Key``...)."""
+    norm = name.lower().replace("_", "-")
+    return norm.endswith(_SECRET_HEADER_SUFFIXES) and norm.replace("-", "") not in _NOT_SECRET_NAMES
+
 
 # Authorization schemes kept in front of the marker so a replayed request still looks like auth.
 _AUTH_SCHEMES = frozenset(
@@ -120,6 +181,8 @@ _AUTH_SCHEMES = frozenset(
 )
 
 _JSON_START = re.compile(rb"[ \t\r\n]*[\[{]")
+# a JSON member whose value is a string: (prefix up to the value, name, , value)
+_JSON_FIELD = re.compile(r'("((?:[^"\\]|\\.)*)"\s*:\s*)"((?:[^"\\]|\\.)*)"')
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#@:]*):([^/?#@]*)@")
 
 
@@ -134,13 +197,14 @@ class RedactionContext:
 
 
 class _Rule:
-    """One text pattern plus the literal bytes every match contains (for the chunk fast path)."""
+    """One text pattern plus the literal bytes one of which every match contains (for the chunk
+    fast path; empty when unknown)."""
 
-    __slots__ = ("needle", "regex")
+    __slots__ = ("needles", "regex")
 
-    def __init__(self, regex: re.Pattern[str], needle: bytes | None) -> None:
+    def __init__(self, regex: re.Pattern[str], needles: tuple[bytes, ...]) -> None:
         self.regex = regex
-        self.needle = needle
+        self.needles = needles
 
 
 class Redactor:
@@ -149,8 +213,8 @@ class Redactor:
     ``headers``, ``query_params`` and ``json_paths`` add names and paths to redact, ``patterns``
     adds regular expressions (the whole match is replaced; text already replaced is never
     matched again), and ``hooks`` run last on a :class:`RedactionContext` for anything else
-    (hooks should be idempotent too). ``defaults=False`` drops the built-in header, parameter
-    and key rules.
+    (hooks should be idempotent too). ``defaults=False`` drops the built-in header, parameter,
+    field-name and key rules.
     """
 
     def __init__(
@@ -163,6 +227,7 @@ class Redactor:
         hooks: Iterable[Callable[[RedactionContext], None]] = (),
         defaults: bool = True,
     ) -> None:
+        self._defaults = defaults
         self._headers = frozenset(h.lower() for h in headers) | (
             DEFAULT_HEADERS if defaults else frozenset()
         )
@@ -171,16 +236,30 @@ class Redactor:
         )
         self._paths = tuple(_parse_path(p) for p in json_paths)
         rules = [_Rule(re.compile(p), n) for p, n in _DEFAULT_RULES] if defaults else []
-        rules += [_Rule(p if isinstance(p, re.Pattern) else re.compile(p), None) for p in patterns]
+        rules += [_Rule(p if isinstance(p, re.Pattern) else re.compile(p), ()) for p in patterns]
         self._rules = tuple(rules)
         self._needles: tuple[bytes, ...] | None = (
-            tuple(r.needle for r in rules if r.needle is not None)
-            if all(r.needle is not None for r in rules)
-            else None
+            tuple(n for r in rules for n in r.needles) if all(r.needles for r in rules) else None
         )
         self._hooks = tuple(hooks)
 
     # -- text -------------------------------------------------------------------------------
+
+    def _spans(self, text: str, marker: str = MARKER) -> list[tuple[int, int]]:
+        """The sorted, merged spans of ``text`` that some pattern matches, never inside a marker."""
+        found: list[tuple[int, int]] = []
+        start = 0
+        for piece in text.split(marker) if marker in text else (text,):
+            for rule in self._rules:
+                found += [(start + m.start(), start + m.end()) for m in rule.regex.finditer(piece)]
+            start += len(piece) + len(marker)
+        merged: list[tuple[int, int]] = []
+        for a, b in sorted(s for s in found if s[0] < s[1]):
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+            else:
+                merged.append((a, b))
+        return merged
 
     def _text(self, text: str, marker: str = MARKER) -> str:
         """Apply every pattern to ``text`` until nothing changes, never touching a marker.
@@ -210,10 +289,16 @@ class Redactor:
         new = self._text(text)
         return data if new == text else new.encode("utf-8", "surrogateescape")
 
+    def _maybe_secret(self, data: bytes) -> bool:
+        """False when no pattern can match ``data`` (none of the literal parts is in it)."""
+        if not self._rules or not data:
+            return False
+        return self._needles is None or any(n in data for n in self._needles)
+
     # -- headers ----------------------------------------------------------------------------
 
     def _header_value(self, name: str, value: str) -> str:
-        if name in self._headers and value:
+        if value and (name in self._headers or (self._defaults and _secret_header(name))):
             if name == "cookie":
                 return ";".join(_redact_pair(p) for p in value.split(";"))
             if name == "set-cookie":
@@ -223,7 +308,25 @@ class Redactor:
             if space and scheme.lower() in _AUTH_SCHEMES:
                 return f"{scheme} {MARKER}"
             return MARKER
-        return self._text(value)
+        return self._base64_text(self._text(value))
+
+    def _base64_text(self, value: str) -> str:
+        """Redact base64 tokens whose decoded text holds a key (``Basic`` auth in any header)."""
+        if not self._rules or len(value) < 24:
+            return value
+
+        def replace(m: re.Match[str]) -> str:
+            token = m.group()
+            for alphabet in (None, b"-_"):
+                try:
+                    raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=alphabet)
+                except (binascii.Error, ValueError):
+                    continue
+                if self._maybe_secret(raw) and self._spans(raw.decode("utf-8", "replace")):
+                    return MARKER
+            return token
+
+        return _BASE64_TOKEN.sub(replace, value)
 
     def headers(self, headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         """Return request headers with secret values redacted; order and duplicates are kept."""
@@ -259,10 +362,13 @@ class Redactor:
     def body(self, body: bytes, *, content_type: str | None = None) -> bytes:
         """Return a request body with secrets redacted.
 
-        JSON bodies get ``json_paths`` and the patterns (inside string values) and are re-encoded
+        JSON bodies get ``json_paths``, the credential field names (``api_key``, ``token``,
+        ``password``... at any depth) and the patterns (inside string values) and are re-encoded
         compactly, keeping key order, only when something changed; otherwise the very same bytes
-        come back. Form bodies (``application/x-www-form-urlencoded``) get the query-parameter
-        rules; any other body gets the patterns on its text.
+        come back. A JSON body nested too deep to decode (msgspec stops near 1,000 levels) is
+        redacted as text: the field names by a scan of its text, the patterns, no ``json_paths``.
+        Form bodies (``application/x-www-form-urlencoded``) get the query-parameter rules; any
+        other body gets the patterns on its text.
         """
         if not body:
             return body
@@ -276,52 +382,87 @@ class Redactor:
                 doc = msgspec.json.decode(body)
             except msgspec.DecodeError:
                 pass
+            except RecursionError:
+                return self._deep_json(body)
             else:
                 doc, changed = self._json(doc)
                 return msgspec.json.encode(doc) if changed else body
         return self._bytes(body)
+
+    def _deep_json(self, body: bytes) -> bytes:
+        """Redact JSON too deep to decode as text: credential fields' string values, patterns."""
+        text = body.decode("utf-8", "surrogateescape")
+        new = text
+        if self._defaults:
+
+            def field(m: re.Match[str]) -> str:
+                if _secret_name(m.group(2)) and m.group(3) != MARKER:
+                    return f'{m.group(1)}"{MARKER}"'
+                return m.group()
+
+            new = _JSON_FIELD.sub(field, new)
+        new = self._text(new)
+        return body if new == text else new.encode("utf-8", "surrogateescape")
 
     def _json(self, doc: Any) -> tuple[Any, bool]:
         changed = False
         for steps in self._paths:
             doc, hit = _set_path(doc, steps)
             changed |= hit
-        if self._rules:
+        if self._rules or self._defaults:
             doc, hit = self._json_strings(doc)
             changed |= hit
         return doc, changed
 
-    def _json_strings(self, value: Any) -> tuple[Any, bool]:
-        """Apply the patterns to every string value in a decoded JSON document."""
-        if isinstance(value, str):
-            new = self._text(value)
-            return new, new != value
+    def _json_strings(self, doc: Any) -> tuple[Any, bool]:
+        """Redact credential fields and apply the patterns to every string value of a decoded
+        JSON document, walking it with a stack of its own (no recursion, whatever the depth)."""
+        if isinstance(doc, str):
+            new = self._text(doc)
+            return new, new != doc
         changed = False
-        if isinstance(value, dict):
-            for k, v in value.items():
-                new_v, hit = self._json_strings(v)
-                if hit:
-                    value[k] = new_v
-                    changed = True
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                new_v, hit = self._json_strings(v)
-                if hit:
-                    value[i] = new_v
-                    changed = True
-        return value, changed
+        stack: list[Any] = [doc]
+        while stack:
+            node = stack.pop()
+            items: Iterable[tuple[Any, Any]]
+            if isinstance(node, dict):
+                items = list(node.items())
+            elif isinstance(node, list):
+                items = list(enumerate(node))
+            else:
+                continue
+            for key, value in items:
+                if isinstance(value, str):
+                    if (
+                        self._defaults
+                        and isinstance(key, str)
+                        and value
+                        and value != MARKER
+                        and _secret_name(key)
+                    ):
+                        new = MARKER
+                    else:
+                        new = self._text(value)
+                    if new != value:
+                        node[key] = new
+                        changed = True
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        return doc, changed
 
     def chunk(self, data: bytes) -> bytes:
-        """Return a response body chunk with API keys redacted (patterns only).
+        """Return one piece of text with API keys redacted (patterns only), on its own.
 
         Returns ``data`` itself when no pattern can match, without decoding it. A key split
-        across two chunks is not seen; servers do not echo keys, so this is a safety net.
+        across two chunks is not seen here: response bodies go through :meth:`stream`.
         """
-        if not self._rules or not data:
-            return data
-        if self._needles is not None and not any(n in data for n in self._needles):
+        if not self._maybe_secret(data):
             return data
         return self._bytes(data)
+
+    def stream(self) -> BodyStream:
+        """A :class:`BodyStream` that redacts one response body as a whole, chunk by chunk."""
+        return BodyStream(self)
 
     # -- whole request ----------------------------------------------------------------------
 
@@ -339,6 +480,151 @@ class Redactor:
         for hook in self._hooks:
             hook(ctx)
         return ctx.url, ctx.headers, ctx.body
+
+
+class BodyStream:
+    """Redacts a body given in chunks as one text, keeping the chunks apart.
+
+    :meth:`feed` takes the next chunk and returns the redacted form of every earlier chunk that
+    is now settled, in order (possibly none); :meth:`close` returns the rest. Each chunk comes
+    back once, in order: a key split over chunks becomes one marker in the chunk where it
+    started, and its other pieces leave their chunks (which may become empty). A trailing run of
+    characters that a secret is made of (letters, digits, ``_-.+/=``; at most 1 KiB) waits for the
+    next chunk, since it could be the start of a key; anything else is settled at once. A run
+    longer than that is settled in part; a key matched up to its cut goes on being removed in the
+    next chunk. Patterns of ``Redactor(patterns=...)`` that match other characters are found
+    across chunks only within that held run.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._r = redactor
+        self._done = b""  # the settled, redacted head of the first pending chunk
+        self._raw: list[bytes] = []  # the unsettled bytes of each pending chunk
+        self._before = b""  # the last settled raw byte: context for a pattern's lookbehind
+        self._in_key = False  # the last cut fell inside a matched key: drop its continuation
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Take the next chunk; return the chunks settled by it, redacted."""
+        self._raw.append(bytes(data))
+        buf = b"".join(self._raw)
+        held = min(len(buf) - len(buf.rstrip(_SECRET_CHARS)), _HOLD_MAX)
+        return self._settle(buf, len(buf) - held)
+
+    def close(self) -> list[bytes]:
+        """The end of the body: return every chunk still held, redacted."""
+        buf = b"".join(self._raw)
+        return self._settle(buf, len(buf), final=True)
+
+    def _settle(self, buf: bytes, cut: int, final: bool = False) -> list[bytes]:
+        if cut == 0 and not final:
+            return []
+        head = buf[:cut]
+        spans: list[tuple[int, int, bool]] = []  # (start, end, put a marker) in bytes of head
+        if self._in_key:
+            run = len(head) - len(head.lstrip(_SECRET_CHARS))
+            spans.append((0, run, False))
+            self._in_key = run == len(head) and not final
+        if self._r._maybe_secret(self._before + head):
+            spans = _merge(spans + self._r_spans(head))
+        pieces = _split(head, self._starts(), spans)
+        # a replacement can expose a match for another pattern: repeat until nothing changes
+        while self._r._rules:
+            joined = b"".join(pieces)
+            more = [(a, b, True) for a, b in _byte_spans(joined, self._r._spans(_text(joined)))]
+            if not more:
+                break
+            pieces = _split(joined, _starts_of(pieces), more)
+        if spans and spans[-1][1] == cut and cut < len(buf) and buf[cut - 1] in _SECRET_CHARS:
+            self._in_key = True  # a key longer than the held run: its rest goes too
+        out: list[bytes] = []
+        start = 0
+        for i, raw in enumerate(self._raw):
+            end = start + len(raw)
+            piece = (self._done if i == 0 else b"") + pieces[i]
+            if end <= cut:
+                out.append(piece)
+            else:  # the chunk the cut falls in: its head is settled, its rest waits
+                self._done = piece
+                self._raw = [raw[cut - start :], *self._raw[i + 1 :]]
+                break
+            start = end
+        else:
+            self._done = b""
+            self._raw = []
+        if cut:
+            self._before = head[-1:]
+        return out
+
+    def _r_spans(self, head: bytes) -> list[tuple[int, int, bool]]:
+        """Pattern matches in ``head``, seen with the byte before it for lookbehinds."""
+        ctx = self._before
+        text = _text(ctx + head)
+        found = _byte_spans(ctx + head, self._r._spans(text))
+        return [(max(a - len(ctx), 0), b - len(ctx), True) for a, b in found if b > len(ctx)]
+
+    def _starts(self) -> list[int]:
+        return _starts_of(self._raw)
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _starts_of(pieces: Sequence[bytes]) -> list[int]:
+    starts, pos = [], 0
+    for piece in pieces:
+        starts.append(pos)
+        pos += len(piece)
+    return starts
+
+
+def _byte_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Text spans of ``data`` decoded with surrogateescape, as byte spans of ``data``."""
+    text = _text(data)
+    if len(text) == len(data):
+        return spans
+    out, pos, byte = [], 0, 0
+    for a, b in spans:
+        byte += len(text[pos:a].encode("utf-8", "surrogateescape"))
+        end = byte + len(text[a:b].encode("utf-8", "surrogateescape"))
+        out.append((byte, end))
+        byte, pos = end, b
+    return out
+
+
+def _merge(spans: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
+    merged: list[tuple[int, int, bool]] = []
+    for a, b, mark in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            pa, pb, pmark = merged[-1]
+            merged[-1] = (pa, max(b, pb), pmark or mark)
+        else:
+            merged.append((a, b, mark))
+    return merged
+
+
+def _split(data: bytes, starts: list[int], spans: list[tuple[int, int, bool]]) -> list[bytes]:
+    """Cut ``data`` into pieces beginning at ``starts`` (pieces past its end come back empty),
+    each span removed, with a marker, when asked, in the piece where the span begins."""
+    if not starts:
+        return []
+    ends = [*starts[1:], max(len(data), starts[-1])]
+    pieces: list[bytes] = []
+    marker = MARKER.encode()
+    for s, e in zip(starts, ends, strict=True):
+        s, e = min(s, len(data)), min(e, len(data))
+        piece = bytearray()
+        pos = s
+        for a, b, mark in spans:
+            if b <= s or a >= e:
+                continue
+            piece += data[pos : max(a, s)]
+            if mark and a >= s:
+                piece += marker
+            pos = min(b, e)
+        piece += data[pos:e]
+        pieces.append(bytes(piece))
+    return pieces
 
 
 def _redact_pair(pair: str) -> str:
