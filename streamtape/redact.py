@@ -127,6 +127,10 @@ OAuth tokens), AWS access key ids, GitHub tokens, Azure AI services keys."""
 # a trailing run of them, since the next chunk may continue it into a key.
 _SECRET_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.+/="
 _HOLD_MAX = 1024  # longest run held back; real keys are under 250 characters
+_DELTA_HOLD_MAX = 256 * 1024  # body bytes held while a run of delta text may still be a key
+_DELTA_KEY = re.compile(rb'"delta" ?: ?"')
+_STRING_STOP = re.compile(rb'["\\]')
+_RUN = re.compile(rb"[A-Za-z0-9_\-.+/=]+")
 _BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
 
 # Field and parameter names that hold credentials, compared without case, "_" and "-".
@@ -494,10 +498,17 @@ class BodyStream:
     longer than that is settled in part; a key matched up to its cut goes on being removed in the
     next chunk. Patterns of ``Redactor(patterns=...)`` that match other characters are found
     across chunks only within that held run.
+
+    The text of the ``"delta"`` strings of a server-sent event stream is redacted as one text
+    too, so a key a model spells out over several deltas loses every piece: from where a run of
+    secret characters starts in that text, chunks wait until the run ends (at most 1 KiB of it
+    and 256 KiB of body).
     """
 
     def __init__(self, redactor: Redactor) -> None:
         self._r = redactor
+        self._base = 0  # offset in the body of the first unsettled byte
+        self._deltas = _DeltaText(redactor)
         self._done = b""  # the settled, redacted head of the first pending chunk
         self._raw: list[bytes] = []  # the unsettled bytes of each pending chunk
         self._before = b""  # the last settled raw byte: context for a pattern's lookbehind
@@ -508,10 +519,19 @@ class BodyStream:
         self._raw.append(bytes(data))
         buf = b"".join(self._raw)
         held = min(len(buf) - len(buf.rstrip(_SECRET_CHARS)), _HOLD_MAX)
-        return self._settle(buf, len(buf) - held)
+        cut = len(buf) - held
+        if self._r._rules:
+            self._deltas.feed(data)
+            start = self._deltas.run_start()
+            if start is not None and self._base + len(buf) - start > _DELTA_HOLD_MAX:
+                self._deltas.give_up()
+            elif start is not None:
+                cut = min(cut, start - self._base)
+        return self._settle(buf, cut)
 
     def close(self) -> list[bytes]:
         """The end of the body: return every chunk still held, redacted."""
+        self._deltas.end_run()
         buf = b"".join(self._raw)
         return self._settle(buf, len(buf), final=True)
 
@@ -525,7 +545,8 @@ class BodyStream:
             spans.append((0, run, False))
             self._in_key = run == len(head) and not final
         if self._r._maybe_secret(self._before + head):
-            spans = _merge(spans + self._r_spans(head))
+            spans += self._r_spans(head)
+        spans = _merge(spans + self._deltas.take_spans(self._base, cut))
         pieces = _split(head, self._starts(), spans)
         # a replacement can expose a match for another pattern: repeat until nothing changes
         while self._r._rules:
@@ -553,6 +574,7 @@ class BodyStream:
             self._raw = []
         if cut:
             self._before = head[-1:]
+        self._base += cut
         return out
 
     def _r_spans(self, head: bytes) -> list[tuple[int, int, bool]]:
@@ -564,6 +586,132 @@ class BodyStream:
 
     def _starts(self) -> list[int]:
         return _starts_of(self._raw)
+
+
+class _DeltaText:
+    """Follows the text of the ``"delta"`` strings of an event stream, byte by byte as fed, and
+    finds keys in it: each run of secret characters (which may span deltas) is matched against
+    the patterns when it ends, and gives spans of the body to remove (a marker at the first)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._r = redactor
+        self._pos = 0  # body offset of the next byte fed
+        self._carry = b""  # the last bytes outside any delta string: '"delta":"' may straddle
+        self._in_string = False
+        self._escape = 0  # -1: the letter after a backslash is next; n > 0: n hex digits left
+        self._run: list[tuple[int, bytes]] = []  # (body offset, bytes) of the current run
+        self._run_len = 0
+        self._skipping = False  # a run too long to hold: ignored until it ends
+        self._before = b""  # the delta-text character before the run (for lookbehinds)
+        self._spans: list[tuple[int, int, bool]] = []  # body spans to remove, in order
+
+    def run_start(self) -> int | None:
+        """Body offset where the open run starts: nothing from there on is settled yet."""
+        return self._run[0][0] if self._run else None
+
+    def give_up(self) -> None:
+        """Match the open run as it is and ignore the rest of it (it held too much body)."""
+        self.end_run()
+        self._skipping = True
+
+    def take_spans(self, base: int, cut: int) -> list[tuple[int, int, bool]]:
+        """The spans inside body bytes [base, base + cut), relative to base; a span reaching
+        past that is cut in two, its rest kept for later without a marker."""
+        taken: list[tuple[int, int, bool]] = []
+        kept: list[tuple[int, int, bool]] = []
+        for a, b, mark in self._spans:
+            if b <= base + cut:
+                taken.append((a - base, b - base, mark))
+            elif a < base + cut:
+                taken.append((a - base, cut, mark))
+                kept.append((base + cut, b, False))
+            else:
+                kept.append((a, b, mark))
+        self._spans = kept
+        return taken
+
+    def feed(self, data: bytes) -> None:
+        base = self._pos
+        self._pos += len(data)
+        i, n = 0, len(data)
+        while i < n:
+            if self._escape:
+                if self._escape == -1:
+                    self._escape = 4 if data[i] == ord("u") else 0
+                    i += 1
+                else:
+                    step = min(self._escape, n - i)
+                    self._escape -= step
+                    i += step
+            elif self._in_string:
+                stop = _STRING_STOP.search(data, i)
+                end = stop.start() if stop else n
+                self._chars(data, i, end, base)
+                if stop is None:
+                    break
+                if data[end] == ord('"'):
+                    self._in_string = False
+                else:  # an escaped character ends a run
+                    self._escape = -1
+                    self._break(b"\\")
+                i = end + 1
+            else:
+                m = None
+                if self._carry:
+                    m = _DELTA_KEY.search(self._carry + data[i : i + 16])
+                    if m and m.end() > len(self._carry):
+                        i += m.end() - len(self._carry)
+                    else:
+                        m = None
+                if m is None:
+                    m = _DELTA_KEY.search(data, i)
+                    if m is not None:
+                        i = m.end()
+                self._carry = b""
+                if m is None:
+                    self._carry = data[max(i, n - 16) :]
+                    break
+                self._in_string = True
+
+    def _chars(self, data: bytes, i: int, end: int, base: int) -> None:
+        """Delta-text characters data[i:end] (no quote or backslash among them)."""
+        last = i
+        for m in _RUN.finditer(data, i, end):
+            if m.start() > last:
+                self._break(data[m.start() - 1 : m.start()])
+            if not self._skipping:
+                self._run.append((base + m.start(), m.group()))
+                self._run_len += m.end() - m.start()
+                if self._run_len > _HOLD_MAX:
+                    self.give_up()
+            last = m.end()
+        if end > last:
+            self._break(data[end - 1 : end])
+
+    def _break(self, before: bytes) -> None:
+        self.end_run()
+        self._skipping = False
+        self._before = before
+
+    def end_run(self) -> None:
+        """Match the open run against the patterns and note the spans to remove."""
+        run, self._run, self._run_len = self._run, [], 0
+        if not run:
+            return
+        text = b"".join(piece for _, piece in run)
+        ctx = self._before
+        if not self._r._maybe_secret(ctx + text):
+            return
+        for a, b in self._r._spans(_text(ctx + text)):
+            a, b = max(a - len(ctx), 0), b - len(ctx)
+            mark = True
+            offset = 0
+            for pos, piece in run:
+                lo, hi = max(a, offset), min(b, offset + len(piece))
+                if lo < hi:
+                    self._spans.append((pos + lo - offset, pos + hi - offset, mark))
+                    mark = False
+                offset += len(piece)
 
 
 def _text(data: bytes) -> str:

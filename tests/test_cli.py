@@ -378,7 +378,7 @@ def test_scan_finds_a_key_split_across_chunks_and_across_deltas(tmp_path: Path) 
         tmp_path / "chunks.ndjson.zst", [frame[:cut], frame[cut:]], redactor=False
     )
     across_deltas = write_tape(
-        tmp_path / "deltas.ndjson.zst", [delta(key[:12], 1), delta(key[12:], 2)]
+        tmp_path / "deltas.ndjson.zst", [delta(key[:12], 1), delta(key[12:], 2)], redactor=False
     )
     code, doc, _ = run("scan", "--json", str(tmp_path))
     assert code == 1
