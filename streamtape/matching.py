@@ -216,8 +216,8 @@ class Matcher:
         if body and _JSON_START.match(body):
             try:
                 doc = _JSON.decode(body)
-            except msgspec.DecodeError:
-                pass
+            except (msgspec.DecodeError, RecursionError):
+                pass  # not JSON, or nested too deep to decode: compared byte for byte
             else:
                 for steps in self._ignore:
                     _drop(doc, steps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -501,3 +502,123 @@ def test_no_key_survives_when_delimited(parts: list[str]) -> None:
     out = DEFAULT_REDACTOR.body(text.encode()).decode()
     assert not any(key in out for key in KEYS.values())
     assert out.count(MARKER) == sum(p in KEYS.values() or p == MARKER for p in parts)
+
+
+# -- the body as one stream -----------------------------------------------------------------
+
+BODY_PARTS = [
+    *KEYS.values(),
+    "data: ",
+    '{"delta":"',
+    '"}\n\n',
+    " ",
+    "\n",
+    "é",
+    "sk-",
+    "or-v1-",
+    "0123456789",
+    MARKER,
+    "\\",
+    '"',
+]
+
+
+@given(
+    st.lists(st.sampled_from(BODY_PARTS) | st.text(max_size=6), max_size=10).map("".join),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=6),
+)
+def test_a_body_stream_redacts_as_the_whole_body_would_at_any_chunking(
+    text: str, cuts: list[int]
+) -> None:
+    body = text.encode()
+    bounds = sorted({min(c, len(body)) for c in cuts})
+    chunks = [body[a:b] for a, b in zip([0, *bounds], [*bounds, len(body)], strict=True)]
+    stream = DEFAULT_REDACTOR.stream()
+    out = [piece for chunk in chunks for piece in stream.feed(chunk)] + stream.close()
+    assert len(out) == len(chunks)  # every chunk comes back once, in order
+    if '"delta"' not in text:  # delta strings are also redacted as one text, beyond chunk()
+        assert b"".join(out) == DEFAULT_REDACTOR.chunk(body)
+
+
+def test_a_body_stream_holds_only_what_could_start_a_key() -> None:
+    stream = DEFAULT_REDACTOR.stream()
+    assert stream.feed(b"data: 1\n\n") == [b"data: 1\n\n"]  # nothing to wait for
+    assert stream.feed(b"the key sk-or") == []  # could go on into a key
+    assert stream.feed(b"-v1-0123456789abcdef0123456789") == []
+    assert stream.feed(b" and more") == [b"the key " + MARKER.encode(), b""]
+    assert stream.close() == [b" and more"]
+
+
+def test_a_run_longer_than_the_hold_is_settled_and_a_key_in_it_still_goes() -> None:
+    stream = DEFAULT_REDACTOR.stream()
+    key = KEYS["openai-project"].encode()
+    head = stream.feed(b"x " + key + b"A1" * 600)  # longer than the 1 KiB hold
+    rest = stream.feed(b"B2" * 100 + b" end") + stream.close()
+    assert head == [] or head[0].startswith(b"x " + MARKER.encode())
+    assert b"".join(head + rest) == b"x " + MARKER.encode() + b" end"
+
+
+# -- default gaps ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "field", ["api_key", "apiKey", "token", "secret", "password", "access_token", "clientSecret"]
+)
+def test_credential_fields_are_redacted_at_any_depth(field: str) -> None:
+    doc = {"model": "m", "max_output_tokens": 5, "a": [{"b": {field: "hunter2-horse"}}]}
+    out = msgspec.json.decode(DEFAULT_REDACTOR.body(msgspec.json.encode(doc)))
+    assert out == {"model": "m", "max_output_tokens": 5, "a": [{"b": {field: MARKER}}]}
+    assert Redactor(defaults=False).body(msgspec.json.encode(doc)) == msgspec.json.encode(doc)
+
+
+@pytest.mark.parametrize(
+    "name", ["Ocp-Apim-Subscription-Key", "X-Custom-Token", "X-Client-Secret", "x-my-api-key"]
+)
+def test_credential_like_header_names_are_redacted(name: str) -> None:
+    assert DEFAULT_REDACTOR.headers([(name, "opaque")]) == [(name, MARKER)]
+
+
+def test_headers_named_like_keys_that_are_no_credentials_stay() -> None:
+    headers = [("Idempotency-Key", "abc"), ("X-RateLimit-Remaining-Tokens", "100")]
+    assert DEFAULT_REDACTOR.headers(headers) == headers
+
+
+def test_the_x_api_key_query_parameter_is_redacted() -> None:
+    assert DEFAULT_REDACTOR.url("https://h/p?x-api-key=abc&q=1") == (
+        f"https://h/p?x-api-key={URL_MARKER}&q=1"
+    )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "AK" + "IA" + "ABCDEFGHIJ234567",  # AWS access key id
+        "AS" + "IA" + "ABCDEFGHIJ234567",
+        "gh" + "p_" + "Ab3xY9kQ7z" * 3 + "Ab3xY9",  # GitHub
+        "github" + "_pat_" + "11AB3XY9K" + "Ab3xY9kQ7z_" * 7,
+        "ya" + "29." + "a0Ab3xY9kQ7zAb3xY9kQ7z",  # Google OAuth access token
+        "Ab3xY9kQ7z" * 5 + "Ab" + "JQQJ" + "99" + "Ab3xY9kQ7z" * 2 + "Ab3xY9",  # Azure
+    ],
+)
+def test_more_provider_key_shapes(key: str) -> None:
+    assert DEFAULT_REDACTOR.chunk(f"use {key} now".encode()) == f"use {MARKER} now".encode()
+
+
+def test_a_base64_form_of_a_key_in_any_header_is_redacted() -> None:
+    basic = base64.b64encode(f"user:{KEYS['anthropic']}".encode()).decode()
+    assert DEFAULT_REDACTOR.headers([("X-Upstream", f"Basic {basic}")]) == [
+        ("X-Upstream", f"Basic {MARKER}")
+    ]
+    harmless = base64.b64encode(b"user:not a key at all, just words").decode()
+    assert DEFAULT_REDACTOR.headers([("X-Upstream", harmless)]) == [("X-Upstream", harmless)]
+
+
+# -- deep JSON ------------------------------------------------------------------------------
+
+
+def test_a_json_body_too_deep_to_decode_is_redacted_as_text() -> None:
+    key = KEYS["openrouter"]
+    body = b"[" * 5000 + f'{{"api_key": "hunter2", "note": "{key}", "n": 1}}'.encode() + b"]" * 5000
+    out = DEFAULT_REDACTOR.body(body)
+    assert out == body.replace(b"hunter2", MARKER.encode()).replace(key.encode(), MARKER.encode())
+    assert DEFAULT_REDACTOR.body(out) == out
