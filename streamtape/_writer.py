@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import zstandard
 
 from streamtape._interaction import _content_encodings
+from streamtape._lock import DEFAULT_LOCK_TIMEOUT, CassetteLock
 from streamtape._reader import Cassette
 from streamtape._records import (
     _ENCODER,
@@ -42,6 +43,8 @@ from streamtape._records import (
 from streamtape._version import __version__
 from streamtape.errors import CassetteError
 from streamtape.redact import DEFAULT_REDACTOR, BodyStream, Redactor
+
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "CassetteWriter", "InteractionWriter"]
 
 _FLUSH_INTERVAL = 0.25  # seconds: longest time a written record waits to reach the file
 _MAX_FRAME_BYTES = 1 << 20  # uncompressed bytes after which a frame ends anyway
@@ -203,6 +206,12 @@ class CassetteWriter:
     ``append=True`` keeps the interactions already in ``path`` (new ids continue after them);
     it raises CassetteError when that file is damaged or of a newer major version.
 
+    A writer holds an exclusive lock on ``path`` (``<name>.lock`` beside it) from its creation
+    until it is closed or discarded, so writers of the same cassette in several processes take
+    turns: another one waits up to ``lock_timeout`` seconds (None: for ever), then raises
+    CassetteError naming the holder. An appending writer reads the file it appends to under the
+    lock, so interactions another writer added meanwhile are kept.
+
     The header gets a zstd frame of its own without a dictionary, so any zstd tool (and a reader
     without the dictionary, to refuse the file by its version) can read it; the frames after it
     use the shipped ``dictionary`` (an id of :data:`DICTIONARIES`; None: no dictionary, bigger
@@ -222,6 +231,7 @@ class CassetteWriter:
         recorded_at: str | datetime.datetime | None = None,
         source: str | None = None,
         dictionary: int | None = DICTIONARY_ID,
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         self.path = Path(path)
         self.source = source
@@ -242,6 +252,17 @@ class CassetteWriter:
         self._timer: threading.Thread | None = None
         self.closed = False
 
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file_lock = CassetteLock(self.path, lock_timeout)
+        self._file_lock.acquire()
+        try:
+            self._open_file(append, dictionary)
+        except BaseException:
+            self._file_lock.release()
+            raise
+
+    def _open_file(self, append: bool, dictionary: int | None) -> None:
+        """Check what is there to append to and open the file to write. Lock held."""
         existing = self._scan_existing() if append else None
         old_ids: int | None = None
         if existing is not None:
@@ -255,15 +276,14 @@ class CassetteWriter:
             )
         self.dictionary = dictionary
         self._cctx = zstandard.ZstdCompressor(
-            level=level,
+            level=self._level,
             write_checksum=True,
-            dict_data=None if dictionary is None else _compression_dict(dictionary, level),
+            dict_data=None if dictionary is None else _compression_dict(dictionary, self._level),
         )
         self._cobj = self._cctx.compressobj()
         self._next_id = 1 if old_ids is None else old_ids + 1
         self._header_written = old_ids is not None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if atomic:
+        if self.atomic:
             self.temp_path: Path | None = self._create_temp()
             self._file: IO[bytes] = open(self.temp_path, "wb")  # noqa: SIM115 - closed in close()
             if old_ids is not None:
@@ -455,15 +475,21 @@ class CassetteWriter:
 
     def close(self) -> None:
         """End open interactions as ``interrupted``, finish the file and (atomic) rename it."""
-        self._finish()
-        if self.temp_path is not None:
-            os.replace(self.temp_path, self.path)
+        try:
+            self._finish()
+            if self.temp_path is not None:
+                os.replace(self.temp_path, self.path)
+        finally:
+            self._file_lock.release()
 
     def discard(self) -> None:
         """Stop writing; with ``atomic=True`` delete the temp file and leave ``path`` untouched."""
-        self._finish()
-        if self.temp_path is not None:
-            self.temp_path.unlink(missing_ok=True)
+        try:
+            self._finish()
+            if self.temp_path is not None:
+                self.temp_path.unlink(missing_ok=True)
+        finally:
+            self._file_lock.release()
 
     def _finish(self) -> None:
         with self._lock:

@@ -36,9 +36,10 @@ from streamtape._records import (
     RequestRecord,
     ResponseRecord,
 )
-from streamtape._writer import CassetteWriter, InteractionWriter
+from streamtape._writer import DEFAULT_LOCK_TIMEOUT, CassetteWriter, InteractionWriter
 
 __all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
     "DICTIONARIES",
     "DICTIONARY_ID",
     "FORMAT_NAME",

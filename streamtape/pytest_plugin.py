@@ -14,6 +14,7 @@ adds up under pytest-xdist.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import inspect
 import math
 import re
@@ -58,6 +59,7 @@ SUFFIX = ".ndjson.zst"
 
 _MARKER = "streamtape"
 _PROPERTY = "streamtape"  # user_properties key: per-test stats travel in reports (also via xdist)
+_MAX_NAME = 150  # bytes of a test's name kept in its cassette's file name
 _UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')  # characters some file systems refuse
 _MAX_LISTED = 10  # unused interactions listed in a failure message
 
@@ -235,11 +237,24 @@ def cassette_path(item: pytest.Item, cassette: str | None = None) -> Path:
     folder = (tape_dir if tape_dir.is_absolute() else test_file.parent / tape_dir) / test_file.stem
     if cassette is None:
         name = item.nodeid.split("::", 1)[1] if "::" in item.nodeid else item.name
-        return folder / (_UNSAFE.sub("_", name.replace("::", ".")) + SUFFIX)
+        return folder / (_safe_name(name.replace("::", ".")) + SUFFIX)
     path = Path(cassette)
     if not path.suffix:
         path = path.with_name(path.name + SUFFIX)
     return path if path.is_absolute() else folder / path
+
+
+def _safe_name(name: str) -> str:
+    """``name`` as a file name: characters some file systems refuse become ``_``. When that
+    changed anything (so ``a/b`` and ``a:b`` would both be ``a_b``) or the name is long, a short
+    hash of the original name follows, so distinct tests never share a file and no name
+    exceeds the file system's limit."""
+    safe = _UNSAFE.sub("_", name)
+    if safe == name and len(safe.encode()) <= _MAX_NAME:
+        return safe
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    head = safe.encode()[:_MAX_NAME].decode("utf-8", "ignore")
+    return f"{head}-{digest}"
 
 
 def _use_cassette_keywords() -> frozenset[str]:

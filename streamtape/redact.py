@@ -10,7 +10,6 @@ redacted data changes nothing.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -125,6 +124,7 @@ OAuth tokens), AWS access key ids, GitHub tokens, Azure AI services keys."""
 
 # Characters a secret is made of (the key patterns above, base64, JWTs): a body stream holds back
 # a trailing run of them, since the next chunk may continue it into a key.
+_INSIDE_NEEDLES = frozenset({b"JQQJ9"})  # needles that are not where their key starts
 _SECRET_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.+/="
 _HOLD_MAX = 1024  # longest run held back; real keys are under 250 characters
 _DELTA_HOLD_MAX = 256 * 1024  # body bytes held while a run of delta text may still be a key
@@ -242,6 +242,12 @@ class Redactor:
         rules = [_Rule(re.compile(p), n) for p, n in _DEFAULT_RULES] if defaults else []
         rules += [_Rule(p if isinstance(p, re.Pattern) else re.compile(p), ()) for p in patterns]
         self._rules = tuple(rules)
+        # what a key starts with, for holding back deltas (None: unknown, hold every run)
+        self._prefixes: tuple[bytes, ...] | None = (
+            tuple(n for r in rules for n in r.needles if n not in _INSIDE_NEEDLES)
+            if all(r.needles for r in rules)
+            else None
+        )
         self._needles: tuple[bytes, ...] | None = (
             tuple(n for r in rules for n in r.needles) if all(r.needles for r in rules) else None
         )
@@ -324,7 +330,7 @@ class Redactor:
             for alphabet in (None, b"-_"):
                 try:
                     raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=alphabet)
-                except (binascii.Error, ValueError):
+                except ValueError:  # binascii.Error included
                     continue
                 if self._maybe_secret(raw) and self._spans(raw.decode("utf-8", "replace")):
                     return MARKER
@@ -501,8 +507,10 @@ class BodyStream:
 
     The text of the ``"delta"`` strings of a server-sent event stream is redacted as one text
     too, so a key a model spells out over several deltas loses every piece: from where a run of
-    secret characters starts in that text, chunks wait until the run ends (at most 1 KiB of it
-    and 256 KiB of body).
+    secret characters starts in that text, when it begins as a key does (``sk-``, ``AKIA``,
+    ``ghp_``..., or any run with patterns of your own), chunks wait until the run ends (at most
+    1 KiB of it and 256 KiB of body). Keys without a prefix (Azure's) are found across chunks
+    but not across deltas.
     """
 
     def __init__(self, redactor: Redactor) -> None:
@@ -606,8 +614,17 @@ class _DeltaText:
         self._spans: list[tuple[int, int, bool]] = []  # body spans to remove, in order
 
     def run_start(self) -> int | None:
-        """Body offset where the open run starts: nothing from there on is settled yet."""
-        return self._run[0][0] if self._run else None
+        """Body offset where the open run starts, when it could be the start of a key: nothing
+        from there on is settled yet. With the built-in rules only, a run that does not begin
+        like a key (``sk-``, ``AKIA``, ``ghp_``...) is not held."""
+        if not self._run:
+            return None
+        prefixes = self._r._prefixes
+        if prefixes is not None:
+            head = b"".join(piece for _, piece in self._run[:12])[:12]
+            if not any(head[: len(p)] == p[: len(head)] for p in prefixes):
+                return None
+        return self._run[0][0]
 
     def give_up(self) -> None:
         """Match the open run as it is and ignore the rest of it (it held too much body)."""
@@ -620,6 +637,9 @@ class _DeltaText:
         taken: list[tuple[int, int, bool]] = []
         kept: list[tuple[int, int, bool]] = []
         for a, b, mark in self._spans:
+            if b <= base:
+                continue  # in bytes settled already (a run that was not held: too late)
+            a = max(a, base)
             if b <= base + cut:
                 taken.append((a - base, b - base, mark))
             elif a < base + cut:

@@ -37,7 +37,13 @@ import httpx
 
 from streamtape._vocabulary import RECORD_MODES, RecordMode
 from streamtape.accumulate import StreamResult
-from streamtape.cassette import Cassette, CassetteWriter, Interaction, Timing
+from streamtape.cassette import (
+    DEFAULT_LOCK_TIMEOUT,
+    Cassette,
+    CassetteWriter,
+    Interaction,
+    Timing,
+)
 from streamtape.errors import CassetteError, StreamtapeError, StreamtapeWarning
 from streamtape.matching import DEFAULT_MATCH_ON, Matcher
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
@@ -259,6 +265,7 @@ class Tape:
         sleep: Callable[[float], object] | None = None,
         async_sleep: Callable[[float], Awaitable[object]] | None = None,
         allow_hosts: Sequence[str] = (),
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         if record_mode not in RECORD_MODES:
             raise ValueError(
@@ -272,6 +279,8 @@ class Tape:
         self.speed = speed
         self.max_gap = max_gap
         self.redactor = redact
+        self.lock_timeout = lock_timeout
+        self._seen: tuple[int, int, int] | None = None  # the file as this block found it
         self._sleep = sleep
         self._async_sleep = async_sleep
         self.allow_hosts = (allow_hosts,) if isinstance(allow_hosts, str) else tuple(allow_hosts)
@@ -349,6 +358,7 @@ class Tape:
             "speed": self.speed,
             "max_gap": self.max_gap,
             "redact": self.redactor,
+            "lock_timeout": self.lock_timeout,
             "sleep": self._sleep,
             "async_sleep": self._async_sleep,
             "allow_hosts": self.allow_hosts,
@@ -366,7 +376,8 @@ class Tape:
     def _start(self) -> None:
         if self._token is not None:
             raise RuntimeError(f"{self!r} is already active; a Tape is entered once at a time")
-        exists = self.path.exists()
+        self._seen = _identity(self.path)
+        exists = self._seen is not None
         if self.mode == "none" and not exists:
             raise CassetteError(
                 f"cassette {self.path} does not exist and record_mode is 'none' (replay only); "
@@ -502,8 +513,23 @@ class Tape:
     def _recording(self) -> RecordingTransport:
         with self._lock:
             if self._recorder is None:
-                append = self.mode == "new_episodes" and self.path.exists()
-                self._writer = CassetteWriter(self.path, redactor=self.redactor, append=append)
+                append = self.mode == "new_episodes"  # under the writer's lock: merges
+                writer = CassetteWriter(
+                    self.path,
+                    redactor=self.redactor,
+                    append=append,
+                    lock_timeout=self.lock_timeout,
+                )
+                if not append and _identity(self.path) != self._seen:
+                    writer.discard()
+                    raise CassetteError(
+                        f"{self.path} was written by another process while this block waited "
+                        f"to record it (record_mode={self.mode!r}); it was left as that process "
+                        "wrote it: run again to use it, or use record_mode='new_episodes' to add "
+                        "to it",
+                        path=str(self.path),
+                    )
+                self._writer = writer
                 self._recorder = RecordingTransport(None, self._writer)
             return self._recorder
 
@@ -534,6 +560,15 @@ class Tape:
         return await self._recording().arecord(request, aserve(send))
 
 
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """What tells one version of a file from another (None: no file)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def use_cassette(
     path: str | os.PathLike[str],
     record_mode: str = "once",
@@ -545,6 +580,7 @@ def use_cassette(
     sleep: Callable[[float], object] | None = None,
     async_sleep: Callable[[float], Awaitable[object]] | None = None,
     allow_hosts: Sequence[str] = (),
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
 ) -> Tape:
     """Record or replay the httpx / httpx2 requests made in a block, by ``record_mode``.
 
@@ -557,6 +593,10 @@ def use_cassette(
     leaves, except to loopback and to ``allow_hosts`` (names, addresses, networks; ``"*"``: all);
     a recording block warns (StreamtapeWarning) about connections it could not record, and one
     that recorded nothing writes no file and warns.
+    Recording holds the cassette's lock: a block recording a cassette that another process
+    records waits up to ``lock_timeout`` seconds for it, then raises CassetteError; in modes
+    other than ``new_episodes`` it also raises, writing nothing, when that process wrote the file
+    meanwhile (``new_episodes`` adds to what it wrote).
     Raises ValueError for an unknown mode; entering raises CassetteError for a missing file in
     mode ``none``; a request with no recorded match raises NoMatchError in ``none`` and in
     ``once`` with an existing file.
@@ -571,4 +611,5 @@ def use_cassette(
         sleep=sleep,
         async_sleep=async_sleep,
         allow_hosts=allow_hosts,
+        lock_timeout=lock_timeout,
     )

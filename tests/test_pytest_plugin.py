@@ -4,6 +4,7 @@ local server, in every record mode, under xdist, beside pytest-recording, throug
 from __future__ import annotations
 
 import argparse
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -254,7 +255,7 @@ def test_cassette_names_follow_module_class_and_parameters(
             ask()
 
         @pytest.mark.streamtape
-        @pytest.mark.parametrize("n", ["a/b", "c"])
+        @pytest.mark.parametrize("n", ["a/b", "a_b", "a:b", "c", "x" * 300], ids=str)
         def test_param(n):
             ask()
 
@@ -268,14 +269,31 @@ def test_cassette_names_follow_module_class_and_parameters(
         """
     )
     result = run(pytester, "--tape-mode=once")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=8)
     folder = pytester.path / "cassettes" / "test_names"
+
+    def hashed(name: str, safe: str) -> str:
+        return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+
+    # ids that differ only in characters a file name cannot hold get a hash of the real id;
+    # a long id is cut to 150 bytes, with its hash, so its file can be made at all
+    long_id = f"test_param[{'x' * 300}]"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         f"{name}{SUFFIX}"
-        for name in ["shared", "test_param[a_b]", "test_param[c]", "TestGroup.test_method"]
+        for name in [
+            "shared",
+            "test_param[a_b]",
+            hashed("test_param[a/b]", "test_param[a_b]"),
+            hashed("test_param[a:b]", "test_param[a_b]"),
+            "test_param[c]",
+            hashed(long_id, long_id[:150]),
+            "TestGroup.test_method",
+        ]
     )
-    assert "4 cassette(s) used" in summary(result)
-    assert served(sse_server) == 5
+    assert "7 cassette(s) used" in summary(result)
+    assert served(sse_server) == 8
+    run(pytester).assert_outcomes(passed=8)  # and each replays from its own file
+    assert served(sse_server) == 9  # only the unmarked test went to the server again
 
 
 def test_tape_dir_ini_key_moves_the_cassettes(

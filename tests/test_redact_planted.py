@@ -90,8 +90,11 @@ def plant(server: SSEServer, path: Path, key: str, *, redact: bool) -> None:
     basic = base64.b64encode(f"user:{key}".encode()).decode()
     error = b'data: {"type":"error","message":"bad key ' + key.encode() + b'"}\n\n'
     cut = error.index(key.encode()) + len(key) // 2
+    # a key without a prefix (Azure's) is not held back across deltas, only across chunks (a
+    # held delta would hold the stream's every word): it travels in one delta here
+    spelled = [key] if key == KEYS["azure"] else [key[:9], key[9:30], key[30:]]
     chunks = [
-        *[delta(piece, n) for n, piece in enumerate(["Your key: ", key[:9], key[9:30], key[30:]])],
+        *[delta(piece, n) for n, piece in enumerate(["Your key: ", *spelled])],
         error[:cut],
         error[cut:],
     ]
@@ -169,7 +172,7 @@ def test_a_planted_key_reaches_no_cassette_byte(
     assert not leaks(text, key), f"0 of {len(PLACES)} places may leak: {text}"
     assert list(secrets_in(tmp_path / "clean.ndjson.zst")) == []
     (inter,) = Cassette.load(tmp_path / "clean.ndjson.zst")
-    assert len(inter.chunks) == 6  # the chunks as read, one record each
+    assert len(inter.chunks) == len(sse_server.sent_on(f"/v1/{key}/responses"))  # as read
     assert MARKER in inter.result().output_text
 
     # without a redactor, every place leaks: the search above finds what it looks for
@@ -217,8 +220,11 @@ def splits(data: bytes, start: int, end: int, parts: int) -> Iterator[list[bytes
         yield [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
-@pytest.mark.parametrize("parts", [2, 3])
-@pytest.mark.parametrize("name", ["openrouter", "aws", "github"])
+@pytest.mark.parametrize(
+    ("name", "parts"),
+    [(name, parts) for name in ["openrouter", "aws", "github"] for parts in (2, 3)]
+    + [("azure", 2)],
+)
 def test_a_key_split_at_every_point_of_the_body_is_redacted(
     tmp_path: Path, name: str, parts: int
 ) -> None:
