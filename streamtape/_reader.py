@@ -34,6 +34,13 @@ from streamtape._version import __version__
 from streamtape.errors import CassetteError
 
 _MAX_HELD_BYTES = 8 << 20  # reader: yield unverified lines of a frame beyond this much
+MAX_RECORD = 256 << 20
+"""Longest record (NDJSON line) a reader accepts by default, in bytes."""
+# Compressed bytes per decompression step. An RLE block of 4 bytes makes up to 128 KiB, so no
+# step makes more than about 4 MiB, whatever the frame holds.
+_STEP = 128
+_MAX_RATIO = 1000  # decompressed / compressed beyond this (plus the slack) is refused
+_RATIO_SLACK = 16 << 20
 
 
 class _Damage(Exception):
@@ -54,8 +61,9 @@ class _Reader:
     a cassette, newer major, a dictionary this version does not ship) raise.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], max_record: int = MAX_RECORD) -> None:
         self.path = str(path)
+        self.max_record = max_record
         self.error: CassetteError | None = None
         self.record = 0  # number of the last line given out (1 = the header)
         self.frame_offset = 0  # file offset of the frame holding that line
@@ -86,45 +94,71 @@ class _Reader:
             dobj: zstandard.ZstdDecompressionObj | None = None
             frame_start = pos = 0
             head = b""  # the start of a frame whose frame header is not complete yet
-            buf = bytearray()  # decompressed bytes after the last newline
+            self._line: list[bytes] = []  # pieces of the line not ended yet
+            self._line_len = 0
             held: list[tuple[bytes, int]] = []  # complete lines, with their frame's offset
             held_bytes = 0
             number = 0
+            unverified = 0  # lines of the current frame given out before its checksum passed
+            total = 0  # decompressed bytes so far
             while data := file.read(_READ_SIZE):
                 if head:
                     data, head = head + data, b""
-                while data:
+                view = memoryview(data)
+                i = 0
+                while i < len(view):
                     if dobj is None:
-                        dict_id = _frame_dict_id(data)
+                        dict_id = _frame_dict_id(bytes(view[i : i + 18]))
                         if dict_id is None:
-                            head, data = data, b""
+                            head = bytes(view[i:])
                             break
                         frame_start = pos
+                        unverified = 0
                         dobj = self._decompressor(dict_id, number + 1, pos).decompressobj()
+                    step = view[i : i + _STEP]
                     try:
-                        out = dobj.decompress(data)
+                        out = dobj.decompress(step)
                     except zstandard.ZstdError as exc:
                         if pos == 0:  # not even the first frame: not a cassette at all
                             message = f"not a streamtape cassette: not zstd data ({exc})"
                             raise self._fail(message, 1, 0) from exc
-                        raise _Damage(
-                            self._fail(f"corrupt zstd frame ({exc})", number + 1, frame_start)
-                        ) from exc
+                        message = f"corrupt zstd frame ({exc})"
+                        if unverified:
+                            message += (
+                                f"; records {number - unverified + 1}-{number} of this frame "
+                                f"were read before its checksum could be checked (it holds "
+                                f"over {_MAX_HELD_BYTES >> 20} MiB) and may be damaged too"
+                            )
+                        raise _Damage(self._fail(message, number + 1, frame_start)) from exc
+                    used = len(step)
                     if dobj.eof:
-                        rest = dobj.unused_data
-                        pos += len(data) - len(rest)
-                        data, dobj = rest, None
-                    else:
-                        pos += len(data)
-                        data = b""
-                    buf += out
-                    cut = buf.rfind(b"\n")
-                    if cut >= 0:
-                        lines = bytes(buf[:cut]).split(b"\n")
-                        del buf[: cut + 1]
-                        held += [(line, frame_start) for line in lines]
-                        held_bytes += cut
+                        used -= len(dobj.unused_data)
+                        dobj = None
+                    pos += used
+                    i += used
+                    total += len(out)
+                    if total > _RATIO_SLACK + _MAX_RATIO * pos:
+                        raise _Damage(
+                            self._fail(
+                                f"{pos} bytes of the file decompress to over {total} bytes, "
+                                f"more than {_MAX_RATIO}x: not a cassette streamtape wrote "
+                                "(a zstd bomb?)",
+                                number + len(held) + 1,
+                                frame_start,
+                            )
+                        )
+                    try:
+                        held_bytes += self._split(out, held, frame_start, number)
+                    except _Damage:  # a record too long: the complete ones before it count
+                        for line, offset in held:
+                            number += 1
+                            record = self._decode(line, number, offset)
+                            if record is not None:
+                                yield record
+                        raise
                     if dobj is None or held_bytes > _MAX_HELD_BYTES:
+                        if dobj is not None:
+                            unverified += len(held)
                         for line, offset in held:
                             number += 1
                             record = self._decode(line, number, offset)
@@ -149,13 +183,48 @@ class _Reader:
                         frame_start,
                     )
                 )
-            if buf:
+            if self._line:
                 number += 1
-                record = self._decode(bytes(buf), number, frame_start)
+                record = self._decode(b"".join(self._line), number, frame_start)
                 if record is not None:
                     yield record
             if self.header is None:
                 raise _Damage(self._fail("empty cassette: no header record", 1, 0))
+
+    def _split(
+        self, out: bytes, held: list[tuple[bytes, int]], frame_start: int, number: int
+    ) -> int:
+        """Add the lines that ``out`` completes to ``held``; keep the unended rest. Returns the
+        bytes added. A line longer than ``max_record`` is damage, found as it grows."""
+        added = 0
+        start = 0
+        while (end := out.find(b"\n", start)) >= 0:
+            if self._line:
+                line = b"".join([*self._line, out[start:end]])
+                self._line.clear()
+                self._line_len = 0
+            else:
+                line = out[start:end]
+            self._check_length(len(line), number + len(held) + 1, frame_start)
+            held.append((line, frame_start))
+            added += len(line) + 1
+            start = end + 1
+        if start < len(out):
+            self._line.append(out[start:])
+            self._line_len += len(out) - start
+            self._check_length(self._line_len, number + len(held) + 1, frame_start)
+        return added
+
+    def _check_length(self, length: int, number: int, offset: int) -> None:
+        if length > self.max_record:
+            raise _Damage(
+                self._fail(
+                    f"a record longer than {self.max_record} bytes (max_record), read from the "
+                    "zstd frame starting here",
+                    number,
+                    offset,
+                )
+            )
 
     def _decompressor(self, dict_id: int, number: int, offset: int) -> zstandard.ZstdDecompressor:
         """A decompressor for a frame made with dictionary ``dict_id`` (0: none)."""
@@ -342,15 +411,19 @@ class Cassette:
         return self.interactions[index]
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, strict: bool = True) -> Cassette:
+    def load(
+        cls, path: str | os.PathLike[str], *, strict: bool = True, max_record: int = MAX_RECORD
+    ) -> Cassette:
         """Read a whole cassette.
 
         Raises CassetteError naming the file, record number and byte offset when the file is
         cut off or corrupt (``strict=False`` instead returns every interaction read before the
         damage, with ``truncated`` set), and always when it is not a cassette or its major
-        version is newer than this reader.
+        version is newer than this reader. A record longer than ``max_record`` bytes, or a file
+        that decompresses to over 1000 times its size (a zstd bomb), is damage too: memory stays
+        bounded whatever the file holds.
         """
-        reader = _Reader(path)
+        reader = _Reader(path, max_record)
         assembler = _Assembler(reader)
         try:
             for record in reader:
@@ -362,13 +435,16 @@ class Cassette:
         return cls(assembler.order, header=reader.header, path=path, error=reader.error)
 
     @staticmethod
-    def iter_records(path: str | os.PathLike[str]) -> Iterator[Record]:
+    def iter_records(
+        path: str | os.PathLike[str], *, max_record: int = MAX_RECORD
+    ) -> Iterator[Record]:
         """Yield every record (header first) in constant memory.
 
         Unknown record kinds are skipped. Damage raises CassetteError (file, record number, byte
-        offset of the broken zstd frame) after every complete record before it was yielded.
+        offset of the broken zstd frame) after every complete record before it was yielded;
+        ``max_record`` as in :meth:`load`.
         """
-        reader = _Reader(path)
+        reader = _Reader(path, max_record)
         yield from reader
         if reader.error is not None:
             raise reader.error
@@ -398,11 +474,11 @@ class Cassette:
 
     @staticmethod
     def iter_interactions(
-        path: str | os.PathLike[str], *, strict: bool = True
+        path: str | os.PathLike[str], *, strict: bool = True, max_record: int = MAX_RECORD
     ) -> Iterator[Interaction]:
         """Yield each interaction when its end record is read (memory: the open ones only),
         then the unfinished ones; damage raises as in :meth:`load` unless ``strict=False``."""
-        reader = _Reader(path)
+        reader = _Reader(path, max_record)
         assembler = _Assembler(reader, keep=False)
         try:
             for record in reader:
