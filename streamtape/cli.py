@@ -48,8 +48,22 @@ def _style(text: str, **kwargs: Any) -> str:
     return click.style(text, **kwargs) if _color(sys.stdout) else text
 
 
+def _write(text: str) -> None:
+    """Write to stdout's bytes directly (as replay does), without click.echo's per-call work."""
+    out: BinaryIO = sys.stdout.buffer
+    out.write(text.encode("utf-8", "surrogateescape"))
+    out.flush()
+
+
+def _debug() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.find_root().params.get("debug"))
+
+
 def _handled(func: F) -> F:
-    """Turn expected failures into a one-line error (exit 1) unless ``--debug`` was given."""
+    """Turn every failure into a one-line error (exit 1) unless ``--debug`` was given: the
+    expected ones (bad files, network) as their message, any other (out of memory, a bug) named
+    as unexpected."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -59,12 +73,19 @@ def _handled(func: F) -> F:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             sys.exit(1)
+        except click.ClickException:
+            raise
         except (StreamtapeError, OSError, ValueError, httpx.HTTPError) as exc:
-            ctx = click.get_current_context(silent=True)
-            if ctx is not None and ctx.find_root().params.get("debug"):
+            if _debug():
                 raise
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise click.ClickException(message) from None
+        except Exception as exc:  # MemoryError, RecursionError, a bug: one line, not a traceback
+            if _debug():
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            message = f"unexpected {type(exc).__name__}" + (f": {first}" if first else "")
+            raise click.ClickException(f"{message} (streamtape --debug ... shows where)") from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -278,13 +299,15 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
         click.echo("  text       " + "\n             ".join(text_lines[:5]))
         if len(text_lines) > 5:
             click.echo(f"             ... ({len(text_lines) - 5} more lines)")
+    # one write per block, not per event: the output path stays lean in long in-process loops
     if show_events:
-        for offset, event in timed_events(inter):
-            click.echo(f"    {offset / 1e6:10.1f} ms  {event.type}")
+        rows = [
+            f"    {offset / 1e6:10.1f} ms  {event.type}\n" for offset, event in timed_events(inter)
+        ]
+        _write("".join(rows))
     if show_timeline:
         width = min(shutil.get_terminal_size((80, 24)).columns - 4, 100)
-        for line in timeline(inter, width=width):
-            click.echo("  " + line)
+        _write("".join(f"  {line}\n" for line in timeline(inter, width=width)))
 
 
 @cli.command()
@@ -401,7 +424,7 @@ def cat(cassette: str) -> None:
       git config diff.streamtape.textconv "streamtape cat"
       echo '*.ndjson.zst diff=streamtape' >> .gitattributes
     """
-    click.echo(render_cat(_load(cassette, strict=False)), nl=False)
+    _write(render_cat(_load(cassette, strict=False)))
 
 
 # -- verify -------------------------------------------------------------------------------------

@@ -63,13 +63,16 @@ def decode_event(payload: bytes | str, *, strict: bool = True, offset: int = 0) 
     """
     try:
         return _DECODER.decode(payload)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as exc:
         raw = payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else payload
         return _decode_slowly(raw, exc, strict, offset)
 
 
 def _decode_slowly(
-    raw: bytes, exc: msgspec.ValidationError | msgspec.DecodeError, strict: bool, offset: int
+    raw: bytes,
+    exc: msgspec.ValidationError | msgspec.DecodeError | RecursionError,
+    strict: bool,
+    offset: int,
 ) -> Event:
     """The paths off the fast one: sentinel, unknown types, gateway errors and malformed input."""
     if raw.strip() == _DONE:
@@ -78,6 +81,9 @@ def _decode_slowly(
         obj = _GENERIC.decode(raw)
     except msgspec.DecodeError as err:
         return _malformed(raw, None, None, f"not JSON ({err})", strict, offset)
+    except RecursionError:  # msgspec stops near 1,000 levels rather than exhaust the stack
+        message = "JSON nested deeper than the decoder goes (about 1,000 levels)"
+        return _malformed(raw, None, None, message, strict, offset)
     if not isinstance(obj, dict):
         return _malformed(raw, None, None, "not a JSON object", strict, offset)
     kind = obj.get("type")
@@ -184,7 +190,7 @@ class EventDecoder:
         if type(first) is bytes:  # exactly one standard frame: the common case
             try:
                 return [_decode(first)]
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                 if first == _DONE:
                     return [Done()]
                 text = first.decode("utf-8", "replace")
@@ -213,7 +219,7 @@ class EventDecoder:
                 events: list[Event] = [_DECODER.decode(lines)]
             else:
                 events = _DECODER.decode_lines(lines)  # type: ignore[assignment]
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
             return self._one_by_one(batch)
         if len(events) != count:  # an empty payload: decode_lines skipped it
             return self._one_by_one(batch)
@@ -228,7 +234,7 @@ class EventDecoder:
             try:
                 events.append(_DECODER.decode(payload))
                 continue
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                 event = decode_event(payload.decode("utf-8", "replace"), strict=False)
             if isinstance(event, MalformedEvent):  # re-parse exactly, for the error's offset
                 parser = SSEParser.resume_at(batch.offset)

@@ -36,10 +36,9 @@ def _pretty_body(body: bytes) -> list[str]:
     if not body:
         return []
     try:
-        doc = json.loads(body)
-    except ValueError:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False).splitlines()
+    except (ValueError, RecursionError):  # not JSON, or nested too deep: shown as it is
         return body.decode("utf-8", "replace").splitlines()
-    return json.dumps(doc, indent=2, ensure_ascii=False).splitlines()
 
 
 def render_cat(cassette: Cassette) -> str:
@@ -125,7 +124,7 @@ class InteractionSummary:
 def _model(body: bytes) -> str | None:
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     model = doc.get("model") if isinstance(doc, dict) else None
     return model if isinstance(model, str) else None
