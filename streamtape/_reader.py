@@ -40,7 +40,7 @@ MAX_RECORD = 256 << 20
 # step makes more than about 4 MiB, whatever the frame holds.
 _STEP = 128
 _MAX_RATIO = 1000  # decompressed / compressed beyond this (plus the slack) is refused
-_RATIO_SLACK = 16 << 20
+_RATIO_SLACK = 32 << 20
 
 
 class _Damage(Exception):
