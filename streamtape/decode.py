@@ -20,12 +20,19 @@ from streamtape.events import (
     ErrorEvent,
     Event,
     MalformedEvent,
+    Response,
     TaggedEvent,
     UnknownEvent,
 )
 from streamtape.sse import PayloadBatch, PythonSSEParser, SSEFrame, SSEParser
 
 __all__ = ["EventDecoder", "aiter_events", "decode_event", "iter_events"]
+
+# events carrying a response object, and its fields kept as msgspec.Raw (UNSET by default)
+_WITH_RESPONSE = frozenset(c for c in EVENT_TYPES.values() if "response" in c.__struct_fields__)
+_RAW_FIELDS = tuple(
+    name for name in Response.__struct_fields__ if getattr(Response(), name) is msgspec.UNSET
+)
 
 _DONE = b"[DONE]"
 _DECODER: msgspec.json.Decoder[TaggedEvent] = msgspec.json.Decoder(TaggedEvent)
@@ -53,6 +60,34 @@ class _AsyncRaw(Protocol):
     def headers(self) -> Any: ...
 
 
+def _raws_valid(event: Event) -> bool:
+    """False when one of the event's ``msgspec.Raw`` fields (the request echoes of a response
+    object) holds invalid UTF-8: msgspec checks the strings it decodes, not Raw ones."""
+    if type(event) not in _WITH_RESPONSE:
+        return True
+    response = getattr(event, "response", None)
+    for name in _RAW_FIELDS:
+        value = getattr(response, name, None)
+        if isinstance(value, msgspec.Raw):
+            data = bytes(value)
+            if not data.isascii() and _utf8(data) is not data:
+                return False
+    return True
+
+
+def _utf8(data: bytes) -> bytes:
+    """``data`` with invalid UTF-8 replaced by U+FFFD, as the SSE standard decodes a stream
+    (WHATWG: UTF-8 decode, with replacement), so a payload read by the fast path (bytes) gives
+    the same events as one read by the exact parser (text). Valid input comes back as it is."""
+    if data.isascii():
+        return data
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace").encode("utf-8")
+    return data
+
+
 def decode_event(payload: bytes | str, *, strict: bool = True, offset: int = 0) -> Event:
     """Decode one `data:` payload into its event.
 
@@ -61,6 +96,8 @@ def decode_event(payload: bytes | str, *, strict: bool = True, offset: int = 0) 
     required fields are missing or mistyped, raises `DecodeError` (naming the type, field path,
     `offset` and an excerpt) when `strict`, else returns `MalformedEvent`.
     """
+    if isinstance(payload, bytes):
+        payload = _utf8(payload)
     try:
         return _DECODER.decode(payload)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as exc:
@@ -189,7 +226,10 @@ class EventDecoder:
         first = items[0]
         if type(first) is bytes:  # exactly one standard frame: the common case
             try:
-                return [_decode(first)]
+                event = _decode(first)
+                if first.isascii() or _raws_valid(event):
+                    return [event]
+                return [_DECODER.decode(_utf8(first))]
             except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                 if first == _DONE:
                     return [Done()]
@@ -223,6 +263,8 @@ class EventDecoder:
             return self._one_by_one(batch)
         if len(events) != count:  # an empty payload: decode_lines skipped it
             return self._one_by_one(batch)
+        if not lines.isascii() and not all(map(_raws_valid, events)):
+            return self._one_by_one(batch)
         if done:
             events.append(Done())
         return events
@@ -232,7 +274,7 @@ class EventDecoder:
         events: list[Event] = []
         for payload in batch.payloads:
             try:
-                events.append(_DECODER.decode(payload))
+                events.append(_DECODER.decode(_utf8(payload)))
                 continue
             except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                 event = decode_event(payload.decode("utf-8", "replace"), strict=False)
