@@ -140,3 +140,31 @@ def test_an_unended_last_line_over_max_record_is_refused_as_it_grows(tmp_path: P
     path.write_bytes(header_frame(tmp_path) + rle_frame(b'{"kind":"chunk"', b" ", 64))
     with pytest.raises(CassetteError, match=r"record 2 at byte \d+: a record longer than"):
         Cassette.load(path, max_record=MIB)
+
+
+def test_records_of_a_big_frame_read_before_its_checksum_are_named_when_it_is_corrupt(
+    tmp_path: Path,
+) -> None:
+    """Another tool may write one frame of over 8 MiB: its records are given out before the
+    frame's checksum is checked, and a lenient read that then finds the frame corrupt says so."""
+    lines = [
+        json.dumps({"kind": "request", "id": n, "method": "POST", "url": f"http://h/{n}"}).encode()
+        + b"\n"
+        + json.dumps({"kind": "end", "id": n, "dt": 0, "outcome": "complete"}).encode()
+        + b"\n"
+        for n in range(1, 2_001)
+    ]
+    lines += [
+        json.dumps({"kind": "x-pad", "pad": f"{n}" * 400}).encode() + b"\n" for n in range(9000)
+    ]
+    body = b"".join(lines)
+    assert len(body) > 8 * MIB
+    frame = bytearray(zstandard.ZstdCompressor(level=1, write_checksum=True).compress(body))
+    frame[-1] ^= 0xFF  # the content checksum no longer matches
+    path = tmp_path / "foreign.ndjson.zst"
+    path.write_bytes(header_frame(tmp_path) + bytes(frame))
+    cassette = Cassette.load(path, strict=False)
+    assert cassette.truncated
+    assert cassette.error is not None
+    assert "were read before its checksum could be checked" in str(cassette.error)
+    assert len(cassette) > 0  # what was given out is there, and the error says it is unverified
