@@ -557,7 +557,7 @@ class BodyStream:
         spans = _merge(spans + self._deltas.take_spans(self._base, cut))
         pieces = _split(head, self._starts(), spans)
         # a replacement can expose a match for another pattern: repeat until nothing changes
-        while self._r._rules:
+        while spans and self._r._rules:
             joined = b"".join(pieces)
             more = [(a, b, True) for a, b in _byte_spans(joined, self._r._spans(_text(joined)))]
             if not more:

@@ -52,7 +52,7 @@ def one_line_bomb(tmp_path: Path) -> Path:
 
 def unknown_kinds_bomb(tmp_path: Path) -> Path:
     """About 100 KB holding 1 GiB of records of a kind no reader knows."""
-    record = json.dumps({"kind": "x-from-the-future", "id": 1, "pad": "z" * 40}).encode() + b"\n"
+    record = json.dumps({"kind": "x-from-the-future", "id": 1, "pad": "z" * 1000}).encode() + b"\n"
     frame = zstandard.ZstdCompressor(level=19).compress(record * (MIB // len(record)))
     path = tmp_path / "unknown.ndjson.zst"
     path.write_bytes(header_frame(tmp_path) + frame * 1024)
