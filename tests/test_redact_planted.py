@@ -13,6 +13,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import AnyStr
 
 import httpx
 import pytest
@@ -195,6 +196,7 @@ def test_a_planted_key_reaches_no_cassette_byte(
         ]
     )
     assert raw.request.body.count(key.encode()) == 4
+    assert raw.response is not None
     assert sum(leaks(v, key) for _, v in raw.response.headers) == 3
     assert leaks(b"".join(c.data for c in raw.chunks).decode(), key)
     assert key in raw.result().output_text
@@ -213,7 +215,7 @@ def record(writer: CassetteWriter, chunks: list[bytes]) -> InteractionWriter:
     return rec
 
 
-def splits(data: bytes, start: int, end: int, parts: int) -> Iterator[list[bytes]]:
+def splits(data: AnyStr, start: int, end: int, parts: int) -> Iterator[list[AnyStr]]:
     """``data`` cut into ``parts`` chunks at every choice of cut points in [start, end]."""
     for cuts in itertools.combinations(range(start, end + 1), parts - 1):
         bounds = [0, *cuts, len(data)]
@@ -254,7 +256,7 @@ def test_a_key_spelled_over_deltas_at_every_point_is_redacted(tmp_path: Path, pa
     at = text.index(key)
     cases = [
         [delta(piece, n) for n, piece in enumerate(pieces)]
-        for pieces in splits(text, at + 1, at + len(key) - 1, parts)  # type: ignore[arg-type]
+        for pieces in splits(text, at + 1, at + len(key) - 1, parts)
     ]
     path = tmp_path / "deltas.ndjson.zst"
     with CassetteWriter(path, flush_interval=None) as writer:
