@@ -13,7 +13,6 @@ import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import AnyStr
 
 import httpx
 import pytest
@@ -215,11 +214,11 @@ def record(writer: CassetteWriter, chunks: list[bytes]) -> InteractionWriter:
     return rec
 
 
-def splits(data: AnyStr, start: int, end: int, parts: int) -> Iterator[list[AnyStr]]:
-    """``data`` cut into ``parts`` chunks at every choice of cut points in [start, end]."""
-    for cuts in itertools.combinations(range(start, end + 1), parts - 1):
-        bounds = [0, *cuts, len(data)]
-        yield [data[a:b] for a, b in itertools.pairwise(bounds)]
+def splits(length: int, start: int, end: int, parts: int) -> Iterator[list[tuple[int, int]]]:
+    """The (start, end) of ``parts`` pieces of ``length`` items, at every choice of cut points
+    in [start, end]."""
+    for points in itertools.combinations(range(start, end + 1), parts - 1):
+        yield list(itertools.pairwise([0, *points, length]))
 
 
 @pytest.mark.parametrize(
@@ -233,7 +232,7 @@ def test_a_key_split_at_every_point_of_the_body_is_redacted(
     key = KEYS[name].encode()
     frame = b'data: {"type":"error","message":"the key ' + key + b' leaked"}\n\n'
     at = frame.index(key)
-    cases = list(splits(frame, at, at + len(key), parts))
+    cases = [[frame[a:b] for a, b in cut] for cut in splits(len(frame), at, at + len(key), parts)]
     path = tmp_path / "split.ndjson.zst"
     with CassetteWriter(path, flush_interval=None) as writer:
         for chunks in cases:
@@ -255,8 +254,8 @@ def test_a_key_spelled_over_deltas_at_every_point_is_redacted(tmp_path: Path, pa
     text = f"Here it is: {key}. Keep it safe."
     at = text.index(key)
     cases = [
-        [delta(piece, n) for n, piece in enumerate(pieces)]
-        for pieces in splits(text, at + 1, at + len(key) - 1, parts)
+        [delta(text[a:b], n) for n, (a, b) in enumerate(cut)]
+        for cut in splits(len(text), at + 1, at + len(key) - 1, parts)
     ]
     path = tmp_path / "deltas.ndjson.zst"
     with CassetteWriter(path, flush_interval=None) as writer:
