@@ -20,6 +20,7 @@ replays an existing one, ``new_episodes`` replays matches and appends misses, ``
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import importlib
@@ -28,7 +29,7 @@ import inspect
 import os
 import threading
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, NamedTuple, TypeVar, cast
@@ -45,6 +46,7 @@ from streamtape.cassette import (
     Timing,
 )
 from streamtape.errors import CassetteError, StreamtapeError, StreamtapeWarning
+from streamtape.faults import Fault
 from streamtape.matching import DEFAULT_MATCH_ON, Matcher
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
 from streamtape.seal import Guard, aserve, serve
@@ -266,6 +268,7 @@ class Tape:
         async_sleep: Callable[[float], Awaitable[object]] | None = None,
         allow_hosts: Sequence[str] = (),
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+        faults: Sequence[Fault] = (),
     ) -> None:
         if record_mode not in RECORD_MODES:
             raise ValueError(
@@ -290,6 +293,8 @@ class Tape:
         self.allow_hint: Callable[[str], str] | None = None
         """How a refused host is allowed, given the host (None: the use_cassette advice)."""
         self._guard: Guard | None = None
+        self.faults: tuple[Fault, ...] = tuple(faults)
+        self._fault_played: list[Interaction] = []  # played in replay_with blocks
         self._lock = threading.Lock()
         self._token: contextvars.Token[Tape | None] | None = None
         self._parent: Tape | None = None  # the block in force where this one was opened
@@ -328,12 +333,14 @@ class Tape:
     @property
     def played(self) -> list[Interaction]:
         """Interactions replayed from the cassette, in the order they were played."""
-        return [] if self._player is None else self._player.played
+        return [*self._fault_played, *([] if self._player is None else self._player.played)]
 
     @property
     def unplayed(self) -> list[Interaction]:
         """Interactions of the cassette loaded at entry that were not replayed."""
-        return [] if self._player is None else self._player.unplayed
+        played = {i.id for i in self._fault_played}
+        left = [] if self._player is None else self._player.unplayed
+        return [i for i in left if i.id not in played]
 
     @property
     def stats(self) -> TapeStats:
@@ -362,6 +369,7 @@ class Tape:
             "sleep": self._sleep,
             "async_sleep": self._async_sleep,
             "allow_hosts": self.allow_hosts,
+            "faults": self.faults,
         }
 
     def _hint(self) -> str:
@@ -385,7 +393,14 @@ class Tape:
                 path=str(self.path),
             )
         replay = exists and self.mode in ("none", "once", "new_episodes")
+        if self.faults and (not replay or self.mode == "new_episodes"):
+            why = "does not exist" if not exists else f"is recorded to in mode {self.mode!r}"
+            raise StreamtapeError(
+                f"faults apply to replay only, and cassette {self.path} {why}: record it "
+                f"without faults first, then replay it with them (record_mode 'none' or 'once')"
+            )
         self._records = not replay or self.mode == "new_episodes"
+        self._fault_played = []
         self._player = None
         self._writer = self._recorder = None
         self._interactions = []
@@ -400,6 +415,7 @@ class Tape:
                 matcher=self.matcher,
                 redactor=self.redactor,
                 record_hint=self._hint(),
+                faults=self.faults,
             )
             self._interactions = list(self._player.cassette.interactions)
             self._old_ids = {i.id for i in self._interactions}
@@ -495,6 +511,36 @@ class Tape:
 
         return cast(_F, wrapper)
 
+    @contextlib.contextmanager
+    def replay_with(self, *faults: Fault) -> Iterator[Tape]:
+        """For the block, replay the cassette afresh (every interaction unplayed again) with
+        ``faults`` instead of the tape's own, e.g. once per fault of ``faults.matrix()``.
+        Interactions played in the block count as played. Raises StreamtapeError outside the
+        block or when the tape records."""
+        self._check_active()
+        outer = self._player
+        if outer is None or self._records:
+            raise StreamtapeError(
+                f"{self!r}: replay_with needs a tape that replays (the cassette exists and "
+                f"record_mode is 'none' or 'once'); faults apply to replay only"
+            )
+        self._player = ReplayTransport(
+            outer.cassette,
+            speed=self.speed,
+            max_gap=self.max_gap,
+            sleep=self._sleep,
+            async_sleep=self._async_sleep,
+            matcher=self.matcher,
+            redactor=self.redactor,
+            record_hint=self._hint(),
+            faults=faults,
+        )
+        try:
+            yield self
+        finally:
+            self._fault_played += self._player.played
+            self._player = outer
+
     # -- transports --
 
     def transport(self, **transport_options: Any) -> httpx.BaseTransport:
@@ -581,6 +627,7 @@ def use_cassette(
     async_sleep: Callable[[float], Awaitable[object]] | None = None,
     allow_hosts: Sequence[str] = (),
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+    faults: Sequence[Fault] = (),
 ) -> Tape:
     """Record or replay the httpx / httpx2 requests made in a block, by ``record_mode``.
 
@@ -597,6 +644,8 @@ def use_cassette(
     records waits up to ``lock_timeout`` seconds for it, then raises CassetteError; in modes
     other than ``new_episodes`` it also raises, writing nothing, when that process wrote the file
     meanwhile (``new_episodes`` adds to what it wrote).
+    ``faults`` (:mod:`streamtape.faults`) change each interaction as it replays (the file stays
+    as it is); a tape with faults that would record raises StreamtapeError on entry.
     Raises ValueError for an unknown mode; entering raises CassetteError for a missing file in
     mode ``none``; a request with no recorded match raises NoMatchError in ``none`` and in
     ``once`` with an existing file.
@@ -612,4 +661,5 @@ def use_cassette(
         async_sleep=async_sleep,
         allow_hosts=allow_hosts,
         lock_timeout=lock_timeout,
+        faults=faults,
     )

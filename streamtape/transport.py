@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from streamtape import faults as _faults
 from streamtape._vocabulary import INSTANT
 from streamtape.cassette import (
     Cassette,
@@ -121,6 +122,18 @@ class _Lib:
                 pass
         transport_error: type[Exception] = self.module.TransportError
         return transport_error(f"{error.type}: {error.message}")
+
+    def read_timeout(self) -> Exception:
+        """What this library raises when a read waits longer than the client's read timeout."""
+        error: Exception = self.module.ReadTimeout("timed out")
+        return error
+
+
+def _read_timeout(request: Any) -> float | None:
+    """The client's read timeout for ``request`` (seconds; None: none)."""
+    timeout = getattr(request, "extensions", {}).get("timeout")
+    read = timeout.get("read") if isinstance(timeout, dict) else None
+    return float(read) if isinstance(read, (int, float)) else None
 
 
 _LIBS: dict[int, _Lib] = {}
@@ -289,6 +302,9 @@ class _Schedule:
     Waits are the recorded gaps divided by ``speed``, each capped at ``max_gap``. With a clock,
     time the caller spent between reads is taken off the next wait (no drift), never making a
     wait longer than its gap. Without one (an injected sleep), the waits are the gaps as they are.
+    ``wait`` is called for the head, each chunk and the end, in that order; ``pauses`` (chunk
+    index -> seconds, from a ``stall`` fault) add wall-clock time before chunks, whatever the
+    speed.
     """
 
     def __init__(
@@ -297,10 +313,13 @@ class _Schedule:
         max_gap: float | None,
         clock: Callable[[], float] | None,
         start: float | None = None,
+        pauses: dict[int, float] | None = None,
     ):
         self._speed = speed
         self._max_gap = max_gap
         self._clock = clock
+        self._pauses = pauses or {}
+        self._calls = 0
         self._last_ns = 0
         if clock is None:
             self._deadline = 0.0
@@ -310,11 +329,14 @@ class _Schedule:
     def wait(self, offset_ns: int) -> float | None:
         """Seconds to wait before the event at ``offset_ns``; None when replaying instantly."""
         gap_ns, self._last_ns = offset_ns - self._last_ns, offset_ns
+        pause = self._pauses.get(self._calls - 1, 0.0)  # call 0 is the head's
+        self._calls += 1
         if self._speed == INSTANT:
-            return None
+            return pause or None
         wait = gap_ns / 1e9 / self._speed
         if self._max_gap is not None:
             wait = min(wait, self._max_gap)
+        wait += pause
         if self._clock is None:
             return wait
         self._deadline += wait
@@ -340,16 +362,25 @@ def _finish_error(lib: _Lib, interaction: Interaction, where: str) -> BaseExcept
 
 
 class _ReplaySync:
-    def __init__(self, player: ReplayTransport, lib: _Lib, inter: Interaction, schedule: _Schedule):
+    def __init__(
+        self,
+        player: ReplayTransport,
+        lib: _Lib,
+        inter: Interaction,
+        schedule: _Schedule,
+        timeout: float | None = None,
+    ):
         self._player, self._lib, self._inter, self._schedule = player, lib, inter, schedule
+        self._timeout = timeout
 
     def __iter__(self) -> Iterator[bytes]:
         chunks: Sequence[Chunk] = self._inter.chunks
+        wait, lib, timeout = self._player._wait, self._lib, self._timeout
         for chunk in chunks:
-            self._player._wait(self._schedule.wait(chunk.offset_ns))
+            wait(self._schedule.wait(chunk.offset_ns), timeout, lib)
             yield chunk.data
         if self._inter.end is not None:
-            self._player._wait(self._schedule.wait(self._inter.end.offset_ns))
+            wait(self._schedule.wait(self._inter.end.offset_ns), timeout, lib)
         error = _finish_error(self._lib, self._inter, f"after chunk {len(chunks)}")
         if error is not None:
             raise error
@@ -359,16 +390,25 @@ class _ReplaySync:
 
 
 class _ReplayAsync:
-    def __init__(self, player: ReplayTransport, lib: _Lib, inter: Interaction, schedule: _Schedule):
+    def __init__(
+        self,
+        player: ReplayTransport,
+        lib: _Lib,
+        inter: Interaction,
+        schedule: _Schedule,
+        timeout: float | None = None,
+    ):
         self._player, self._lib, self._inter, self._schedule = player, lib, inter, schedule
+        self._timeout = timeout
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         chunks: Sequence[Chunk] = self._inter.chunks
+        wait, lib, timeout = self._player._await, self._lib, self._timeout
         for chunk in chunks:
-            await self._player._await(self._schedule.wait(chunk.offset_ns))
+            await wait(self._schedule.wait(chunk.offset_ns), timeout, lib)
             yield chunk.data
         if self._inter.end is not None:
-            await self._player._await(self._schedule.wait(self._inter.end.offset_ns))
+            await wait(self._schedule.wait(self._inter.end.offset_ns), timeout, lib)
         error = _finish_error(self._lib, self._inter, f"after chunk {len(chunks)}")
         if error is not None:
             raise error
@@ -387,7 +427,13 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     ``max_gap`` seconds. A stream that broke while recording raises the same exception class at
     the same point. ``sleep`` (sync; its result is awaited for async clients when awaitable) or
     ``async_sleep`` replace the real sleeps, e.g. for a fake clock; ``clock`` (seconds) lets
-    replay subtract the caller's own time from the waits, as the default real clock does.
+    replay subtract the caller's own time from the waits, as the default real clock does. A wait
+    longer than the client's read timeout (``request.extensions["timeout"]["read"]``) ends,
+    after that timeout, with the client library's ``ReadTimeout``, as it would live.
+
+    ``faults`` (see :mod:`streamtape.faults`; settable between requests) change each
+    interaction as it is played, left to right; an ``http_status`` fault answers the first
+    attempts of a request before its interaction plays (attempts are counted per interaction).
     """
 
     def __init__(
@@ -402,6 +448,7 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         matcher: Matcher | None = None,
         redactor: Redactor | None = DEFAULT_REDACTOR,
         record_hint: str | None = None,
+        faults: Sequence[_faults.Fault] = (),
     ) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be positive, got {speed}")
@@ -422,6 +469,8 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._played: list[Interaction] = []
         self._played_ids: set[int] = set()
         self._arrived: dict[int, float | None] = {}  # interaction id -> clock when taken
+        self.faults: tuple[_faults.Fault, ...] = tuple(faults)
+        self._attempts: dict[int, int] = {}  # interaction id -> requests that matched it
 
     @property
     def played(self) -> list[Interaction]:
@@ -476,10 +525,20 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 if interaction.id not in self._played_ids and self.matcher.matches(
                     interaction.request, sent
                 ):
+                    played = interaction
+                    if self.faults:  # an error before the stream, or the stream changed
+                        attempt = self._attempts.get(interaction.id, 0)
+                        before = _faults.preludes(interaction, self.faults)
+                        if attempt >= len(before):
+                            played = _faults.apply(interaction, self.faults)
+                        self._attempts[interaction.id] = attempt + 1
+                        if attempt < len(before):
+                            self._arrived[interaction.id] = arrived
+                            return before[attempt]
                     self._played_ids.add(interaction.id)
                     self._played.append(interaction)
                     self._arrived[interaction.id] = arrived
-                    return interaction
+                    return played
         return None
 
     def _no_match(self, request: Any, body: bytes) -> Exception:
@@ -504,25 +563,30 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         """The timing of ``interaction``'s replay, counted from when :meth:`take` found it."""
         with self._lock:
             arrived = self._arrived.pop(interaction.id, None)
-        return _Schedule(self.speed, self.max_gap, self._clock, arrived)
+        pauses = getattr(interaction, "pauses", None)
+        return _Schedule(self.speed, self.max_gap, self._clock, arrived, pauses)
 
     def respond(self, request: Any, interaction: Interaction) -> Any:
         """The response for ``interaction``, after waiting for its head like the server did."""
         lib = _lib_of(request)
         schedule = self._schedule(interaction)
-        self._wait(schedule.wait(self._head_offset(interaction)))
+        timeout = _read_timeout(request)
+        self._wait(schedule.wait(self._head_offset(interaction)), timeout, lib)
         if interaction.response is None:
             raise self._request_error(lib, interaction)
-        return lib.response(interaction, lib.replay_sync(self, lib, interaction, schedule))
+        stream = lib.replay_sync(self, lib, interaction, schedule, timeout)
+        return lib.response(interaction, stream)
 
     async def arespond(self, request: Any, interaction: Interaction) -> Any:
         """The async twin of :meth:`respond`."""
         lib = _lib_of(request)
         schedule = self._schedule(interaction)
-        await self._await(schedule.wait(self._head_offset(interaction)))
+        timeout = _read_timeout(request)
+        await self._await(schedule.wait(self._head_offset(interaction)), timeout, lib)
         if interaction.response is None:
             raise self._request_error(lib, interaction)
-        return lib.response(interaction, lib.replay_async(self, lib, interaction, schedule))
+        stream = lib.replay_async(self, lib, interaction, schedule, timeout)
+        return lib.response(interaction, stream)
 
     @staticmethod
     def _head_offset(interaction: Interaction) -> int:
@@ -536,7 +600,13 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         assert error is not None  # no response head: the interaction cannot be complete
         return error
 
-    def _wait(self, seconds: float | None) -> None:
+    def _wait(
+        self, seconds: float | None, timeout: float | None = None, lib: _Lib | None = None
+    ) -> None:
+        """Wait ``seconds``; past the client's read ``timeout``, wait that long and raise."""
+        if seconds is not None and timeout is not None and lib is not None and seconds > timeout:
+            self._wait(timeout)
+            raise lib.read_timeout()
         if seconds is None:
             return
         if self._sleep is None:
@@ -549,7 +619,13 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 result.close()
             raise TypeError("sleep returned an awaitable in a sync client: pass async_sleep")
 
-    async def _await(self, seconds: float | None) -> None:
+    async def _await(
+        self, seconds: float | None, timeout: float | None = None, lib: _Lib | None = None
+    ) -> None:
+        """The async twin of :meth:`_wait`."""
+        if seconds is not None and timeout is not None and lib is not None and seconds > timeout:
+            await self._await(timeout)
+            raise lib.read_timeout()
         if seconds is None:
             return
         if self._async_sleep is not None:

@@ -31,12 +31,15 @@ ALLOWED: dict[str, set[str] | None] = {
     "_lock": {"errors"},
     "_writer": {"_records", "_interaction", "_reader", "_lock", "redact", "errors", "_version"},
     "cassette": {"_records", "_interaction", "_reader", "_writer"},
-    "transport": {"_vocabulary", "cassette", "matching", "redact", "errors", "_version"},
+    # faults: pure transforms of an Interaction, applied by the replay core
+    "faults": {"cassette", "_interaction", "errors"},
+    "transport": {"_vocabulary", "cassette", "faults", "matching", "redact", "errors", "_version"},
     "seal": {"errors"},
     "tape": {
         "_vocabulary",
         "transport",
         "cassette",
+        "faults",
         "matching",
         "redact",
         "errors",
@@ -74,6 +77,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "pytest_plugin": {
         "_vocabulary",
         "tape",
+        "faults",
         "cassette",
         "accumulate",
         "errors",
