@@ -32,6 +32,7 @@ from streamtape._vocabulary import INSTANT, RECORD_MODES
 from streamtape.errors import NetworkBlockedError, NoMatchError, StreamtapeError
 
 if TYPE_CHECKING:
+    from streamtape import faults as _faults
     from streamtape.tape import Tape
 
 # Every pytest run in an environment with streamtape installed loads this module, so it imports
@@ -47,6 +48,7 @@ __all__ = [
     "parse_speed",
     "streamtape_config",
     "tape",
+    "tape_fault",
     "tape_server",
 ]
 
@@ -69,6 +71,15 @@ MARKER_HELP = (
     f"{SUFFIX} beside the test file), other keywords (record_mode, match_on, speed, max_gap, "
     "redact, ...) go to use_cassette over the streamtape_config fixture."
 )
+
+
+FAULTS_MARKER_HELP = (
+    "streamtape_faults(*faults): run the test once per fault (a fault, or a tuple of faults "
+    "applied together; none given: streamtape.faults.matrix()), replaying its cassette with it; "
+    "ids such as test_x[disconnect-after-5]; the tape_fault fixture gives the fault."
+)
+_FAULTS_MARKER = "streamtape_faults"
+_FAULT_PARAM = "tape_fault"
 
 
 class UnusedInteractionsWarning(UserWarning):
@@ -210,6 +221,7 @@ def _ini(config: pytest.Config, name: str, default: str) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    config.addinivalue_line("markers", FAULTS_MARKER_HELP)
     config.pluginmanager.register(_Summary(config), "streamtape-summary")
     mode = _ini(config, "tape_mode", "none")
     if mode not in MODES:
@@ -237,6 +249,7 @@ def cassette_path(item: pytest.Item, cassette: str | None = None) -> Path:
     folder = (tape_dir if tape_dir.is_absolute() else test_file.parent / tape_dir) / test_file.stem
     if cassette is None:
         name = item.nodeid.split("::", 1)[1] if "::" in item.nodeid else item.name
+        name = _without_fault_id(item, name)
         return folder / (_safe_name(name.replace("::", ".")) + SUFFIX)
     path = Path(cassette)
     if not path.suffix:
@@ -255,6 +268,57 @@ def _safe_name(name: str) -> str:
     digest = hashlib.sha256(name.encode()).hexdigest()[:10]
     head = safe.encode()[:_MAX_NAME].decode("utf-8", "ignore")
     return f"{head}-{digest}"
+
+
+def _fault_of(item: pytest.Item) -> tuple[_faults.Fault, ...]:
+    """The faults ``@pytest.mark.streamtape_faults`` gave this test run (none: empty)."""
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get(_FAULT_PARAM) if callspec is not None else None
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _fault_id(faults: Sequence[_faults.Fault]) -> str:
+    return "+".join(f.id for f in faults)
+
+
+def _without_fault_id(item: pytest.Item, name: str) -> str:
+    """``name`` without the fault's part of the test id: every fault run shares one cassette."""
+    faults = _fault_of(item)
+    if not faults or not name.endswith("]"):
+        return name
+    base, _, params = name[:-1].rpartition("[")
+    fid = _fault_id(faults)
+    if params == fid:
+        return base
+    for rest in (params.removesuffix("-" + fid), params.removeprefix(fid + "-")):
+        if rest != params:
+            return f"{base}[{rest}]"
+    return name
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize tests marked ``streamtape_faults`` over their faults."""
+    markers = list(metafunc.definition.iter_markers(_FAULTS_MARKER))
+    if not markers:
+        return
+    from streamtape import faults as _faults
+
+    given = [f for marker in markers for f in marker.args]
+    values = given or _faults.matrix()
+    for value in values:
+        parts = value if isinstance(value, (tuple, list)) else (value,)
+        if not parts or not all(isinstance(f, _faults.Fault) for f in parts):
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid}: streamtape_faults takes faults (or tuples of "
+                f"faults) from streamtape.faults, got {value!r}"
+            )
+    metafunc.parametrize(
+        _FAULT_PARAM,
+        values,
+        ids=[_fault_id(v if isinstance(v, (tuple, list)) else (v,)) for v in values],
+    )
 
 
 def _use_cassette_keywords() -> frozenset[str]:
@@ -315,6 +379,9 @@ def _settings(item: pytest.Item, config_kwargs: Mapping[str, Any]) -> _Settings:
             f"{', '.join(sorted(allowed))} (and the plugin: cassette)",
             pytrace=False,
         )
+    fault_run = _fault_of(item)
+    if fault_run:
+        kwargs["faults"] = (*kwargs.get("faults", ()), *fault_run)
     path = cassette_path(item, cassette)
     mode = str(kwargs["record_mode"])
     if mode not in MODES:
@@ -323,7 +390,8 @@ def _settings(item: pytest.Item, config_kwargs: Mapping[str, Any]) -> _Settings:
         path=path,
         mode=mode,
         kwargs=kwargs,
-        unused=_ini(config, "tape_unused", "fail"),
+        # a fault may end a run before every interaction played: that is not staleness
+        unused="ignore" if kwargs.get("faults") else _ini(config, "tape_unused", "fail"),
         nodeid=item.nodeid,
     )
 
@@ -411,10 +479,17 @@ def tape_server(
         warnings.warn(UnusedInteractionsWarning(message), stacklevel=1)
 
 
+@pytest.fixture
+def tape_fault() -> _faults.Fault | tuple[_faults.Fault, ...] | None:
+    """The fault this run of a ``@pytest.mark.streamtape_faults`` test replays with (None in
+    other tests); ``preserves_events`` and ``expected_outcome`` say what to expect."""
+    return None
+
+
 @pytest.fixture(autouse=True)
-def _streamtape_marked(request: pytest.FixtureRequest) -> None:
+def _streamtape_marked(request: pytest.FixtureRequest, tape_fault: object) -> None:
     """Enter the cassette for marked tests that do not ask for ``tape`` themselves."""
-    marked = request.node.get_closest_marker(_MARKER) is not None
+    marked = request.node.get_closest_marker(_MARKER) is not None or tape_fault is not None
     if marked and "tape_server" not in request.fixturenames:  # that one serves it itself
         request.getfixturevalue("tape")
 

@@ -25,7 +25,8 @@ from streamtape import INSTANT, faults, use_cassette
 from streamtape.accumulate import accumulate
 from streamtape.cassette import Cassette, Interaction
 from streamtape.decode import EventDecoder
-from streamtape.events import Event
+from streamtape.errors import StreamtapeError
+from streamtape.events import ErrorEvent, Event, ResponseCreatedEvent, ResponseFailedEvent
 from streamtape.faults import (
     OPENROUTER_PROCESSING,
     FaultError,
@@ -198,7 +199,7 @@ def test_a_fault_reads_as_its_call_and_has_a_stable_id_and_spec(fault: faults.Fa
     assert eval(repr(fault), vars(faults)) == fault
     assert faults.parse(fault.spec) == fault
     with pytest.raises(AttributeError):
-        fault.seed = 1  # type: ignore[attr-defined, misc]
+        fault.seed = 1  # type: ignore[attr-defined]
 
 
 def test_the_matrix_is_twelve_faults_with_distinct_ids() -> None:
@@ -436,10 +437,12 @@ def test_inject_error_ends_with_an_error_and_a_failed_response_like_the_real_one
     got = failed.events(strict=True)  # decodes strictly: every frame is well formed
     assert got[:5] == events[:5]
     error, final = got[5:]
-    assert error.type == "error"
-    assert final.type == "response.failed"
-    assert error.sequence_number == events[4].sequence_number + 1
-    assert final.sequence_number == events[4].sequence_number + 2
+    assert isinstance(error, ErrorEvent)
+    assert isinstance(final, ResponseFailedEvent)
+    before = events[4].sequence_number  # type: ignore[union-attr]
+    assert isinstance(before, int)
+    assert error.sequence_number == before + 1
+    assert final.sequence_number == before + 2
     assert error.error is not None
     assert error.error.type == "server_error"
     assert b"event: error\n" in failed.wire_body  # the recording's framing
@@ -449,6 +452,7 @@ def test_inject_error_ends_with_an_error_and_a_failed_response_like_the_real_one
     assert result.error.code == "server_error"
     assert result.problems == ()
     assert result.response is not None
+    assert isinstance(events[0], ResponseCreatedEvent)
     assert result.response.id == events[0].response.id
 
 
@@ -823,3 +827,163 @@ def test_the_same_fault_twice_gives_the_same_chunks_and_waits(tape_path: Path) -
         runs.append((chunks, waits))
     assert runs[0] == runs[1]
     assert len(runs[0][0]) > len(the_interaction(tape_path).chunks)
+
+
+# -- use: use_cassette(faults=...), Tape.replay_with, the pytest markers ---------------------------
+
+
+@pytest.mark.parametrize("mode", ["all", "rewrite", "new_episodes"])
+def test_faults_refuse_to_record(tape_path: Path, mode: str) -> None:
+    with (
+        pytest.raises(StreamtapeError, match=f"faults apply to replay only.*in mode '{mode}'"),
+        use_cassette(tape_path, record_mode=mode, faults=[crlf()]),
+    ):
+        pass
+    missing = tape_path.with_name("missing.ndjson.zst")
+    with (
+        pytest.raises(StreamtapeError, match=r"faults apply to replay only.* does not exist"),
+        use_cassette(missing, faults=[crlf()]),
+    ):
+        pass
+    assert not missing.exists()
+
+
+def test_replay_with_replays_the_cassette_afresh_for_each_fault(tape_path: Path) -> None:
+    outcomes = {}
+    with replay(tape_path) as tape:
+        for fault in faults.matrix():
+            with tape.replay_with(fault):
+                chunks, error = httpx_read(URL)
+                if isinstance(fault, http_status):
+                    chunks, error = httpx_read(URL)  # the retry meets the stream
+            outcomes[fault.id] = (accumulate(decode(chunks)).outcome, type(error).__name__)
+        assert len(tape.played) == 12
+        assert tape.unplayed == []
+        chunks, error = httpx_read(URL)  # outside the blocks: the tape's own replay, no fault
+    assert accumulate(decode(chunks)).outcome == "completed"
+    assert outcomes == {
+        **{f.id: ("completed", "NoneType") for f in faults.matrix() if f.preserves_events},
+        "disconnect-after-5": ("truncated", "RemoteProtocolError"),
+        "truncate-after-5": ("truncated", "NoneType"),
+        "inject-error-after-5": ("failed", "NoneType"),
+    }
+
+
+def test_replay_with_needs_an_active_replaying_tape(tape_path: Path, tmp_path: Path) -> None:
+    tape = replay(tape_path)
+    with pytest.raises(RuntimeError, match="is not active"), tape.replay_with(crlf()):
+        pass
+    with (
+        use_cassette(tmp_path / "new.ndjson.zst", record_mode="all") as recording,
+        pytest.raises(StreamtapeError, match="replay_with needs a tape that replays"),
+        recording.replay_with(crlf()),
+    ):
+        pass
+
+
+pytest_plugins = ["pytester"]
+PLUGIN = ("-p", "no:streamtape", "-p", "streamtape.pytest_plugin")
+QUIET = ("-W", "ignore::pytest.PytestAssertRewriteWarning", "-p", "no:hypothesispytest")
+
+USER_TESTS = """
+import httpx
+import pytest
+
+import streamtape
+from streamtape import faults
+from streamtape.accumulate import accumulate
+from streamtape.decode import EventDecoder
+
+URL = "http://127.0.0.1:9/v1/responses"
+
+
+def run_agent():
+    # the code under test: reads the stream, retries an HTTP error once
+    decoder, events = EventDecoder(strict=False), []
+    with httpx.Client(timeout=5) as client:
+        for attempt in range(2):
+            with client.stream("POST", URL, json={}) as response:
+                if response.status_code >= 400:
+                    continue
+                try:
+                    for chunk in response.iter_raw():
+                        events += decoder.feed(chunk)
+                except httpx.TransportError:
+                    return accumulate(events + decoder.close()).outcome, "broken"
+                return accumulate(events + decoder.close()).outcome, "read"
+
+
+@pytest.mark.streamtape("agent", speed=streamtape.INSTANT, match_on=["method", "path"])
+@pytest.mark.streamtape_faults()
+def test_agent(tape_fault):
+    outcome, how = run_agent()
+    assert outcome == (tape_fault.expected_outcome or "completed")
+    assert how == ("broken" if tape_fault.id.startswith("disconnect") else "read")
+
+
+@pytest.mark.streamtape("agent", speed=streamtape.INSTANT, match_on=["method", "path"])
+@pytest.mark.streamtape_faults(faults.crlf(), (faults.cr(), faults.rechunk(size=1)))
+def test_chosen(tape, tape_fault):
+    assert run_agent() == ("completed", "read")
+    assert tape.faults == ((tape_fault,) if isinstance(tape_fault, faults.Fault) else tape_fault)
+
+
+@pytest.mark.streamtape(
+    "agent", match_on=["method", "path"], faults=[faults.disconnect(after_events=2)]
+)
+def test_marker_faults():
+    assert run_agent() == ("truncated", "broken")
+"""
+
+
+@pytest.fixture
+def user_project(pytester: pytest.Pytester, recorded: Path) -> pytest.Pytester:
+    pytester.makepyfile(test_user=USER_TESTS)
+    folder = pytester.path / "cassettes" / "test_user"
+    folder.mkdir(parents=True)
+    shutil.copy(recorded, folder / "agent.ndjson.zst")
+    return pytester
+
+
+def test_the_fault_matrix_marker_runs_a_test_once_per_fault(user_project: pytest.Pytester) -> None:
+    result = user_project.runpytest(*PLUGIN, *QUIET, "-v")
+    result.assert_outcomes(passed=12 + 2 + 1)
+    for fault in faults.matrix():
+        result.stdout.fnmatch_lines([f"*test_user.py::test_agent[[]{fault.id}[]] PASSED*"])
+    result.stdout.fnmatch_lines(
+        ["*test_chosen[[]crlf[]] PASSED*", "*test_chosen[[]cr+rechunk-size-1[]] PASSED*"]
+    )
+    folder = user_project.path / "cassettes" / "test_user"
+    assert [p.name for p in folder.iterdir()] == ["agent.ndjson.zst"]  # one cassette for all
+
+
+def test_faults_under_pytest_refuse_to_record(user_project: pytest.Pytester) -> None:
+    result = user_project.runpytest(*PLUGIN, *QUIET, "--tape-mode=rewrite", "-k", "marker")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*faults apply to replay only*"])
+
+
+def test_every_fault_run_of_a_test_shares_the_tests_cassette(
+    pytester: pytest.Pytester, recorded: Path
+) -> None:
+    pytester.makepyfile(
+        test_named="""
+import pytest
+from streamtape import faults
+from streamtape.pytest_plugin import cassette_path
+
+
+@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.streamtape_faults(faults.crlf(), faults.cr())
+def test_it(request, n, tape, tape_fault):
+    assert cassette_path(request.node).name == f"test_it[{n}].ndjson.zst"
+    assert tape.path == cassette_path(request.node)
+"""
+    )
+    folder = pytester.path / "cassettes" / "test_named"
+    folder.mkdir(parents=True)
+    for n in (1, 2):
+        shutil.copy(recorded, folder / f"test_it[{n}].ndjson.zst")
+    result = pytester.runpytest(*PLUGIN, *QUIET, "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*test_it[[]crlf-1[]] PASSED*", "*test_it[[]cr-2[]] PASSED*"])
