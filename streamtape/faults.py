@@ -21,19 +21,26 @@ What the client sees and what ``accumulate`` reports for each fault: ``docs/faul
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import http
 import math
 import random as _random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import msgspec
 
-from streamtape._interaction import _content_encodings, _ContentDecoder
+from streamtape._fault_body import (
+    EOL,
+    Body,
+    FaultedInteraction,
+    describe,
+    is_stream,
+    pauses_of,
+    sse_events,
+)
 from streamtape.cassette import (
     Chunk,
     ErrorInfo,
@@ -69,8 +76,6 @@ __all__ = [
 OPENROUTER_PROCESSING = "OPENROUTER PROCESSING"
 """The comment OpenRouter sends to keep a connection alive (``: OPENROUTER PROCESSING``)."""
 
-_EOL = re.compile(rb"\r\n|\r|\n")
-_BOM = b"\xef\xbb\xbf"
 _TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 _SNAPSHOTS = ("response.created", "response.in_progress", "response.queued")
 
@@ -78,260 +83,6 @@ _SNAPSHOTS = ("response.created", "response.in_progress", "response.queued")
 class FaultError(StreamtapeError, ValueError):
     """A fault that does not fit the interaction it is applied to (e.g. more events asked for
     than the stream has), or a fault spec that cannot be read."""
-
-
-class FaultedInteraction(Interaction):
-    """An interaction as a fault changed it: also ``pauses``, wall-clock seconds to wait before
-    chunk ``i`` on top of its offset (``stall``), which replay speed and ``max_gap`` leave as
-    they are, since the pause is the fault under test."""
-
-    __slots__ = ("pauses",)
-
-    def __init__(
-        self,
-        base: Interaction,
-        response: RecordedResponse | None,
-        chunks: list[Chunk],
-        end: StreamEnd | None,
-        pauses: dict[int, float] | None = None,
-    ) -> None:
-        super().__init__(base.id, base.request, response, chunks, end)
-        self.pauses: dict[int, float] = pauses or {}
-
-
-def _pauses(interaction: Interaction) -> dict[int, float]:
-    return interaction.pauses if isinstance(interaction, FaultedInteraction) else {}
-
-
-def _is_stream(interaction: Interaction) -> bool:
-    head = interaction.response
-    return head is not None and "event-stream" in (head.header("content-type") or "").lower()
-
-
-def _describe(interaction: Interaction) -> str:
-    return f"interaction {interaction.id} ({interaction.request.method} {interaction.request.url})"
-
-
-# -- a body as bytes with its chunk starts and times ----------------------------------------------
-
-
-@dataclass
-class _Event:
-    """A data-carrying SSE frame: its block's byte range and its payload."""
-
-    start: int
-    end: int
-    payload: bytes
-
-    @property
-    def type(self) -> str | None:
-        if self.payload == b"[DONE]":
-            return "[DONE]"
-        try:
-            obj = msgspec.json.decode(self.payload)
-        except msgspec.DecodeError:
-            return None
-        found = obj.get("type") if isinstance(obj, dict) else None
-        return found if isinstance(found, str) else None
-
-    def json(self) -> dict[str, Any] | None:
-        try:
-            obj = msgspec.json.decode(self.payload)
-        except msgspec.DecodeError:
-            return None
-        return obj if isinstance(obj, dict) else None
-
-
-def _events(data: bytes) -> list[_Event]:
-    """The data-carrying frames of an SSE body, each ended by its blank line (a frame the body
-    ends in the middle of is not an event: SSE never dispatches it)."""
-    found: list[_Event] = []
-    block = pos = 0
-    payload: list[bytes] | None = None
-    for eol in _EOL.finditer(data):
-        line = data[pos : eol.start()]
-        if pos == 0 and line.startswith(_BOM):
-            line = line[len(_BOM) :]
-        if not line:
-            if payload is not None:
-                found.append(_Event(block, eol.end(), b"\n".join(payload)))
-            payload = None
-            block = eol.end()
-        else:
-            name, _, value = line.partition(b":")
-            if name == b"data":
-                payload = [] if payload is None else payload
-                payload.append(value[1:] if value.startswith(b" ") else value)
-        pos = eol.end()
-    return found
-
-
-@dataclass
-class _Body:
-    """A body's bytes, where each chunk starts, when it came, and the pauses before chunks."""
-
-    data: bytes
-    starts: list[int]
-    times: list[int]
-    pauses: dict[int, float]  # byte position (a chunk start) -> seconds
-
-    @classmethod
-    def of(cls, interaction: Interaction) -> tuple[_Body, RecordedResponse | None]:
-        """The body (content-decoded, with the head then saying so) and the head to replay."""
-        head = interaction.response
-        pieces = [(c.data, c.offset_ns) for c in interaction.chunks]
-        codings = _content_encodings(head.headers) if head is not None else []
-        if head is not None and codings:
-            decoders = [_ContentDecoder(c) for c in reversed(codings)]
-            decoded: list[tuple[bytes, int]] = []
-            for data, at in pieces:
-                for decoder in decoders:
-                    data = decoder.decode(data)
-                decoded.append((data, at))
-            tail = b""
-            for decoder in decoders:
-                tail = decoder.decode(tail) + decoder.flush()
-            if tail:
-                decoded.append((tail, decoded[-1][1] if decoded else head.offset_ns))
-            pieces = decoded
-            head = _without_headers(head, "content-encoding")
-        data = b"".join(d for d, _ in pieces)
-        starts: list[int] = []
-        times: list[int] = []
-        pauses: dict[int, float] = {}
-        position = 0
-        for index, (piece, at) in enumerate(pieces):
-            pause = _pauses(interaction).get(index, 0.0)
-            if not piece:
-                if pause:  # an empty chunk's pause moves to the next chunk
-                    pauses[position] = pauses.get(position, 0.0) + pause
-                continue
-            if pause:
-                pauses[position] = pauses.get(position, 0.0) + pause
-            starts.append(position)
-            times.append(at)
-            position += len(piece)
-        return cls(data, starts, times, pauses), head
-
-    def time_at(self, position: int) -> int:
-        """When the byte at ``position`` came (the time of the chunk holding it)."""
-        index = bisect.bisect_right(self.starts, position) - 1
-        return self.times[max(index, 0)] if self.times else 0
-
-    def split(self, positions: Iterable[int]) -> None:
-        """Cut the chunks at ``positions`` too; both parts of a chunk keep its time."""
-        for position in sorted(set(positions)):
-            if 0 < position < len(self.data):
-                index = bisect.bisect_left(self.starts, position)
-                if index == len(self.starts) or self.starts[index] != position:
-                    self.starts.insert(index, position)
-                    self.times.insert(index, self.times[index - 1])
-
-    def recut(self, cuts: Iterable[int]) -> None:
-        """Replace the chunk boundaries by ``cuts`` (pause positions stay boundaries); a new
-        chunk comes when the last of its bytes came."""
-        size = len(self.data)
-        starts = sorted({0, *self.pauses, *(c for c in cuts if 0 < c < size)})
-        if not size:
-            starts = []
-        ends = [*starts[1:], size]
-        self.times = [self.time_at(end - 1) for end in ends]
-        self.starts = starts
-
-    def cut(self, position: int) -> None:
-        """Keep the first ``position`` bytes."""
-        self.split([position])
-        keep = bisect.bisect_left(self.starts, position)
-        self.data = self.data[:position]
-        del self.starts[keep:], self.times[keep:]
-        self.pauses = {p: s for p, s in self.pauses.items() if p < position}
-
-    def replace(self, edits: Sequence[tuple[int, int, bytes]]) -> _PositionMap:
-        """Apply ``(start, end, replacement)`` edits (sorted, not overlapping); chunk starts and
-        pauses move with the bytes. Returns the position map, old to new."""
-        mapping = _PositionMap(edits)
-        out: list[bytes] = []
-        last = 0
-        for start, end, replacement in edits:
-            out += [self.data[last:start], replacement]
-            last = end
-        out.append(self.data[last:])
-        self.data = b"".join(out)
-        moved: dict[int, int] = {}
-        for position, at in zip(self.starts, self.times, strict=True):
-            new = mapping(position)
-            if new < len(self.data):
-                moved[new] = at  # starts that meet: the later chunk holds the bytes there
-        if self.data and 0 not in moved:  # bytes put before every chunk: they join the first
-            moved[0] = min(moved.values(), default=0)
-        self.starts = sorted(moved)
-        self.times = [moved[p] for p in self.starts]
-        pauses: dict[int, float] = {}
-        for position, seconds in self.pauses.items():
-            new = mapping(position)
-            pauses[new] = pauses.get(new, 0.0) + seconds
-        self.pauses = pauses
-        if self.pauses:
-            self.split(self.pauses)
-        return mapping
-
-    def mark(self, position: int, at: int) -> None:
-        """Make ``position`` a chunk start that comes at ``at``."""
-        self.split([position])
-        index = bisect.bisect_left(self.starts, position)
-        if index < len(self.starts) and self.starts[index] == position:
-            self.times[index] = at
-
-    def last_time(self, default: int) -> int:
-        return self.times[-1] if self.times else default
-
-    def build(
-        self, base: Interaction, head: RecordedResponse | None, end: StreamEnd | None
-    ) -> FaultedInteraction:
-        size = len(self.data)
-        chunks: list[Chunk] = []
-        pauses: dict[int, float] = {}
-        ends = [*self.starts[1:], size]
-        for start, stop, at in zip(self.starts, ends, self.times, strict=True):
-            if start in self.pauses:
-                pauses[len(chunks)] = self.pauses[start]
-            chunks.append(Chunk(at, self.data[start:stop]))
-        if head is not None and head.header("content-length") is not None:
-            head = _without_headers(head, "content-length")
-        return FaultedInteraction(base, head, chunks, end, pauses)
-
-
-class _PositionMap:
-    """Where a byte position of a body lands after edits. A position inside an edit lands after
-    its replacement (the edit joins the chunk it starts in); the start of an edit stays its
-    start (an insertion joins the chunk that starts there)."""
-
-    def __init__(self, edits: Sequence[tuple[int, int, bytes]]) -> None:
-        self._starts = [s for s, _, _ in edits]
-        self._edits = list(edits)
-        self._shift: list[int] = []  # total growth up to and including each edit
-        total = 0
-        for start, end, replacement in edits:
-            total += len(replacement) - (end - start)
-            self._shift.append(total)
-
-    def __call__(self, position: int) -> int:
-        index = bisect.bisect_right(self._starts, position) - 1
-        if index < 0:
-            return position
-        start, end, replacement = self._edits[index]
-        before = self._shift[index - 1] if index else 0
-        if position == start:
-            return position + before
-        if position < end:
-            return start + before + len(replacement)
-        return position + self._shift[index]
-
-
-def _without_headers(head: RecordedResponse, *names: str) -> RecordedResponse:
-    drop = {n.lower() for n in names}
-    headers = [(k, v) for k, v in head.headers if k.lower() not in drop]
-    return msgspec.structs.replace(head, headers=headers)
 
 
 # -- the faults -----------------------------------------------------------------------------------
@@ -400,7 +151,7 @@ class Fault:
 
 def _count_error(fault: Fault, interaction: Interaction, asked: int, events: int) -> FaultError:
     return FaultError(
-        f"{fault!r} does not fit {_describe(interaction)}: its stream has {events} event(s), "
+        f"{fault!r} does not fit {describe(interaction)}: its stream has {events} event(s), "
         f"{asked} asked for"
     )
 
@@ -408,19 +159,19 @@ def _count_error(fault: Fault, interaction: Interaction, asked: int, events: int
 def _cut_point(
     fault: Fault,
     interaction: Interaction,
-    body: _Body,
+    body: Body,
     after_events: int | None,
     at_byte: int | None,
 ) -> int:
     if at_byte is not None:
         if at_byte > len(body.data):
             raise FaultError(
-                f"{fault!r} does not fit {_describe(interaction)}: its body has "
+                f"{fault!r} does not fit {describe(interaction)}: its body has "
                 f"{len(body.data)} bytes"
             )
         return at_byte
     assert after_events is not None
-    events = _events(body.data)
+    events = sse_events(body.data)
     if after_events > len(events):
         raise _count_error(fault, interaction, after_events, len(events))
     return events[after_events - 1].end if after_events else 0
@@ -479,7 +230,7 @@ class rechunk(Fault):  # a fault reads as a call: rechunk(size=1)
     def apply(self, interaction: Interaction) -> Interaction:
         if interaction.response is None:
             return interaction
-        body, head = _Body.of(interaction)
+        body, head = Body.of(interaction)
         data, size = body.data, len(body.data)
         if self.size is not None or self.boundaries == "every-byte":
             step = self.size or 1
@@ -492,12 +243,12 @@ class rechunk(Fault):  # a fault reads as a call: rechunk(size=1)
                 cuts.append(at)
             body.recut(cuts)
         elif self.boundaries == "per-event":
-            body.recut(e.end for e in _events(data))
+            body.recut(e.end for e in sse_events(data))
         elif self.boundaries == "mid-utf8":
             body.split(i + 1 for i, byte in enumerate(data) if byte >= 0xC0)
         else:  # mid-line
             cuts, pos = [], 0
-            for eol in _EOL.finditer(data):
+            for eol in EOL.finditer(data):
                 if eol.start() - pos >= 2:
                     cuts.append(pos + (eol.start() - pos) // 2)
                 pos = eol.end()
@@ -510,12 +261,12 @@ class _LineEnds(Fault):
     ending: ClassVar[bytes] = b"\n"
 
     def apply(self, interaction: Interaction) -> Interaction:
-        if not _is_stream(interaction):
+        if not is_stream(interaction):
             return interaction
-        body, head = _Body.of(interaction)
+        body, head = Body.of(interaction)
         edits = [
             (m.start(), m.end(), self.ending)
-            for m in _EOL.finditer(body.data)
+            for m in EOL.finditer(body.data)
             if m.group() != self.ending
         ]
         body.replace(edits)
@@ -561,10 +312,10 @@ class keepalives(Fault):
         return "-".join(["keepalives", *([slug] if slug else []), f"every-{self.every}"])
 
     def apply(self, interaction: Interaction) -> Interaction:
-        if not _is_stream(interaction):
+        if not is_stream(interaction):
             return interaction
-        body, head = _Body.of(interaction)
-        events = _events(body.data)
+        body, head = Body.of(interaction)
+        events = sse_events(body.data)
         points = [e.end for e in events[self.every - 1 :: self.every] if e.end < len(body.data)]
         if not points:
             return body.build(interaction, head, interaction.end)
@@ -580,7 +331,7 @@ class keepalives(Fault):
 
 
 def _ended(
-    body: _Body, interaction: Interaction, outcome: str, error: ErrorInfo | None = None
+    body: Body, interaction: Interaction, outcome: str, error: ErrorInfo | None = None
 ) -> StreamEnd:
     """An end right after the last chunk left (at the head when no chunk is left)."""
     head = interaction.response
@@ -611,14 +362,14 @@ class truncate(Fault):
 
     def apply(self, interaction: Interaction) -> Interaction:
         if interaction.response is None or (
-            self.after_events is not None and not _is_stream(interaction)
+            self.after_events is not None and not is_stream(interaction)
         ):
             return interaction
-        body, head = _Body.of(interaction)
+        body, head = Body.of(interaction)
         body.cut(_cut_point(self, interaction, body, self.after_events, self.at_byte))
         return body.build(interaction, head, self._end(body, interaction))
 
-    def _end(self, body: _Body, interaction: Interaction) -> StreamEnd:
+    def _end(self, body: Body, interaction: Interaction) -> StreamEnd:
         return _ended(body, interaction, "complete")
 
 
@@ -652,7 +403,7 @@ class disconnect(truncate):
         base = super().id
         return base if self.how == "eof" else base.replace("disconnect", "disconnect-reset", 1)
 
-    def _end(self, body: _Body, interaction: Interaction) -> StreamEnd:
+    def _end(self, body: Body, interaction: Interaction) -> StreamEnd:
         return _ended(body, interaction, "error", _DISCONNECTS[self.how])
 
 
@@ -675,10 +426,10 @@ class stall(Fault):
         return f"stall-before-{self.before_event}-{self.seconds:g}s"
 
     def apply(self, interaction: Interaction) -> Interaction:
-        if not _is_stream(interaction):
+        if not is_stream(interaction):
             return interaction
-        body, head = _Body.of(interaction)
-        events = _events(body.data)
+        body, head = Body.of(interaction)
+        events = sse_events(body.data)
         if self.before_event >= len(events):
             raise _count_error(self, interaction, self.before_event + 1, len(events))
         at = events[self.before_event].start
@@ -718,17 +469,17 @@ class inject_error(Fault):
         return f"inject-error{extra}-after-{self.after_events}"
 
     def apply(self, interaction: Interaction) -> Interaction:
-        if not _is_stream(interaction):
+        if not is_stream(interaction):
             return interaction
-        body, head = _Body.of(interaction)
-        events = _events(body.data)
+        body, head = Body.of(interaction)
+        events = sse_events(body.data)
         if self.after_events > len(events):
             raise _count_error(self, interaction, self.after_events, len(events))
         kept = events[: self.after_events]
         cut = kept[-1].end if kept else 0
         arrives = body.time_at(cut) if cut < len(body.data) else body.last_time(0)
         sample = body.data[events[0].start : events[0].end] if events else b"data: {}\n\n"
-        eol = _EOL.search(sample)
+        eol = EOL.search(sample)
         ending = eol.group() if eol else b"\n"
         named = b"event:" in sample
         space = b"data: " in sample
@@ -800,12 +551,12 @@ class drop_final(Fault):
     expected_outcome: ClassVar[str | None] = "truncated"
 
     def apply(self, interaction: Interaction) -> Interaction:
-        if not _is_stream(interaction):
+        if not is_stream(interaction):
             return interaction
-        body, head = _Body.of(interaction)
-        final = [e for e in _events(body.data) if e.type in _TERMINAL]
+        body, head = Body.of(interaction)
+        final = [e for e in sse_events(body.data) if e.type in _TERMINAL]
         if not final:
-            raise FaultError(f"{self!r} does not fit {_describe(interaction)}: no terminal event")
+            raise FaultError(f"{self!r} does not fit {describe(interaction)}: no terminal event")
         body.replace([(final[-1].start, final[-1].end, b"")])
         return body.build(interaction, head, interaction.end)
 
@@ -884,7 +635,9 @@ def _retimed(
     stream_end = interaction.end
     if stream_end is not None and end is not None:
         stream_end = msgspec.structs.replace(stream_end, offset_ns=end)
-    return FaultedInteraction(interaction, response, chunks, stream_end, dict(_pauses(interaction)))
+    return FaultedInteraction(
+        interaction, response, chunks, stream_end, dict(pauses_of(interaction))
+    )
 
 
 @dataclass(frozen=True, repr=False)

@@ -32,7 +32,8 @@ ALLOWED: dict[str, set[str] | None] = {
     "_writer": {"_records", "_interaction", "_reader", "_lock", "redact", "errors", "_version"},
     "cassette": {"_records", "_interaction", "_reader", "_writer"},
     # faults: pure transforms of an Interaction, applied by the replay core
-    "faults": {"cassette", "_interaction", "errors"},
+    "_fault_body": {"cassette", "_interaction"},
+    "faults": {"_fault_body", "cassette", "errors"},
     "transport": {"_vocabulary", "cassette", "faults", "matching", "redact", "errors", "_version"},
     "seal": {"errors"},
     "tape": {
