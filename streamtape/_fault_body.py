@@ -22,6 +22,7 @@ __all__ = [
     "PositionMap",
     "describe",
     "is_stream",
+    "pauses_as_gaps",
     "pauses_of",
     "sse_events",
     "without_headers",
@@ -283,3 +284,21 @@ def without_headers(head: RecordedResponse, *names: str) -> RecordedResponse:
     drop = {n.lower() for n in names}
     headers = [(k, v) for k, v in head.headers if k.lower() not in drop]
     return msgspec.structs.replace(head, headers=headers)
+
+
+def pauses_as_gaps(interaction: Interaction) -> Interaction:
+    """``interaction`` with its pauses turned into recorded time: each chunk after a pause, and
+    the end, comes that much later. What a file can hold of a stall (replay speed then scales
+    it like any recorded gap)."""
+    pauses = pauses_of(interaction)
+    if not pauses:
+        return interaction
+    shift = 0
+    chunks = []
+    for index, chunk in enumerate(interaction.chunks):
+        shift += round(pauses.get(index, 0.0) * 1e9)
+        chunks.append(Chunk(chunk.offset_ns + shift, chunk.data))
+    end = interaction.end
+    if end is not None:
+        end = msgspec.structs.replace(end, offset_ns=end.offset_ns + shift)
+    return Interaction(interaction.id, interaction.request, interaction.response, chunks, end)

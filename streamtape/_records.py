@@ -39,6 +39,15 @@ class Record(msgspec.Struct, tag_field="kind", omit_defaults=True, frozen=True):
     """Base of every cassette line; ``kind`` is the tag."""
 
 
+class Derivation(msgspec.Struct, frozen=True):
+    """One step of a derived cassette's lineage (``streamtape mutate``): the file it was made
+    from (its name and the SHA-256 of its bytes) and the faults applied (their specs)."""
+
+    source: str
+    sha256: str
+    faults: list[str]
+
+
 class Header(Record, tag="header", omit_defaults=False, frozen=True):
     """Line 1: the format name and version, plus where and with what the cassette was made."""
 
@@ -52,6 +61,7 @@ class Header(Record, tag="header", omit_defaults=False, frozen=True):
     host: str | None = None
     source: str | None = None  # how the cassette was made when not recorded live
     dictionary: int | None = None  # zstd dictionary id of the frames after the header (v2)
+    derived_from: list[Derivation] | None = None  # lineage of a derived cassette, oldest first
 
     @property
     def major(self) -> int:

@@ -31,6 +31,7 @@ from streamtape._records import (
     FORMAT_NAME,
     FORMAT_VERSION,
     ChunkRecord,
+    Derivation,
     EndRecord,
     ErrorInfo,
     Header,
@@ -232,9 +233,11 @@ class CassetteWriter:
         source: str | None = None,
         dictionary: int | None = DICTIONARY_ID,
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+        derived_from: Sequence[Derivation] | None = None,
     ) -> None:
         self.path = Path(path)
         self.source = source
+        self.derived_from = None if derived_from is None else list(derived_from)
         self.redactor = redactor
         self.atomic = atomic
         self._clock = clock
@@ -396,6 +399,7 @@ class CassetteWriter:
             host=host,
             source=self.source,
             dictionary=self.dictionary,
+            derived_from=self.derived_from,
         )
         # a frame of its own, without the dictionary: any zstd tool or older reader can read it
         plain = zstandard.ZstdCompressor(level=self._level, write_checksum=True)

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, TypeVar
 import click
 import httpx
 
+from streamtape._cli_mutate import fault_option, faulted, mutate, parse_faults
 from streamtape._cli_serve import proxy, serve
 from streamtape.cassette import Cassette, CassetteWriter, Interaction
 from streamtape.convert import convert_yaml, event_json, export
@@ -329,6 +330,10 @@ def inspect(cassette: str, show_events: bool, show_timeline: bool, as_json: bool
             "path": cassette,
             "truncated": tape.truncated,
             "error": str(tape.error) if tape.error else None,
+            "derived_from": [
+                {"source": d.source, "sha256": d.sha256, "faults": d.faults}
+                for d in (tape.header.derived_from or [] if tape.header else [])
+            ],
             "interactions": [asdict(summarize(i)) for i in tape],
         }
         if show_events:
@@ -343,6 +348,11 @@ def inspect(cassette: str, show_events: bool, show_timeline: bool, as_json: bool
             f"{cassette}: recorded {tape.header.recorded_at} with streamtape "
             f"{tape.header.streamtape}, {len(tape)} interaction(s)"
         )
+        for step in tape.header.derived_from or []:
+            click.echo(
+                f"  derived from {step.source} (sha256 {step.sha256[:16]}) with faults "
+                + " ".join(step.faults)
+            )
     for inter in tape:
         _print_summary(inter, show_events, show_timeline)
     if tape.truncated:
@@ -380,17 +390,27 @@ def _paced(inter: Interaction, speed: float | None) -> Iterator[tuple[int, bytes
 @click.option("--raw", "mode", flag_value="raw", default=True, help="Raw SSE bytes (default).")
 @click.option("--events", "mode", flag_value="events", help="One event JSON per line.")
 @click.option("--text", "mode", flag_value="text", help="Only the output text.")
+@fault_option
 @_handled
-def replay(cassette: str, speed: float, instant: bool, mode: str) -> None:
-    """Re-emit the recorded streams to stdout with their original timing.
+def replay(
+    cassette: str, speed: float, instant: bool, mode: str, fault_specs: tuple[str, ...]
+) -> None:
+    """Re-emit the recorded streams to stdout with their original timing (with faults: as a
+    client would meet them; what comes before a stream and how it broke go to stderr).
 
     \b
     Example:
       streamtape replay cassettes/text-answer.ndjson.zst --speed 4 --text
+      streamtape replay cassettes/text-answer.ndjson.zst --fault disconnect:after_events=5
     """
     tape = _load(cassette)
     out: BinaryIO = sys.stdout.buffer
-    for inter in tape:
+    for inter, before in faulted(tape.interactions, parse_faults(fault_specs)):
+        if before:  # an answer to an earlier attempt (http_status)
+            head = inter.response
+            assert head is not None
+            click.echo(f"HTTP {head.status} {head.reason}: {inter.body.decode()}", err=True)
+            continue
         decoder = EventDecoder(strict=False)
         for _, data in _paced(inter, None if instant else speed):
             if mode == "raw":
@@ -408,6 +428,9 @@ def replay(cassette: str, speed: float, instant: bool, mode: str) -> None:
         if mode == "text":
             out.write(b"\n")
         out.flush()
+        if fault_specs and inter.end is not None and inter.end.error is not None:
+            error = inter.end.error
+            click.echo(f"stream broke: {error.type}: {error.message}", err=True)
 
 
 # -- cat ----------------------------------------------------------------------------------------
@@ -633,6 +656,7 @@ def bench(files: tuple[Path, ...], repeat: int, against: tuple[str, ...], as_jso
 
 cli.add_command(serve)
 cli.add_command(proxy)
+cli.add_command(mutate)
 
 
 def main(argv: list[str] | None = None) -> None:

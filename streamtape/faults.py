@@ -769,7 +769,8 @@ def _value(cls: type[Fault], name: str, text: str) -> object:
         if kind.startswith("int"):
             return int(text)
         if kind.startswith("float"):
-            return float(text)
+            number = float(text)
+            return int(number) if number.is_integer() and text.isdigit() else number
     except ValueError:
         raise FaultError(f"{cls.name}: {name}={text!r} is not a {kind.split(' ')[0]}") from None
     return text

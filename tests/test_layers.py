@@ -54,7 +54,9 @@ ALLOWED: dict[str, set[str] | None] = {
     "server": {"cassette", "errors", "matching", "redact", "transport"},
     "_uvicorn": {"errors"},
     "_cli_serve": {"errors", "server", "_uvicorn"},
+    "_cli_mutate": {"faults", "_fault_body", "cassette", "errors"},
     "cli": {
+        "_cli_mutate",
         "tape",
         "transport",
         "cassette",

@@ -1,0 +1,226 @@
+"""``streamtape mutate`` and ``streamtape replay --fault``: derived cassettes and their lineage."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx2
+import pytest
+from click.testing import CliRunner
+from sse_server import SSEServer
+from test_faults import OPENAI_SSE, REPLAY_BASE, _record, the_interaction
+
+from streamtape import faults, use_cassette
+from streamtape._cli_mutate import mutate_cassette
+from streamtape.cassette import Cassette, Derivation
+from streamtape.cli import cli
+from streamtape.faults import disconnect, http_status, rechunk, stall
+
+
+@pytest.fixture(scope="module")
+def recorded(_sse_server_session: SSEServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("mutate")
+    try:
+        return _record(_sse_server_session, OPENAI_SSE, folder / "chat.ndjson.zst")
+    finally:
+        _sse_server_session.reset()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_mutate_writes_the_faulted_interaction_and_its_lineage(
+    recorded: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "cut.ndjson.zst"
+    before = recorded.read_bytes()
+    code, _, err = run(
+        "mutate", str(recorded), "-o", str(out), "--fault", "disconnect:after_events=5"
+    )
+    assert code == 0, err
+    assert "wrote 1 interaction(s)" in err
+    assert recorded.read_bytes() == before
+    derived = Cassette.load(out)
+    assert derived.header is not None
+    assert derived.header.derived_from == [
+        Derivation("chat.ndjson.zst", sha256(recorded), ["disconnect:after_events=5"])
+    ]
+    [inter] = derived.interactions
+    expected = faults.apply(the_interaction(recorded), [disconnect(after_events=5)])
+    assert [c.data for c in inter.chunks] == [c.data for c in expected.chunks]
+    # offsets are stored in whole microseconds
+    assert [c.offset_ns // 1000 for c in inter.chunks] == [
+        c.offset_ns // 1000 for c in expected.chunks
+    ]
+    assert inter.end is not None
+    assert inter.end.outcome == "error"
+    assert inter.end.error is not None
+    assert inter.end.error.type == "RemoteProtocolError"
+    assert inter.request == the_interaction(recorded).request
+
+
+def test_a_derived_cassette_of_a_derived_cassette_keeps_the_whole_lineage(
+    recorded: Path, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "a.ndjson.zst", tmp_path / "b.ndjson.zst"
+    mutate_cassette(recorded, first, [rechunk(size=7)])
+    mutate_cassette(first, second, [disconnect(after_events=3), stall(before_event=1)])
+    header = Cassette.load(second).header
+    assert header is not None
+    assert header.derived_from == [
+        Derivation("chat.ndjson.zst", sha256(recorded), ["rechunk:size=7"]),
+        Derivation(
+            "a.ndjson.zst",
+            sha256(first),
+            ["disconnect:after_events=3", "stall:before_event=1"],
+        ),
+    ]
+    code, out, _ = run("inspect", str(second))
+    assert code == 0
+    assert "derived from chat.ndjson.zst" in out
+    assert "derived from a.ndjson.zst" in out
+    assert "with faults disconnect:after_events=3 stall:before_event=1" in out
+    code, out, _ = run("inspect", "--json", str(second))
+    assert json.loads(out)["derived_from"][0]["faults"] == ["rechunk:size=7"]
+    code, out, _ = run("inspect", "--json", str(recorded))
+    assert json.loads(out)["derived_from"] == []
+
+
+def test_a_stall_becomes_a_recorded_gap(recorded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "stalled.ndjson.zst"
+    mutate_cassette(recorded, out, [stall(before_event=2, seconds=3)])
+    original, stalled = the_interaction(recorded), the_interaction(out)
+    gaps = [b.offset_ns - a.offset_ns for a, b in itertools.pairwise(stalled.chunks)]
+    before = [b.offset_ns - a.offset_ns for a, b in itertools.pairwise(original.chunks)]
+    assert max(gaps) >= 3_000_000_000 > max(before)
+    assert stalled.events() == original.events()
+
+
+def test_an_http_status_becomes_an_interaction_before_the_stream(
+    recorded: Path, tmp_path: Path
+) -> None:
+    """Replaying the derived cassette, the openai SDK's retry meets the stream."""
+    import openai
+
+    out = tmp_path / "retry.ndjson.zst"
+    mutate_cassette(recorded, out, [http_status(429, retry_after=0.01)])
+    answer, _stream = Cassette.load(out).interactions
+    assert answer.response is not None
+    assert answer.response.status == 429
+    assert answer.response.header("retry-after-ms") == "10"
+    statuses: list[int] = []
+    hooks = {"response": [lambda r: statuses.append(r.status_code)]}
+    with (
+        use_cassette(out, record_mode="none", match_on=("method", "path")) as tape,
+        openai.OpenAI(
+            base_url=REPLAY_BASE,
+            api_key="sk-test",
+            max_retries=1,
+            http_client=httpx2.Client(event_hooks=hooks),
+        ) as client,
+    ):
+        events = list(client.responses.create(model="gpt-4o", input="Weather?", stream=True))
+    assert statuses == [429, 200]
+    assert events[-1].type == "response.completed"
+    assert len(tape.played) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give at least one --fault"),
+        (["--fault", "explode"], "unknown fault 'explode'"),
+        (["--fault", "rechunk:size=0"], "size must be at least 1"),
+    ],
+)
+def test_mutate_refuses_bad_usage(
+    recorded: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = tmp_path / "x.ndjson.zst"
+    code, _, err = run("mutate", str(recorded), "-o", str(out), *args)
+    assert code == 2
+    assert message in err
+    assert not out.exists()
+
+
+def test_mutate_refuses_to_overwrite_its_source(recorded: Path, tmp_path: Path) -> None:
+    code, _, err = run("mutate", str(recorded), "-o", str(recorded), "--fault", "crlf")
+    assert code == 2
+    assert "OUTPUT must not be SRC" in err
+
+
+def test_a_fault_that_does_not_fit_leaves_no_file(recorded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.ndjson.zst"
+    code, _, err = run(
+        "mutate", str(recorded), "-o", str(out), "--fault", "truncate:after_events=500"
+    )
+    assert code == 1
+    assert "does not fit interaction 1" in err
+    assert "500 asked for" in err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no partial file either
+
+
+def test_replay_with_a_fault_shows_what_the_client_meets(recorded: Path) -> None:
+    inter = the_interaction(recorded)
+    expected = faults.apply(inter, [disconnect(after_events=4)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "replay",
+            "--instant",
+            str(recorded),
+            "--fault",
+            "http_status:503",
+            "--fault",
+            "disconnect:after_events=4",
+        ],
+    )
+    assert result.exit_code == 0
+    assert result.stdout_bytes == expected.wire_body
+    assert "HTTP 503 Service Unavailable" in result.stderr
+    assert "stream broke: RemoteProtocolError" in result.stderr
+    events = CliRunner().invoke(
+        cli,
+        ["replay", "--instant", "--events", str(recorded), "--fault", "truncate:after_events=2"],
+    )
+    assert [json.loads(line)["type"] for line in events.stdout.splitlines()] == [
+        "response.created",
+        "response.in_progress",
+    ]
+
+
+def test_mutate_runs_as_a_real_command(recorded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.ndjson.zst"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamtape",
+            "mutate",
+            str(recorded),
+            "-o",
+            str(out),
+            "--fault",
+            "inject_error:after_events=3,code=overloaded",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = the_interaction(out).result()
+    assert result.outcome == "failed"
+    assert result.error is not None
+    assert result.error.code == "overloaded"
