@@ -987,3 +987,15 @@ def test_it(request, n, tape, tape_fault):
     result = pytester.runpytest(*PLUGIN, *QUIET, "-v")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*test_it[[]crlf-1[]] PASSED*", "*test_it[[]cr-2[]] PASSED*"])
+
+
+def test_an_injected_openrouter_error_reaches_the_openai_sdk_as_events(
+    recorded_openrouter: Path, tmp_path: Path
+) -> None:
+    path = Path(shutil.copy(recorded_openrouter, tmp_path / "or.ndjson.zst"))
+    with replay(path, inject_error(after_events=5, message="upstream broke")):
+        events, error = sdk_events()
+    assert error is None  # the flat form has no top-level "error" object: no APIError
+    assert [e.type for e in events[5:]] == ["error", "response.failed"]
+    assert events[5].message == "upstream broke"
+    assert events[6].response.status == "failed"
