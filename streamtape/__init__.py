@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from streamtape._version import __version__
 
 if TYPE_CHECKING:
-    from streamtape import events
+    from streamtape import events, faults
     from streamtape.accumulate import (
         Accumulator,
         FunctionCall,
@@ -74,6 +74,7 @@ __all__ = [
     "aiter_events",
     "decode_event",
     "events",
+    "faults",
     "iter_events",
     "use_cassette",
 ]
@@ -82,6 +83,7 @@ __all__ = [
 # run, costs nothing until a name is needed. Each name maps to the module that defines it.
 _WHERE = {
     "events": "streamtape.events",
+    "faults": "streamtape.faults",
     "Accumulator": "streamtape.accumulate",
     "FunctionCall": "streamtape.accumulate",
     "Problem": "streamtape.accumulate",
