@@ -172,12 +172,27 @@ class Body:
 
     def split(self, positions: Iterable[int]) -> None:
         """Cut the chunks at ``positions`` too; both parts of a chunk keep its time."""
-        for position in sorted(set(positions)):
-            if 0 < position < len(self.data):
+        new = sorted({p for p in positions if 0 < p < len(self.data)})
+        if len(new) < 16:  # a few: insert each (a C-level move)
+            for position in new:
                 index = bisect.bisect_left(self.starts, position)
                 if index == len(self.starts) or self.starts[index] != position:
                     self.starts.insert(index, position)
                     self.times.insert(index, self.times[index - 1])
+            return
+        new = sorted(set(new).difference(self.starts))
+        starts: list[int] = []  # many: one merge of the two sorted lists, in linear time
+        times: list[int] = []
+        old = 0
+        for position in new:
+            while old < len(self.starts) and self.starts[old] < position:
+                starts.append(self.starts[old])
+                times.append(self.times[old])
+                old += 1
+            starts.append(position)
+            times.append(times[-1])  # the chunk it was in: starts[0] == 0 < position
+        self.starts = starts + self.starts[old:]
+        self.times = times + self.times[old:]
 
     def recut(self, cuts: Iterable[int]) -> None:
         """Replace the chunk boundaries by ``cuts`` (pause positions stay boundaries); a new

@@ -19,6 +19,8 @@ import httpx
 import httpx2
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sse_server import FIXTURES, Route, SSEServer, sse_chunks
 
 from streamtape import INSTANT, faults, use_cassette
@@ -999,3 +1001,41 @@ def test_an_injected_openrouter_error_reaches_the_openai_sdk_as_events(
     assert [e.type for e in events[5:]] == ["error", "response.failed"]
     assert events[5].message == "upstream broke"
     assert events[6].response.status == "failed"
+
+
+TRANSPARENT_STRATEGY = st.one_of(
+    st.builds(rechunk, size=st.integers(1, 300)),
+    st.sampled_from(
+        [rechunk(boundaries=b) for b in ("every-byte", "mid-utf8", "mid-line", "per-event")]
+    ),
+    st.builds(
+        lambda lo, span, seed: rechunk(random=(lo, lo + span), seed=seed),
+        st.integers(1, 50),
+        st.integers(0, 100),
+        st.integers(0, 5),
+    ),
+    st.just(crlf()),
+    st.just(cr()),
+    st.builds(keepalives, every=st.integers(1, 5), comment=st.sampled_from(["", "ping"])),
+    st.builds(stall, before_event=st.integers(0, 20), seconds=st.floats(0, 5)),
+    st.builds(slow, st.floats(0.1, 10)),
+    st.builds(jitter, st.floats(0, 50), seed=st.integers(0, 5)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chain=st.lists(TRANSPARENT_STRATEGY, min_size=1, max_size=4))
+def test_any_chain_of_faults_that_keep_events_keeps_them(recorded: Path, chain: list[Any]) -> None:
+    inter = the_interaction(recorded)
+    out = faults.apply(inter, chain)
+    assert out.events() == inter.events()
+    offsets = [c.offset_ns for c in out.chunks]
+    assert offsets == sorted(offsets)
+    assert out.end is not None
+    assert not offsets or out.end.offset_ns >= offsets[-1]
+    assert all(c.data for c in out.chunks)
+    pauses = getattr(out, "pauses", {})
+    assert all(0 <= i < len(out.chunks) for i in pauses)
+    assert sum(pauses.values()) == pytest.approx(
+        sum(f.seconds for f in chain if isinstance(f, stall))
+    )
