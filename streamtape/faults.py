@@ -138,7 +138,11 @@ class Fault:
         given = self._given()
         if not given:
             return self.name
-        return f"{self.name}:" + ",".join(f"{k}={_format(v)}" for k, v in given)
+        parts = [
+            _format(v) if i < self._positional else f"{k}={_format(v)}"
+            for i, (k, v) in enumerate(given)
+        ]
+        return f"{self.name}:" + ",".join(parts)
 
     @property
     def id(self) -> str:

@@ -69,7 +69,7 @@ MARKER_HELP = (
     "streamtape(cassette=None, **use_cassette_keywords): run the test inside "
     "streamtape.use_cassette; cassette names the file (default: cassettes/<module>/<test>"
     f"{SUFFIX} beside the test file), other keywords (record_mode, match_on, speed, max_gap, "
-    "redact, ...) go to use_cassette over the streamtape_config fixture."
+    "redact, faults, ...) go to use_cassette over the streamtape_config fixture."
 )
 
 

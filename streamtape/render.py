@@ -50,6 +50,9 @@ def render_cat(cassette: Cassette) -> str:
         lines.append(f"# {h.format} {h.version} (streamtape {h.streamtape}, {h.recorded_at})")
         if h.source:
             lines.append(f"# source: {h.source}")
+        for step in h.derived_from or []:
+            faults = " ".join(step.faults)
+            lines.append(f"# derived from {step.source} (sha256 {step.sha256}) with {faults}")
     for inter in cassette:
         req = inter.request
         lines.append("")

@@ -224,3 +224,15 @@ def test_mutate_runs_as_a_real_command(recorded: Path, tmp_path: Path) -> None:
     assert result.outcome == "failed"
     assert result.error is not None
     assert result.error.code == "overloaded"
+
+
+def test_cat_shows_the_lineage(recorded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.ndjson.zst"
+    mutate_cassette(recorded, out, [faults.crlf(), faults.drop_final()])
+    code, text, _ = run("cat", str(out))
+    assert code == 0
+    assert (
+        f"# derived from chat.ndjson.zst (sha256 {sha256(recorded)}) with crlf drop_final\n" in text
+    )
+    code, text, _ = run("cat", str(recorded))
+    assert "derived from" not in text
