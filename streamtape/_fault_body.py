@@ -201,8 +201,13 @@ class Body:
         starts = sorted({0, *self.pauses, *(c for c in cuts if 0 < c < size)})
         if not size:
             starts = []
-        ends = [*starts[1:], size]
-        self.times = [self.time_at(end - 1) for end in ends]
+        times: list[int] = []
+        old = 0  # the recorded chunk holding the new chunk's last byte, found walking forward
+        for end in [*starts[1:], size]:
+            while old + 1 < len(self.starts) and self.starts[old + 1] < end:
+                old += 1
+            times.append(self.times[old])
+        self.times = times
         self.starts = starts
 
     def cut(self, position: int) -> None:
@@ -255,14 +260,10 @@ class Body:
     def build(
         self, base: Interaction, head: RecordedResponse | None, end: StreamEnd | None
     ) -> FaultedInteraction:
-        size = len(self.data)
-        chunks: list[Chunk] = []
-        pauses: dict[int, float] = {}
-        ends = [*self.starts[1:], size]
-        for start, stop, at in zip(self.starts, ends, self.times, strict=True):
-            if start in self.pauses:
-                pauses[len(chunks)] = self.pauses[start]
-            chunks.append(Chunk(at, self.data[start:stop]))
+        data, starts = self.data, self.starts
+        pieces = [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)], strict=True)]
+        chunks = list(map(Chunk._make, zip(self.times, pieces, strict=True)))
+        pauses = {i: self.pauses[p] for i, p in enumerate(starts) if p in self.pauses}
         if head is not None and head.header("content-length") is not None:
             head = without_headers(head, "content-length")
         return FaultedInteraction(base, head, chunks, end, pauses)
