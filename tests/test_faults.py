@@ -1039,3 +1039,20 @@ def test_any_chain_of_faults_that_keep_events_keeps_them(recorded: Path, chain: 
     assert sum(pauses.values()) == pytest.approx(
         sum(f.seconds for f in chain if isinstance(f, stall))
     )
+
+
+def test_a_recorded_gap_longer_than_the_read_timeout_times_out_too(tape_path: Path) -> None:
+    """No fault: a replayed wait past the client's read timeout ends as it would live."""
+    inter = the_interaction(tape_path)
+    gaps = [b.offset_ns - a.offset_ns for a, b in itertools.pairwise(inter.chunks)]
+    timeout = (max(gaps) / 1e9) / 2  # shorter than the longest recorded gap
+    waits: list[float] = []
+    with use_cassette(
+        tape_path, record_mode="none", match_on=("method", "path"), sleep=waits.append
+    ):
+        chunks, error = httpx_read(URL, timeout=timeout)
+    assert isinstance(error, httpx.ReadTimeout)
+    assert waits[-1] == timeout  # it waited the timeout, not the gap
+    assert all(w <= timeout for w in waits)
+    longest = gaps.index(max(gaps))
+    assert len(chunks) <= longest + 1
