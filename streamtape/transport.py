@@ -369,18 +369,19 @@ class _ReplaySync:
         inter: Interaction,
         schedule: _Schedule,
         timeout: float | None = None,
+        timeout_error: Callable[[], BaseException] | None = None,
     ):
         self._player, self._lib, self._inter, self._schedule = player, lib, inter, schedule
-        self._timeout = timeout
+        self._timeout, self._timeout_error = timeout, timeout_error
 
     def __iter__(self) -> Iterator[bytes]:
         chunks: Sequence[Chunk] = self._inter.chunks
-        wait, lib, timeout = self._player._wait, self._lib, self._timeout
+        wait, timeout, timed_out = self._player._wait, self._timeout, self._timeout_error
         for chunk in chunks:
-            wait(self._schedule.wait(chunk.offset_ns), timeout, lib)
+            wait(self._schedule.wait(chunk.offset_ns), timeout, timed_out)
             yield chunk.data
         if self._inter.end is not None:
-            wait(self._schedule.wait(self._inter.end.offset_ns), timeout, lib)
+            wait(self._schedule.wait(self._inter.end.offset_ns), timeout, timed_out)
         error = _finish_error(self._lib, self._inter, f"after chunk {len(chunks)}")
         if error is not None:
             raise error
@@ -397,18 +398,19 @@ class _ReplayAsync:
         inter: Interaction,
         schedule: _Schedule,
         timeout: float | None = None,
+        timeout_error: Callable[[], BaseException] | None = None,
     ):
         self._player, self._lib, self._inter, self._schedule = player, lib, inter, schedule
-        self._timeout = timeout
+        self._timeout, self._timeout_error = timeout, timeout_error
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         chunks: Sequence[Chunk] = self._inter.chunks
-        wait, lib, timeout = self._player._await, self._lib, self._timeout
+        wait, timeout, timed_out = self._player._await, self._timeout, self._timeout_error
         for chunk in chunks:
-            await wait(self._schedule.wait(chunk.offset_ns), timeout, lib)
+            await wait(self._schedule.wait(chunk.offset_ns), timeout, timed_out)
             yield chunk.data
         if self._inter.end is not None:
-            await wait(self._schedule.wait(self._inter.end.offset_ns), timeout, lib)
+            await wait(self._schedule.wait(self._inter.end.offset_ns), timeout, timed_out)
         error = _finish_error(self._lib, self._inter, f"after chunk {len(chunks)}")
         if error is not None:
             raise error
@@ -571,10 +573,10 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         lib = _lib_of(request)
         schedule = self._schedule(interaction)
         timeout = _read_timeout(request)
-        self._wait(schedule.wait(self._head_offset(interaction)), timeout, lib)
+        self._wait(schedule.wait(self._head_offset(interaction)), timeout, lib.read_timeout)
         if interaction.response is None:
             raise self._request_error(lib, interaction)
-        stream = lib.replay_sync(self, lib, interaction, schedule, timeout)
+        stream = lib.replay_sync(self, lib, interaction, schedule, timeout, lib.read_timeout)
         return lib.response(interaction, stream)
 
     async def arespond(self, request: Any, interaction: Interaction) -> Any:
@@ -582,10 +584,10 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         lib = _lib_of(request)
         schedule = self._schedule(interaction)
         timeout = _read_timeout(request)
-        await self._await(schedule.wait(self._head_offset(interaction)), timeout, lib)
+        await self._await(schedule.wait(self._head_offset(interaction)), timeout, lib.read_timeout)
         if interaction.response is None:
             raise self._request_error(lib, interaction)
-        stream = lib.replay_async(self, lib, interaction, schedule, timeout)
+        stream = lib.replay_async(self, lib, interaction, schedule, timeout, lib.read_timeout)
         return lib.response(interaction, stream)
 
     @staticmethod
@@ -601,12 +603,16 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return error
 
     def _wait(
-        self, seconds: float | None, timeout: float | None = None, lib: _Lib | None = None
+        self,
+        seconds: float | None,
+        timeout: float | None = None,
+        timeout_error: Callable[[], BaseException] | None = None,
     ) -> None:
-        """Wait ``seconds``; past the client's read ``timeout``, wait that long and raise."""
-        if seconds is not None and timeout is not None and lib is not None and seconds > timeout:
+        """Wait ``seconds``; past the client's read ``timeout``, wait that long and raise
+        ``timeout_error()``."""
+        if seconds is not None and timeout is not None and timeout_error and seconds > timeout:
             self._wait(timeout)
-            raise lib.read_timeout()
+            raise timeout_error()
         if seconds is None:
             return
         if self._sleep is None:
@@ -620,12 +626,15 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             raise TypeError("sleep returned an awaitable in a sync client: pass async_sleep")
 
     async def _await(
-        self, seconds: float | None, timeout: float | None = None, lib: _Lib | None = None
+        self,
+        seconds: float | None,
+        timeout: float | None = None,
+        timeout_error: Callable[[], BaseException] | None = None,
     ) -> None:
         """The async twin of :meth:`_wait`."""
-        if seconds is not None and timeout is not None and lib is not None and seconds > timeout:
+        if seconds is not None and timeout is not None and timeout_error and seconds > timeout:
             await self._await(timeout)
-            raise lib.read_timeout()
+            raise timeout_error()
         if seconds is None:
             return
         if self._async_sleep is not None:
