@@ -247,7 +247,7 @@ class _TapeAsyncTransport(httpx.AsyncBaseTransport):
 
 
 class Tape:
-    """One cassette in use: the block's record mode, matching, replay speed and redaction.
+    """One cassette in use: the block's record mode, matching, replay speed, redaction and faults.
 
     Got from :func:`use_cassette`; a sync and async context manager and a decorator (each
     decorated call runs with a fresh Tape of the same settings). After the block,
