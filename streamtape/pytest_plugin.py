@@ -458,6 +458,12 @@ def tape_server(
     item = request.node
     assert isinstance(item, pytest.Item)
     settings = _settings(item, streamtape_config)
+    if settings.kwargs.get("faults"):
+        pytest.fail(
+            "streamtape: tape_server does not apply faults; replay with them through the tape "
+            "fixture (httpx / httpx2 clients in the test process)",
+            pytrace=False,
+        )
     if not settings.path.exists():
         pytest.fail(
             f"streamtape: tape_server has no cassette {settings.path} to serve; record it "

@@ -1056,3 +1056,31 @@ def test_a_recorded_gap_longer_than_the_read_timeout_times_out_too(tape_path: Pa
     assert all(w <= timeout for w in waits)
     longest = gaps.index(max(gaps))
     assert len(chunks) <= longest + 1
+
+
+def test_tape_server_refuses_faults_rather_than_ignoring_them(
+    pytester: pytest.Pytester, recorded: Path
+) -> None:
+    pytester.makepyfile(
+        test_served="""
+import pytest
+from streamtape import faults
+
+
+@pytest.mark.streamtape("agent", faults=[faults.crlf()])
+def test_it(tape_server):
+    pass
+
+
+@pytest.mark.streamtape_faults(faults.cr())
+def test_matrix(tape_server):
+    pass
+"""
+    )
+    folder = pytester.path / "cassettes" / "test_served"
+    folder.mkdir(parents=True)
+    shutil.copy(recorded, folder / "agent.ndjson.zst")
+    shutil.copy(recorded, folder / "test_matrix.ndjson.zst")
+    result = pytester.runpytest(*PLUGIN, *QUIET)
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*tape_server does not apply faults*"] * 2)
