@@ -28,7 +28,14 @@ from streamtape.accumulate import accumulate
 from streamtape.cassette import Cassette, Interaction
 from streamtape.decode import EventDecoder
 from streamtape.errors import StreamtapeError
-from streamtape.events import ErrorEvent, Event, ResponseCreatedEvent, ResponseFailedEvent
+from streamtape.events import (
+    Done,
+    ErrorEvent,
+    Event,
+    MalformedEvent,
+    ResponseCreatedEvent,
+    ResponseFailedEvent,
+)
 from streamtape.faults import (
     OPENROUTER_PROCESSING,
     FaultError,
@@ -439,12 +446,15 @@ def test_inject_error_ends_with_an_error_and_a_failed_response_like_the_real_one
     got = failed.events(strict=True)  # decodes strictly: every frame is well formed
     assert got[:5] == events[:5]
     error, final = got[5:]
+    fifth, first = events[4], events[0]
     assert isinstance(error, ErrorEvent)
     assert isinstance(final, ResponseFailedEvent)
-    before = events[4].sequence_number  # type: ignore[union-attr]
-    assert isinstance(before, int)
-    assert error.sequence_number == before + 1
-    assert final.sequence_number == before + 2
+    assert isinstance(first, ResponseCreatedEvent)
+    assert not isinstance(fifth, MalformedEvent | Done)
+    seq = fifth.sequence_number
+    assert seq is not None
+    assert error.sequence_number == seq + 1
+    assert final.sequence_number == seq + 2
     assert error.error is not None
     assert error.error.type == "server_error"
     assert b"event: error\n" in failed.wire_body  # the recording's framing
@@ -454,8 +464,7 @@ def test_inject_error_ends_with_an_error_and_a_failed_response_like_the_real_one
     assert result.error.code == "server_error"
     assert result.problems == ()
     assert result.response is not None
-    assert isinstance(events[0], ResponseCreatedEvent)
-    assert result.response.id == events[0].response.id
+    assert result.response.id == first.response.id
 
 
 def test_inject_error_in_an_openrouter_stream_is_flat_and_ends_with_done(
