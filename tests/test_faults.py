@@ -27,7 +27,7 @@ from streamtape import INSTANT, faults, use_cassette
 from streamtape.accumulate import accumulate
 from streamtape.cassette import Cassette, Interaction
 from streamtape.decode import EventDecoder
-from streamtape.errors import StreamtapeError
+from streamtape.errors import StreamtapeError, StreamtapeWarning
 from streamtape.events import (
     Done,
     ErrorEvent,
@@ -885,6 +885,7 @@ def test_replay_with_needs_an_active_replaying_tape(tape_path: Path, tmp_path: P
     with pytest.raises(RuntimeError, match="is not active"), tape.replay_with(crlf()):
         pass
     with (
+        pytest.warns(StreamtapeWarning, match="recorded nothing"),
         use_cassette(tmp_path / "new.ndjson.zst", record_mode="all") as recording,
         pytest.raises(StreamtapeError, match="replay_with needs a tape that replays"),
         recording.replay_with(crlf()),
