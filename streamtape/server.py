@@ -439,7 +439,7 @@ class ProxyApp:
     def _recording(self) -> RecordingTransport:
         with self._lock:
             if self._recorder is None:
-                append = self.mode == "new_episodes" and self.path.exists()
+                append = self.mode == "new_episodes"  # under the writer's lock: merges
                 self._writer = CassetteWriter(
                     self.path, redactor=self.redactor, append=append, source="streamtape proxy"
                 )
