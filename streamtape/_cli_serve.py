@@ -9,6 +9,7 @@ from typing import cast
 
 import click
 
+from streamtape._cli_mutate import fault_option, parse_faults
 from streamtape.errors import StreamtapeError
 from streamtape.server import ProxyApp, ProxyMode, ReplayApp, base_path
 
@@ -99,6 +100,7 @@ def _run(
     is_flag=True,
     help="Allow --host to be a non-loopback address (prints a warning).",
 )
+@fault_option
 def serve(
     cassettes: tuple[str, ...],
     host: str,
@@ -108,6 +110,7 @@ def serve(
     max_gap: float | None,
     exit_after: int | None,
     allow_remote: bool,
+    fault_specs: tuple[str, ...],
 ) -> None:
     """Replay cassettes over HTTP, chunk by chunk at the recorded pace, to any client.
 
@@ -120,11 +123,17 @@ def serve(
     \b
     Examples:
       streamtape serve cassettes/ --instant
+      streamtape serve chat.ndjson.zst --fault disconnect:after_events=5
       streamtape serve tests/cassettes/chat.ndjson.zst --port 8089 --exit-after 1 &
       OPENAI_BASE_URL=http://127.0.0.1:8089/v1 node agent.mjs
     """
     with _one_line_errors():
-        app = ReplayApp(list(cassettes), speed=_INSTANT if instant else speed, max_gap=max_gap)
+        app = ReplayApp(
+            list(cassettes),
+            speed=_INSTANT if instant else speed,
+            max_gap=max_gap,
+            faults=parse_faults(fault_specs),
+        )
         base = base_path(app.interactions)
 
         def announce(url: str) -> str:

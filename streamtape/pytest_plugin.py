@@ -449,7 +449,8 @@ def tape_server(
     """The test's cassette served over HTTP on a free loopback port: yields the base URL.
 
     For tests that drive a subprocess or another language's client (point its base URL here).
-    The cassette, ``speed``, ``max_gap``, ``match_on`` and ``redact`` are found as for ``tape``;
+    The cassette, ``speed``, ``max_gap``, ``match_on``, ``redact`` and ``faults`` are found as
+    for ``tape``;
     interactions left unplayed fail the test as ``tape_unused`` says. Needs uvicorn
     (``streamtape[serve]``)."""
     from streamtape._uvicorn import serve_in_thread
@@ -458,19 +459,13 @@ def tape_server(
     item = request.node
     assert isinstance(item, pytest.Item)
     settings = _settings(item, streamtape_config)
-    if settings.kwargs.get("faults"):
-        pytest.fail(
-            "streamtape: tape_server does not apply faults; replay with them through the tape "
-            "fixture (httpx / httpx2 clients in the test process)",
-            pytrace=False,
-        )
     if not settings.path.exists():
         pytest.fail(
             f"streamtape: tape_server has no cassette {settings.path} to serve; record it "
             "through `streamtape proxy` or a recording test first",
             pytrace=False,
         )
-    served = ("speed", "max_gap", "match_on", "redact")
+    served = ("speed", "max_gap", "match_on", "redact", "faults")
     app = ReplayApp([settings.path], **{k: v for k, v in settings.kwargs.items() if k in served})
     with serve_in_thread(app) as url:
         yield url + base_path(app.interactions)

@@ -32,6 +32,7 @@ import msgspec
 
 from streamtape.cassette import Cassette, CassetteWriter, Interaction
 from streamtape.errors import CassetteError, StreamtapeError
+from streamtape.faults import Fault
 from streamtape.matching import DEFAULT_MATCH_ON, Matcher
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
 from streamtape.transport import RecordingTransport, ReplayTransport
@@ -215,6 +216,7 @@ class _Players:
         matcher: Matcher,
         redactor: Redactor | None,
         record_hint: str | None,
+        faults: Sequence[Fault] = (),
     ) -> None:
         self.players = [
             ReplayTransport(
@@ -224,6 +226,7 @@ class _Players:
                 matcher=matcher,
                 redactor=redactor,
                 record_hint=record_hint,
+                faults=faults,
             )
             for c in cassettes
         ]
@@ -306,8 +309,10 @@ class ReplayApp:
 
     Each recorded interaction answers once, in recorded order among equal requests; a request
     that matches none gets a 404 JSON error with the closest recording and a field diff, and is
-    counted in :attr:`missed`. ``speed``, ``max_gap``, ``match_on`` and ``redact`` mean what
-    they mean to :func:`streamtape.use_cassette`.
+    counted in :attr:`missed`. ``speed``, ``max_gap``, ``match_on``, ``redact`` and ``faults``
+    mean what they mean to :func:`streamtape.use_cassette`: a fault that breaks the stream
+    breaks the HTTP connection there, a stall holds the next chunk back, an HTTP status answers
+    before the recorded stream.
     """
 
     def __init__(
@@ -318,6 +323,7 @@ class ReplayApp:
         max_gap: float | None = None,
         match_on: Sequence[str] | Matcher = DEFAULT_MATCH_ON,
         redact: Redactor | None = DEFAULT_REDACTOR,
+        faults: Sequence[Fault] = (),
     ) -> None:
         loaded = [c for c in cassettes if isinstance(c, Cassette)]
         paths = cassette_files([c for c in cassettes if not isinstance(c, Cassette)])
@@ -332,6 +338,7 @@ class ReplayApp:
             matcher=matcher,
             redactor=redact,
             record_hint="re-record it, e.g. through `streamtape proxy --mode new_episodes`",
+            faults=faults,
         )
         self.cassettes = loaded
         self.requests = 0

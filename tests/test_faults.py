@@ -1068,29 +1068,40 @@ def test_a_recorded_gap_longer_than_the_read_timeout_times_out_too(tape_path: Pa
     assert len(chunks) <= longest + 1
 
 
-def test_tape_server_refuses_faults_rather_than_ignoring_them(
+def test_tape_server_serves_the_cassette_with_the_tests_faults(
     pytester: pytest.Pytester, recorded: Path
 ) -> None:
     pytester.makepyfile(
         test_served="""
+import httpx
 import pytest
 from streamtape import faults
 
-
-@pytest.mark.streamtape("agent", faults=[faults.crlf()])
-def test_it(tape_server):
-    pass
+BODY = {"model": "gpt-4o", "input": "Say hi in Portuguese", "stream": True}
 
 
-@pytest.mark.streamtape_faults(faults.cr())
-def test_matrix(tape_server):
-    pass
+def post(base_url):
+    with httpx.Client(timeout=10) as client:
+        return client.post(base_url + "/responses", json=BODY)
+
+
+@pytest.mark.streamtape("agent", faults=[faults.truncate(after_events=3)], match_on=["method"])
+def test_truncated(tape_server):
+    body = post(tape_server).content
+    assert body.count(b"data: ") == 3
+
+
+@pytest.mark.streamtape(match_on=["method"])
+@pytest.mark.streamtape_faults(faults.crlf())
+def test_matrix(tape_server, tape_fault):
+    body = post(tape_server).content
+    assert b"\\r\\n\\r\\n" in body
+    assert b"\\n\\n" not in body.replace(b"\\r\\n", b"")
 """
     )
     folder = pytester.path / "cassettes" / "test_served"
     folder.mkdir(parents=True)
     shutil.copy(recorded, folder / "agent.ndjson.zst")
     shutil.copy(recorded, folder / "test_matrix.ndjson.zst")
-    result = pytester.runpytest(*PLUGIN, *QUIET)
-    result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*tape_server does not apply faults*"] * 2)
+    result = pytester.runpytest_subprocess(*PLUGIN, *QUIET)
+    result.assert_outcomes(passed=2)

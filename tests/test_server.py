@@ -548,3 +548,31 @@ def test_tape_server_serves_the_tests_cassette_to_another_process(
     result = pytester.runpytest_subprocess("-p", "no:randomly")
     result.assert_outcomes(passed=2, errors=1)  # the unplayed one fails at teardown
     result.stdout.fnmatch_lines(["*tape_server left 1 recorded interaction(s)*unplayed*"])
+
+
+def test_faults_apply_over_http_the_sdk_retries_then_meets_a_cut_stream(recorded: Path) -> None:
+    from streamtape import faults
+
+    app = ReplayApp(
+        [recorded],
+        speed=streamtape.INSTANT,
+        faults=[faults.http_status(429, retry_after=0.01), faults.disconnect(after_events=3)],
+    )
+    statuses: list[int] = []
+    with (
+        serve_in_thread(app) as url,
+        openai.OpenAI(
+            base_url=url + "/v1",
+            api_key=KEY,
+            max_retries=1,
+            http_client=openai.DefaultHttpxClient(
+                event_hooks={"response": [lambda r: statuses.append(r.status_code)]}
+            ),
+        ) as client,
+        client.responses.create(**BODY) as stream,  # type: ignore[call-overload]
+    ):
+        seen: list[str] = []
+        with pytest.raises(openai.APIConnectionError):
+            seen.extend(event.type for event in stream)
+    assert statuses == [429, 200]  # the retry met the recorded stream
+    assert seen == [e["type"] for e in recorded_payloads(recorded)[:3]]  # type: ignore[index]
