@@ -51,9 +51,9 @@ ALLOWED: dict[str, set[str] | None] = {
     "bench._inputs": {"cassette", "sse"},
     "bench._report": set(),
     "bench": {"bench._inputs", "bench._report", "decode", "sse", "events", "errors", "_version"},
-    "server": {"cassette", "errors", "matching", "redact", "transport"},
+    "server": {"cassette", "errors", "faults", "matching", "redact", "transport"},
     "_uvicorn": {"errors"},
-    "_cli_serve": {"errors", "server", "_uvicorn"},
+    "_cli_serve": {"errors", "server", "_uvicorn", "_cli_mutate"},
     "_cli_mutate": {"faults", "_fault_body", "cassette", "errors"},
     "cli": {
         "_cli_mutate",
