@@ -54,12 +54,27 @@ class Chunk(NamedTuple):
     data: bytes
 
 
+class ClientStop(NamedTuple):
+    """Where the recording client stopped reading: after ``chunks`` chunks (``bytes`` bytes),
+    at ``offset_ns`` since the request was sent."""
+
+    chunks: int
+    bytes: int
+    offset_ns: int
+
+
 class StreamEnd(msgspec.Struct, frozen=True):
-    """How and when (ns since the request was sent) an interaction ended."""
+    """How and when (ns since the request was sent) the stream ended on the wire.
+
+    ``client`` is where the recording client stopped, when that differs from the wire's end (it
+    closed early, or finished reading well after the stream ended); ``backpressure_ns`` is how
+    long the recorder held off reading because the client lagged a read-ahead limit behind."""
 
     offset_ns: int
     outcome: str
     error: ErrorInfo | None = None
+    client: ClientStop | None = None
+    backpressure_ns: int = 0
 
 
 class Interaction:
@@ -145,7 +160,8 @@ class Interaction:
         return accumulate_all(self.events())
 
     def timing(self) -> Timing:
-        """Timing facts of the recording, so a test can assert that a response really streamed."""
+        """Timing facts of the recording, so a test can assert that a response really streamed:
+        wire arrival times, and where the recording client stopped when that differs."""
         offsets = [c.offset_ns for c in self.chunks]
         gaps = [b - a for a, b in itertools.pairwise(offsets)]
         first_event: int | None = None
@@ -159,12 +175,15 @@ class Interaction:
                 first_event = chunk.offset_ns
                 break
         end = self.end.offset_ns if self.end else (offsets[-1] if offsets else 0)
+        client = self.end.client if self.end else None
         return Timing(
             chunks=len(self.chunks),
             first_chunk=offsets[0] / 1e9 if offsets else None,
             first_event=None if first_event is None else first_event / 1e9,
             largest_gap=max(gaps, default=0) / 1e9,
             duration=end / 1e9,
+            client_chunks=None if client is None else client.chunks,
+            client_end=None if client is None else client.offset_ns / 1e9,
         )
 
     def _encodings(self) -> list[str]:
@@ -181,7 +200,11 @@ class Timing(NamedTuple):
     largest_gap: float
     """The longest wait between two consecutive chunks."""
     duration: float
-    """Request sent to the end of the body."""
+    """Request sent to the end of the body on the wire."""
+    client_chunks: int | None = None
+    """Chunks the recording client took before it stopped; None: the same as the wire's."""
+    client_end: float | None = None
+    """When the recording client stopped or finished reading; None: with the wire's end."""
 
 
 def _content_encodings(headers: Sequence[tuple[str, str]]) -> list[str]:

@@ -12,7 +12,14 @@ from pathlib import Path
 import msgspec
 import zstandard
 
-from streamtape._interaction import Chunk, Interaction, RecordedRequest, RecordedResponse, StreamEnd
+from streamtape._interaction import (
+    Chunk,
+    ClientStop,
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    StreamEnd,
+)
 from streamtape._records import (
     _DECODER,
     _KNOWN_KINDS,
@@ -367,7 +374,16 @@ class _Assembler:
                 raise self._fail(f"bad base64 chunk ({exc})") from None
             inter.chunks.append(Chunk(offset_ns, data))
         else:
-            inter.end = StreamEnd(offset_ns, record.outcome, record.error)
+            client = record.client
+            inter.end = StreamEnd(
+                offset_ns,
+                record.outcome,
+                record.error,
+                None
+                if client is None
+                else ClientStop(client.chunks, client.bytes, client.at * 1000),
+                record.backpressure_us * 1000,
+            )
             del self.open[record.id]
             return inter
         return None

@@ -26,8 +26,9 @@ DICTIONARIES: dict[int, str] = {DICTIONARY_ID: "responses-1.zdict"}
 never reused, and files are never changed or removed, so every cassette stays readable."""
 
 Outcome: TypeAlias = Literal["complete", "error", "closed", "interrupted"]
-"""How a stream ended: read to its end, broken by an error, closed early by the caller, or cut
-off (KeyboardInterrupt, task cancellation, writer closed while the stream was open)."""
+"""How the stream ended on the wire: read to its end, broken by an error, closed early by the
+caller with draining off, or cut off (KeyboardInterrupt or task cancellation with draining off, a
+drain that ran out of time or size, the writer closed while the stream was open)."""
 
 _READ_SIZE = 1 << 16  # bytes read from a cassette file at a time
 
@@ -108,13 +109,28 @@ class ErrorInfo(msgspec.Struct, frozen=True):
     message: str = ""
 
 
+class ClientInfo(msgspec.Struct, frozen=True):
+    """Where the recording client stopped reading: the chunks and bytes it was given, and
+    ``at``, microseconds since the request was sent (absolute, not a gap: it may come before
+    the end record's own time, when the client stopped before the stream ended)."""
+
+    chunks: int
+    bytes: int
+    at: int
+
+
 class EndRecord(Record, tag="end", frozen=True):
-    """The end of an interaction: how it ended, and the error if it broke."""
+    """The end of an interaction: how it ended, and the error if it broke. ``client`` says
+    where the client stopped when that differs from the wire's end (added in 2.0, optional);
+    ``backpressure_us`` is how long the recorder stopped reading because the client was a
+    read-ahead limit behind (offsets after that include the wait)."""
 
     id: int
     dt: int
     outcome: str
     error: ErrorInfo | None = None
+    client: ClientInfo | None = None
+    backpressure_us: int = 0
 
 
 _KNOWN_KINDS = frozenset({"header", "request", "response", "chunk", "end"})

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import zstandard
 
-from streamtape._interaction import _content_encodings
+from streamtape._interaction import ClientStop, _content_encodings
 from streamtape._lock import DEFAULT_LOCK_TIMEOUT, CassetteLock
 from streamtape._reader import Cassette
 from streamtape._records import (
@@ -31,6 +31,7 @@ from streamtape._records import (
     FORMAT_NAME,
     FORMAT_VERSION,
     ChunkRecord,
+    ClientInfo,
     Derivation,
     EndRecord,
     ErrorInfo,
@@ -165,16 +166,30 @@ class InteractionWriter:
         for data in chunks:
             self._write_chunk(data, self._dt(self._held.popleft()))
 
+    def now_ns(self) -> int:
+        """Nanoseconds since the request was sent, by the writer's clock: the offset a record
+        made now gets (a recorder reads it when a chunk arrives and records the chunk later)."""
+        return self._writer._clock() - self._start_ns
+
     def end(
         self,
         outcome: Outcome = "complete",
         *,
         error: BaseException | ErrorInfo | None = None,
         offset_ns: int | None = None,
+        client: ClientStop | None = None,
+        backpressure_ns: int = 0,
     ) -> None:
         """Record the end of the interaction (once; later calls do nothing) and flush it to the
-        file as complete zstd blocks, so every ended interaction reads back after a crash."""
+        file as complete zstd blocks, so every ended interaction reads back after a crash.
+        ``client`` is where the client stopped reading, when that differs from the stream's end;
+        ``backpressure_ns`` how long reading was held back for a client that lagged behind."""
         info = _error_info(error, self._writer.redactor)
+        stop = (
+            None
+            if client is None
+            else ClientInfo(chunks=client.chunks, bytes=client.bytes, at=client.offset_ns // 1000)
+        )
         with self._writer._lock:
             if self.ended:
                 return
@@ -183,7 +198,14 @@ class InteractionWriter:
             self.ended = True
             self._writer._open.pop(self.id, None)
             self._writer._write(
-                EndRecord(id=self.id, dt=self._dt(offset_ns), outcome=outcome, error=info),
+                EndRecord(
+                    id=self.id,
+                    dt=self._dt(offset_ns),
+                    outcome=outcome,
+                    error=info,
+                    client=stop,
+                    backpressure_us=backpressure_ns // 1000,
+                ),
                 flush=True,
             )
 

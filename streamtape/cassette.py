@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from streamtape._interaction import (
     Chunk,
+    ClientStop,
     Interaction,
     RecordedRequest,
     RecordedResponse,
@@ -28,6 +29,7 @@ from streamtape._records import (
     FORMAT_NAME,
     FORMAT_VERSION,
     ChunkRecord,
+    ClientInfo,
     Derivation,
     EndRecord,
     ErrorInfo,
@@ -49,6 +51,8 @@ __all__ = [
     "CassetteWriter",
     "Chunk",
     "ChunkRecord",
+    "ClientInfo",
+    "ClientStop",
     "Derivation",
     "EndRecord",
     "ErrorInfo",

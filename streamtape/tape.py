@@ -50,7 +50,7 @@ from streamtape.faults import Fault
 from streamtape.matching import DEFAULT_MATCH_ON, Matcher
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
 from streamtape.seal import Guard, aserve, serve
-from streamtape.transport import RecordingTransport, ReplayTransport
+from streamtape.transport import DRAIN_TIMEOUT, RecordingTransport, ReplayTransport
 
 __all__ = ["RECORD_MODES", "RecordMode", "Tape", "TapeStats", "use_cassette"]
 
@@ -269,6 +269,7 @@ class Tape:
         allow_hosts: Sequence[str] = (),
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
         faults: Sequence[Fault] = (),
+        drain_timeout: float = DRAIN_TIMEOUT,
     ) -> None:
         if record_mode not in RECORD_MODES:
             raise ValueError(
@@ -276,6 +277,8 @@ class Tape:
             )
         if not speed > 0:
             raise ValueError(f"speed must be positive, got {speed}")
+        if not drain_timeout >= 0:
+            raise ValueError(f"drain_timeout must not be negative, got {drain_timeout}")
         self.path = Path(path)
         self.mode = record_mode
         self.matcher = match_on if isinstance(match_on, Matcher) else Matcher(match_on)
@@ -284,6 +287,7 @@ class Tape:
         self.redactor = redact
         self.lock_timeout = lock_timeout
         self._seen: tuple[int, int, int] | None = None  # the file as this block found it
+        self.drain_timeout = drain_timeout
         self._sleep = sleep
         self._async_sleep = async_sleep
         self.allow_hosts = (allow_hosts,) if isinstance(allow_hosts, str) else tuple(allow_hosts)
@@ -370,6 +374,7 @@ class Tape:
             "async_sleep": self._async_sleep,
             "allow_hosts": self.allow_hosts,
             "faults": self.faults,
+            "drain_timeout": self.drain_timeout,
         }
 
     def _hint(self) -> str:
@@ -450,6 +455,10 @@ class Tape:
             guard, self._guard = self._guard, None
             if guard is not None:
                 guard.close()
+            with self._lock:
+                recorder = self._recorder
+            if recorder is not None:
+                recorder.finish()  # streams the block leaves open end here, not as "interrupted"
             recorded_any = self._writer is not None and bool(self.recorded)
             with self._lock:
                 writer, self._writer = self._writer, None
@@ -576,7 +585,9 @@ class Tape:
                         path=str(self.path),
                     )
                 self._writer = writer
-                self._recorder = RecordingTransport(None, self._writer)
+                self._recorder = RecordingTransport(
+                    None, self._writer, drain_timeout=self.drain_timeout
+                )
             return self._recorder
 
     def _check_active(self) -> None:
@@ -628,6 +639,7 @@ def use_cassette(
     allow_hosts: Sequence[str] = (),
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     faults: Sequence[Fault] = (),
+    drain_timeout: float = DRAIN_TIMEOUT,
 ) -> Tape:
     """Record or replay the httpx / httpx2 requests made in a block, by ``record_mode``.
 
@@ -646,6 +658,8 @@ def use_cassette(
     meanwhile (``new_episodes`` adds to what it wrote).
     ``faults`` (:mod:`streamtape.faults`) change each interaction as it replays (the file stays
     as it is); a tape with faults that would record raises StreamtapeError on entry.
+    ``drain_timeout``: while recording, how long to keep reading a stream the client closed
+    early, so the cassette holds the server's whole answer (0: stop at once).
     Raises ValueError for an unknown mode; entering raises CassetteError for a missing file in
     mode ``none``; a request with no recorded match raises NoMatchError in ``none`` and in
     ``once`` with an existing file.
@@ -662,4 +676,5 @@ def use_cassette(
         allow_hosts=allow_hosts,
         lock_timeout=lock_timeout,
         faults=faults,
+        drain_timeout=drain_timeout,
     )

@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 import httpx
 
 from streamtape import faults as _faults
+from streamtape._readahead import DRAIN_TIMEOUT, READ_AHEAD_LIMIT, AsyncReadAhead, SyncReadAhead
 from streamtape._vocabulary import INSTANT
 from streamtape.cassette import (
     Cassette,
@@ -42,7 +44,7 @@ from streamtape.errors import CassetteError
 from streamtape.matching import Matcher
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
 
-__all__ = ["INSTANT", "RecordingTransport", "ReplayTransport"]
+__all__ = ["DRAIN_TIMEOUT", "INSTANT", "RecordingTransport", "ReplayTransport"]
 
 
 # Held in a tuple so that frozen-time libraries, which swap module attributes, leave them be.
@@ -167,75 +169,61 @@ def _headers(headers: Any) -> list[tuple[str, str]]:
 
 
 class _RecordingSync:
-    """Passes each chunk on as it arrives and records it; records how the stream ended."""
+    """The body as the caller reads it, read ahead of the caller and recorded by a reader thread
+    (`SyncReadAhead`): wire arrival offsets, and the rest of the stream after an early close."""
 
-    def __init__(self, inner: Any, rec: InteractionWriter) -> None:
-        self._inner = inner
-        self._rec = rec
+    def __init__(self, ahead: SyncReadAhead) -> None:
+        self._ahead = ahead
 
     def __iter__(self) -> Iterator[bytes]:
-        rec = self._rec
-        try:
-            for chunk in self._inner:
-                rec.chunk(chunk)
-                yield chunk
-        except GeneratorExit:  # the caller stopped reading
-            rec.end("closed")
-            raise
-        except Exception as exc:
-            rec.end("error", error=exc)
-            raise
-        except BaseException as exc:
-            rec.end("interrupted", error=exc)
-            raise
-        rec.end("complete")
+        yield from self._ahead
 
     def close(self) -> None:
-        self._rec.end("closed")  # no-op when the stream already ended
-        self._inner.close()
+        self._ahead.close()
 
 
 class _RecordingAsync:
-    """The async twin of `_RecordingSync`."""
+    """The async twin of `_RecordingSync`, read ahead by a task (`AsyncReadAhead`)."""
 
-    def __init__(self, inner: Any, rec: InteractionWriter) -> None:
-        self._inner = inner
-        self._rec = rec
+    def __init__(self, ahead: AsyncReadAhead) -> None:
+        self._ahead = ahead
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        rec = self._rec
-        try:
-            async for chunk in self._inner:
-                rec.chunk(chunk)
-                yield chunk
-        except GeneratorExit:
-            rec.end("closed")
-            raise
-        except Exception as exc:
-            rec.end("error", error=exc)
-            raise
-        except BaseException as exc:  # task cancelled
-            rec.end("interrupted", error=exc)
-            raise
-        rec.end("complete")
+        async for chunk in self._ahead:
+            yield chunk
 
     async def aclose(self) -> None:
-        self._rec.end("closed")
-        await self._inner.aclose()
+        await self._ahead.aclose()
 
 
 class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """Send requests through ``wrapped`` and record every interaction into ``writer``.
 
     Serves sync and async clients of httpx and httpx2. The response streams to the caller chunk
-    by chunk as it arrives; the cassette gets each chunk with its offset and, at the end, how the
-    stream ended (read to the end, closed early by the caller, or broken with an error). The
-    writer belongs to the caller: closing this transport closes ``wrapped`` only.
+    by chunk as it arrives; the body is read ahead of the caller (at most ``read_ahead_limit``
+    bytes), so the cassette gets each chunk with the offset it came off the socket at and, at
+    the end, how and when the stream ended (read to the end, or broken with an error). When the
+    caller closes early, the recorder reads on to the end for up to ``drain_timeout`` seconds
+    (0: stop at once and record ``closed``) and records where the caller stopped. The writer
+    belongs to the caller: closing this transport closes ``wrapped`` only; :meth:`finish` ends
+    the recording of streams the caller still holds.
     """
 
-    def __init__(self, wrapped: Any, writer: CassetteWriter) -> None:
+    def __init__(
+        self,
+        wrapped: Any,
+        writer: CassetteWriter,
+        *,
+        drain_timeout: float = DRAIN_TIMEOUT,
+        read_ahead_limit: int = READ_AHEAD_LIMIT,
+    ) -> None:
+        if not drain_timeout >= 0:
+            raise ValueError(f"drain_timeout must not be negative, got {drain_timeout}")
         self.wrapped = wrapped
         self.writer = writer
+        self.drain_timeout = drain_timeout
+        self.read_ahead_limit = read_ahead_limit
+        self._live: weakref.WeakSet[SyncReadAhead | AsyncReadAhead] = weakref.WeakSet()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response: httpx.Response = self.record(request, self.wrapped.handle_request)
@@ -255,7 +243,16 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             rec.end("error" if isinstance(exc, Exception) else "interrupted", error=exc)
             raise
         self._head(rec, response)
-        response.stream = lib.recording_sync(response.stream, rec)
+        inner = response.stream
+        ahead = SyncReadAhead(
+            inner,
+            rec,
+            close_source=inner.close,
+            limit=self.read_ahead_limit,
+            drain_timeout=self.drain_timeout,
+        )
+        self._live.add(ahead)
+        response.stream = lib.recording_sync(ahead)
         return response
 
     async def arecord(self, request: Any, send: AsyncSend) -> Any:
@@ -268,8 +265,23 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             rec.end("error" if isinstance(exc, Exception) else "interrupted", error=exc)
             raise
         self._head(rec, response)
-        response.stream = lib.recording_async(response.stream, rec)
+        inner = response.stream
+        ahead = AsyncReadAhead(
+            inner,
+            rec,
+            aclose_source=inner.aclose,
+            limit=self.read_ahead_limit,
+            drain_timeout=self.drain_timeout,
+        )
+        self._live.add(ahead)
+        response.stream = lib.recording_async(ahead)
         return response
+
+    def finish(self) -> None:
+        """End the recording of every stream still open now (its end record says where the
+        caller was), so a writer closed next has nothing left open; the readers let go."""
+        for ahead in list(self._live):
+            ahead.finish()
 
     def _begin(self, request: Any, body: bytes) -> InteractionWriter:
         return self.writer.begin(request.method, str(request.url), _headers(request.headers), body)

@@ -34,7 +34,17 @@ ALLOWED: dict[str, set[str] | None] = {
     # faults: pure transforms of an Interaction, applied by the replay core
     "_fault_body": {"cassette", "_interaction"},
     "faults": {"_fault_body", "cassette", "errors"},
-    "transport": {"_vocabulary", "cassette", "faults", "matching", "redact", "errors", "_version"},
+    "_readahead": {"cassette"},
+    "transport": {
+        "_readahead",
+        "_vocabulary",
+        "cassette",
+        "faults",
+        "matching",
+        "redact",
+        "errors",
+        "_version",
+    },
     "seal": {"errors"},
     "tape": {
         "_vocabulary",

@@ -241,7 +241,7 @@ ASYNC_READERS = ["aiter_raw", "aiter_bytes", "aiter_lines", "aiter_text"]
 
 
 @pytest.mark.parametrize("how", SYNC_READERS)
-def test_early_close_is_recorded_and_replays_to_the_same_point(
+def test_early_close_keeps_the_whole_stream_and_replays_to_the_same_point(
     sse_server: SSEServer, cassette_path: Path, how: str
 ) -> None:
     chunks = [b"data: %d\n\n" % i for i in range(10)]
@@ -261,9 +261,49 @@ def test_early_close_is_recorded_and_replays_to_the_same_point(
         client._test_writer.close()
     [inter] = Cassette.load(cassette_path)
     assert inter.end is not None
+    assert inter.end.outcome == "complete"  # the recorder read on after the client closed
+    assert inter.wire_body == b"".join(chunks)
+    assert inter.end.client is not None
+    assert 1 <= inter.end.client.chunks < len(chunks)
+    assert inter.end.client.offset_ns <= inter.end.offset_ns
+    with player(httpx, cassette_path) as client:
+        assert consume(client) == live
+    with player(httpx, cassette_path) as client:
+        assert b"".join(read_sync(client, url, "iter_raw")) == b"".join(chunks)
+
+
+@pytest.mark.parametrize("how", SYNC_READERS)
+def test_early_close_without_drain_is_recorded_as_closed(
+    sse_server: SSEServer, cassette_path: Path, how: str
+) -> None:
+    chunks = [b"data: %d\n\n" % i for i in range(10)]
+    gate = threading.Event()
+    url = sse_server.add(Route("/e", chunks, gates={5: gate}))
+
+    def consume(client: Any) -> list[Any]:
+        got = []
+        with client.stream("POST", url) as response:
+            for piece in getattr(response, how)():
+                got.append(piece)
+                if len(got) == 3:
+                    break
+        return got
+
+    writer = CassetteWriter(cassette_path)
+    transport = RecordingTransport(httpx.HTTPTransport(), writer, drain_timeout=0)
+    try:
+        with httpx.Client(transport=transport) as client:
+            live = consume(client)
+            writer.close()
+    finally:
+        gate.set()
+    [inter] = Cassette.load(cassette_path)
+    assert inter.end is not None
     assert inter.end.outcome == "closed"
-    assert 1 <= len(inter.chunks) < len(chunks)
+    assert 1 <= len(inter.chunks) <= 5  # the server held chunk 5
     assert inter.wire_body == b"".join(chunks[: len(inter.chunks)])
+    assert inter.end.client is not None
+    assert inter.end.client.chunks <= len(inter.chunks)
     with player(httpx, cassette_path) as client:
         assert consume(client) == live
     with player(httpx, cassette_path) as client, pytest.raises(CassetteError, match="closed"):
@@ -271,7 +311,10 @@ def test_early_close_is_recorded_and_replays_to_the_same_point(
 
 
 @pytest.mark.parametrize("how", ASYNC_READERS)
-def test_early_close_async(sse_server: SSEServer, cassette_path: Path, how: str) -> None:
+@pytest.mark.parametrize("drain", [True, False], ids=["drain", "no-drain"])
+def test_early_close_async(
+    sse_server: SSEServer, cassette_path: Path, how: str, drain: bool
+) -> None:
     chunks = [b"data: %d\n\n" % i for i in range(10)]
     url = sse_server.add(Route("/e", chunks, delays=0.001))
 
@@ -285,12 +328,23 @@ def test_early_close_async(sse_server: SSEServer, cassette_path: Path, how: str)
         return got
 
     async def run() -> None:
-        async with recorder(httpx, cassette_path, asynchronous=True) as client:
+        writer = CassetteWriter(cassette_path)
+        transport = RecordingTransport(
+            httpx.AsyncHTTPTransport(), writer, drain_timeout=5.0 if drain else 0
+        )
+        async with httpx.AsyncClient(transport=transport) as client:
             live = await consume(client)
-            client._test_writer.close()
+            writer.close()
         [inter] = Cassette.load(cassette_path)
         assert inter.end is not None
-        assert inter.end.outcome == "closed"
+        assert inter.end.client is not None
+        assert 1 <= inter.end.client.chunks <= len(inter.chunks)
+        if drain:
+            assert inter.end.outcome == "complete"
+            assert inter.wire_body == b"".join(chunks)
+        else:
+            assert inter.end.outcome == "closed"
+            assert inter.wire_body == b"".join(chunks[: len(inter.chunks)])
         async with player(httpx, cassette_path, asynchronous=True) as client:
             assert await consume(client) == live
 
@@ -408,8 +462,9 @@ def test_a_request_that_fails_before_a_response_replays_the_same_error(
         post(player(lib, cassette_path, asynchronous=asynchronous))
 
 
-def test_a_cancelled_async_read_is_recorded_as_interrupted(
-    sse_server: SSEServer, cassette_path: Path
+@pytest.mark.parametrize("drain", [True, False], ids=["drain", "no-drain"])
+def test_a_cancelled_async_read_drains_or_is_recorded_as_interrupted(
+    sse_server: SSEServer, cassette_path: Path, drain: bool
 ) -> None:
     chunks = [b"data: %d\n\n" % n for n in range(40)]
     url = sse_server.add(Route("/slow", chunks, delays=0.02))
@@ -421,17 +476,27 @@ def test_a_cancelled_async_read_is_recorded_as_interrupted(
                 got.append(chunk)
 
     async def record() -> None:
-        async with recorder(httpx, cassette_path, asynchronous=True) as client:
+        writer = CassetteWriter(cassette_path)
+        transport = RecordingTransport(
+            httpx.AsyncHTTPTransport(), writer, drain_timeout=5.0 if drain else 0
+        )
+        async with httpx.AsyncClient(transport=transport) as client:
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(consume(client), timeout=0.3)
-            client._test_writer.close()
+            writer.close()
 
     asyncio.run(record())
     [inter] = Cassette.load(cassette_path)
     assert inter.end is not None
-    assert inter.end.outcome == "interrupted"
     assert 0 < len(got) < len(chunks)
-    assert [c.data for c in inter.chunks] == got
+    assert inter.end.client is not None
+    assert inter.end.client.chunks == len(got)
+    if drain:  # the cancelled client's close drained the stream: the server's whole answer
+        assert inter.end.outcome == "complete"
+        assert [c.data for c in inter.chunks] == chunks
+        return
+    assert inter.end.outcome == "interrupted"
+    assert [c.data for c in inter.chunks][: len(got)] == got
     replayed: list[bytes] = []
 
     async def replay() -> None:
@@ -444,7 +509,7 @@ def test_a_cancelled_async_read_is_recorded_as_interrupted(
 
     with pytest.raises(CassetteError, match="ended as 'interrupted'"):
         asyncio.run(replay())
-    assert replayed == got
+    assert replayed == [c.data for c in inter.chunks]
 
 
 # -- secrets ------------------------------------------------------------------------------------
