@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -660,3 +661,132 @@ def test_a_thread_with_no_block_while_separate_blocks_are_open_is_refused(
             holder.join()
     assert sse_server.requests == []
     assert unpatched()
+
+
+# -- early close while recording ----------------------------------------------------------------
+
+ERROR_STREAM = FIXTURES / "vercel-ai" / "openai" / "openai-error.1.chunks.txt"
+
+
+def openai_events(base: str, asynchronous: bool) -> list[str]:
+    """Stream a response with the openai SDK; it raises at the ``error`` event and closes."""
+    seen: list[str] = []
+
+    def sync_run() -> None:
+        client = openai.OpenAI(base_url=base + "/v1", api_key="sk-test", max_retries=0)
+        for event in client.responses.create(model="gpt-4o", input="Hello", stream=True):
+            seen.append(event.type)
+
+    async def async_run() -> None:
+        async with openai.AsyncOpenAI(
+            base_url=base + "/v1", api_key="sk-test", max_retries=0
+        ) as client:
+            stream = await client.responses.create(model="gpt-4o", input="Hello", stream=True)
+            async for event in stream:
+                seen.append(event.type)
+
+    with pytest.raises(openai.APIError, match="exceeded your current quota"):
+        asyncio.run(async_run()) if asynchronous else sync_run()
+    return seen
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_an_sdk_that_stops_at_an_error_event_still_records_the_failed_response(
+    sse_server: SSEServer, path: Path, asynchronous: bool
+) -> None:
+    chunks = sse_chunks(ERROR_STREAM)
+    assert [c.startswith(b'data: {"type":"error"') for c in chunks].index(True) == 2
+    sse_server.add(Route("/v1/responses", chunks, delays=0.03))
+    with use_cassette(path, record_mode="all") as tape:
+        live = openai_events(sse_server.url, asynchronous)
+    assert live == ["response.created", "response.in_progress"]
+    [inter] = tape.interactions
+    assert inter.complete  # the server's outcome, though the client closed early
+    assert inter.wire_body == b"".join(chunks)
+    assert [e.type for e in inter.events()][-1] == "response.failed"
+    assert tape.result().outcome == "failed"
+    assert inter.end is not None
+    assert inter.end.client is not None
+    assert inter.end.client.chunks == 3  # where the SDK stopped: right after the error event
+    assert tape.timing().client_chunks == 3
+    sse_server.reset()
+    with use_cassette(path, record_mode="none", speed=INSTANT) as replay:
+        assert openai_events(sse_server.url, asynchronous) == live  # stops at the same point
+    assert len(replay.played) == 1
+    assert replay.result().outcome == "failed"
+    assert sse_server.requests == []
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_drain_timeout_zero_keeps_only_what_the_client_read(
+    sse_server: SSEServer, path: Path, asynchronous: bool
+) -> None:
+    chunks = sse_chunks(ERROR_STREAM)
+    gate = threading.Event()
+    sse_server.add(Route("/v1/responses", chunks, gates={3: gate}))
+    try:
+        with use_cassette(path, record_mode="all", drain_timeout=0) as tape:
+            openai_events(sse_server.url, asynchronous)
+    finally:
+        gate.set()
+    [inter] = tape.interactions
+    assert inter.end is not None
+    assert inter.end.outcome == "closed"
+    assert inter.wire_body == b"".join(chunks[:3])
+    assert tape.result().outcome != "failed"
+
+
+def test_a_drain_that_times_out_records_interrupted(sse_server: SSEServer, path: Path) -> None:
+    chunks = [b"data: %d\n\n" % n for n in range(5)]
+    gate = threading.Event()
+    url = sse_server.add(Route("/v1/responses", chunks, gates={2: gate}))
+    try:
+        with use_cassette(path, record_mode="all", drain_timeout=0.2) as tape:
+            with httpx.Client() as client, client.stream("POST", url) as response:
+                next(response.iter_raw())
+            assert tape.drain_timeout == 0.2
+    finally:
+        gate.set()
+    [inter] = tape.interactions
+    assert inter.end is not None
+    assert inter.end.outcome == "interrupted"
+    assert inter.wire_body == b"".join(chunks[:2])
+
+
+def test_drain_timeout_goes_with_the_decorator_and_is_checked(path: Path) -> None:
+    with pytest.raises(ValueError, match="drain_timeout"):
+        use_cassette(path, drain_timeout=-1)
+    seen: list[float] = []
+
+    @use_cassette(path, record_mode="all", drain_timeout=1.5)
+    def decorated() -> None:
+        seen.append(1.5)
+
+    decorated()
+    assert seen == [1.5]
+    assert Tape(path, drain_timeout=1.5)._settings()["drain_timeout"] == 1.5
+
+
+def test_a_block_that_ends_with_a_stream_open_records_what_the_wire_did(
+    sse_server: SSEServer, path: Path
+) -> None:
+    chunks = [b"data: %d\n\n" % n for n in range(4)]
+    url = sse_server.add(Route("/v1/responses", chunks))
+    client = httpx.Client()
+    with use_cassette(path, record_mode="all") as tape:
+        response = client.send(client.build_request("POST", url), stream=True)
+        first = next(response.iter_raw())
+        deadline = time.monotonic() + 5
+        while len(sse_server.sent_on("/v1/responses")) < len(chunks):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(0.1)  # the reader has the whole stream; the client holds it, unread
+    [inter] = tape.interactions
+    assert inter.complete  # not "interrupted": the stream had ended on the wire
+    assert inter.wire_body == b"".join(chunks)
+    assert inter.end is not None
+    assert inter.end.client is not None
+    assert inter.end.client.chunks == 1
+    assert first == chunks[0]
+    response.close()
+    client.close()

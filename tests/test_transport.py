@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import signal
 import socket
@@ -232,6 +233,51 @@ def test_recording_passes_each_chunk_on_as_it_arrives(
     finally:
         gate.set()
     assert [first, *rest] == chunks
+
+
+# -- wire time ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_slow_client_records_the_server_gaps_not_its_own(
+    sse_server: SSEServer, cassette_path: Path, lib: ModuleType, asynchronous: bool
+) -> None:
+    chunks = [b"data: %d\n\n" % n for n in range(8)]
+    url = sse_server.add(Route("/slow-client", chunks, delays=0.05))
+    got: list[bytes] = []
+
+    def sync_run() -> None:
+        with recorder(lib, cassette_path) as client, client.stream("POST", url) as response:
+            for chunk in response.iter_raw():
+                got.append(chunk)
+                if len(got) == 1:
+                    time.sleep(1.0)  # the client pauses (a tool runs); the server does not
+            client._test_writer.close()
+
+    async def async_run() -> None:
+        async with recorder(lib, cassette_path, asynchronous=True) as client:
+            async with client.stream("POST", url) as response:
+                async for chunk in response.aiter_raw():
+                    got.append(chunk)
+                    if len(got) == 1:
+                        await asyncio.sleep(1.0)
+            client._test_writer.close()
+
+    asyncio.run(async_run()) if asynchronous else sync_run()
+    assert b"".join(got) == b"".join(chunks)
+    [inter] = Cassette.load(cassette_path)
+    assert inter.complete
+    sent = sse_server.sent_on("/slow-client")
+    sent_gaps = [(b.at_ns - a.at_ns) / 1e9 for a, b in itertools.pairwise(sent)]
+    offsets = [c.offset_ns for c in inter.chunks]
+    recorded_gaps = [(b - a) / 1e9 for a, b in itertools.pairwise(offsets)]
+    assert len(recorded_gaps) == len(sent_gaps)  # one write, one read: TCP_NODELAY, 50 ms apart
+    assert max(recorded_gaps) < 0.5, recorded_gaps  # not the client's 1 s pause
+    assert all(abs(r - s) < 0.1 for r, s in zip(recorded_gaps, sent_gaps, strict=True))
+    timing = inter.timing()
+    assert timing.duration < 1.0  # the stream ended on the wire long before the client read it
+    assert timing.client_end is not None
+    assert timing.client_end > 1.0
 
 
 # -- how streams end ----------------------------------------------------------------------------
