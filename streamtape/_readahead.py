@@ -14,7 +14,8 @@ API (sync and async twins)::
 ``chunks`` is the stack's body iterator (bytes, as read from the wire) and ``rec`` the
 :class:`~streamtape.cassette.InteractionWriter` whose response head is recorded. A reader (a daemon
 thread; for the async twin a task on the running event loop, started at construction) takes each
-chunk as it arrives, hands it to the client, then records it with the offset read on arrival.
+chunk as it arrives, records it with the offset read on arrival, then hands it to the client (so
+a chunk the client holds is always in the cassette).
 Iterating yields the chunks once, in order; an exception the body raised is raised again (the same
 object) after the chunks that came before it. At most ``limit`` bytes wait for the client; past
 that the reader stops reading (TCP then slows the server) and the end record says for how long
@@ -220,11 +221,10 @@ class SyncReadAhead:
         try:
             for chunk in self._chunks:
                 at = rec.now_ns()
+                rec.chunk(chunk, offset_ns=at)  # first: a chunk the client holds is recorded
                 with cond:
                     state.arrived(chunk)
                     cond.notify_all()
-                rec.chunk(chunk, offset_ns=at)  # after the hand-off: the client does not wait
-                with cond:
                     if state.buffered > state.limit:
                         self._hold()
                     if state.reader_must_stop(rec.now_ns()):
@@ -315,6 +315,8 @@ class SyncReadAhead:
                     cond.wait(remaining / 1e9)
         if handoff:
             self._close()
+        elif state.wire is not None:
+            self._thread.join()  # it is closing the source (the connection goes back now)
 
     def finish(self) -> None:
         """End the recording now with what is known; the reader lets go at its next chunk."""
@@ -351,10 +353,9 @@ class AsyncReadAhead:
         wire: _Wire | None = None
         try:
             async for chunk in self._chunks:
-                at = rec.now_ns()
+                rec.chunk(chunk, offset_ns=rec.now_ns())
                 state.arrived(chunk)
                 self._arrived.set()
-                rec.chunk(chunk, offset_ns=at)
                 if state.buffered > state.limit:
                     since = rec.now_ns()
                     while state.buffered > state.limit and not state.client_gone():
@@ -435,7 +436,7 @@ class AsyncReadAhead:
         state.stop(rec.now_ns(), "closed")
         self._taken.set()
         task = self._task
-        if not task.done():
+        if not task.done() and state.wire is None:  # else the reader is closing the source
             deadline = state.deadline_ns()
             if state.ended or deadline is None:
                 task.cancel()  # nothing more to record

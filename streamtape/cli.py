@@ -277,6 +277,14 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
         f"  timing     first byte {_ms(s.ttfb_ms)}, first text {_ms(s.first_text_ms)}, "
         f"duration {_ms(s.duration_ms)}"
     )
+    if s.client_chunks is not None:
+        if s.client_chunks < s.chunks:
+            where = f"stopped after chunk {s.client_chunks} of {s.chunks}"
+        else:
+            where = "took every chunk, finished"
+        click.echo(f"  client     {where} at {_ms(s.client_end_ms)} (wire times above)")
+    if s.backpressure_ms:
+        click.echo(f"  recorder   held back {_ms(s.backpressure_ms)} by a client that lagged")
     if s.usage:
         cost = s.usage.get("cost")
         click.echo(

@@ -122,6 +122,11 @@ class InteractionSummary:
     output_text: str = ""
     response_status: str | None = None
     response_error: str | None = None
+    client_chunks: int | None = None
+    """Chunks the recording client took, when it stopped or finished apart from the wire."""
+    client_end_ms: float | None = None
+    """When the recording client stopped or finished reading, when apart from the wire's end."""
+    backpressure_ms: float = 0.0
 
 
 def _model(body: bytes) -> str | None:
@@ -174,6 +179,9 @@ def summarize(inter: Interaction) -> InteractionSummary:
         output_text="".join(r.output_text for r in results),
         response_status=results[-1].outcome if results else None,
         response_error=_error_text(results),
+        client_chunks=end.client.chunks if end and end.client else None,
+        client_end_ms=end.client.offset_ns / 1e6 if end and end.client else None,
+        backpressure_ms=end.backpressure_ns / 1e6 if end else 0.0,
     )
 
 

@@ -25,11 +25,13 @@ from streamtape.cassette import (
     CassetteWriter,
     Chunk,
     ChunkRecord,
+    ClientStop,
     EndRecord,
     ErrorInfo,
     Header,
     RequestRecord,
     ResponseRecord,
+    StreamEnd,
 )
 from streamtape.decode import EventDecoder
 from streamtape.errors import CassetteError
@@ -804,6 +806,35 @@ def test_timing_facts_say_whether_a_response_really_streamed(tmp_path: Path) -> 
     assert timing.first_event == pytest.approx(0.25)
     assert timing.largest_gap == pytest.approx(1.0)
     assert timing.duration == pytest.approx(1.3)
+
+
+def test_the_end_record_keeps_where_the_client_stopped(tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with CassetteWriter(path, flush_interval=None) as writer:
+        rec = writer.begin("POST", "http://x/v1/responses", start_ns=0)
+        rec.response(200, [], offset_ns=1_000_000)
+        rec.chunk(b"data: 1\n\n", offset_ns=2_000_000)
+        rec.chunk(b"data: 2\n\n", offset_ns=3_000_000)
+        rec.end(
+            offset_ns=4_000_000,
+            client=ClientStop(chunks=1, bytes=9, offset_ns=2_500_000),
+            backpressure_ns=7_000,
+        )
+        plain = writer.begin("POST", "http://x/v1/responses", start_ns=0)
+        plain.end(offset_ns=1_000)
+    lines = Cassette.read_ndjson(path).splitlines()
+    assert lines[-3] == (
+        b'{"kind":"end","id":1,"dt":1000,"outcome":"complete",'
+        b'"client":{"chunks":1,"bytes":9,"at":2500},"backpressure_us":7}'
+    )
+    assert lines[-1] == b'{"kind":"end","id":2,"dt":1,"outcome":"complete"}'  # as before
+    first, second = Cassette.load(path)
+    assert first.end == StreamEnd(4_000_000, "complete", None, ClientStop(1, 9, 2_500_000), 7_000)
+    assert first.timing().client_chunks == 1
+    assert first.timing().client_end == pytest.approx(0.0025)
+    assert second.end == StreamEnd(1_000, "complete")
+    assert second.end.client is None
+    assert second.timing().client_end is None
 
 
 # -- format 2.0 files written before one frame spanned a writer session --------------------------

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from sse_server import FIXTURES, Route, SSEServer, sse_chunks
 
-from streamtape.cassette import Cassette, CassetteWriter
+from streamtape.cassette import Cassette, CassetteWriter, ClientStop
 from streamtape.cli import _color, cli
 from streamtape.decode import EventDecoder
 from streamtape.errors import CassetteError
@@ -206,6 +206,36 @@ def test_inspect_text_answer() -> None:
     assert "200" in out
     assert "response.output_text.delta 2" in out
     assert "20 in, 3 out, 23 total" in out
+
+
+@pytest.mark.parametrize(
+    ("client", "shown"),
+    [
+        (ClientStop(1, 7, 2_500_000), "client     stopped after chunk 1 of 3 at 2.5 ms"),
+        (ClientStop(3, 21, 900_000_000), "client     took every chunk, finished at 900.0 ms"),
+        (None, None),
+    ],
+)
+def test_inspect_shows_where_the_recording_client_stopped(
+    tmp_path: Path, client: ClientStop | None, shown: str | None
+) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    with CassetteWriter(path, flush_interval=None) as writer:
+        rec = writer.begin("POST", "https://api.example.com/v1/responses", [], b"{}")
+        rec.response(200, [("content-type", "text/event-stream")], offset_ns=1_000_000)
+        for n in range(3):
+            rec.chunk(b"data: %d\n\n" % n, offset_ns=(n + 2) * 1_000_000)
+        rec.end(offset_ns=5_000_000, client=client)
+    code, out, _ = run("inspect", str(path))
+    assert code == 0
+    assert "duration 5.0 ms" in out  # the wire's end
+    if shown is None:
+        assert "client " not in out
+    else:
+        assert shown in out
+    code, out, _ = run("inspect", "--json", str(path))
+    [entry] = json.loads(out)["interactions"]
+    assert entry["client_chunks"] == (None if client is None else client.chunks)
 
 
 def test_inspect_json_events_and_failed_stream() -> None:

@@ -167,9 +167,10 @@ def test_looking_at_interactions_while_recording_leaves_one_frame_per_session(
             with httpx.Client() as client, client.stream("POST", url, json={"n": n}) as response:
                 for chunk in response.iter_raw():
                     # the chunks so far are there to look at while the stream goes on, but for
-                    # one that waits for the next because a key could start at its end
+                    # one that waits for the next because a key could start at its end (and
+                    # with those that came off the wire ahead of the client, read ahead)
                     settled += len(body.feed(chunk))
-                    assert len(tape.interactions[-1].chunks) == settled
+                    assert len(tape.interactions[-1].chunks) >= settled
             assert len(tape.interactions) == n + 1
             assert tape.interactions[-1].complete
     data = path.read_bytes()

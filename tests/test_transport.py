@@ -280,6 +280,38 @@ def test_a_slow_client_records_the_server_gaps_not_its_own(
     assert timing.client_end > 1.0
 
 
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_read_stream_gives_its_connection_back_to_the_pool(
+    sse_server: SSEServer, cassette_path: Path, lib: ModuleType, asynchronous: bool
+) -> None:
+    url = sse_server.add(Route("/pool", [b"data: 1\n\n", b"data: 2\n\n"]))
+    writer = CassetteWriter(cassette_path)
+    # one connection, a short pool timeout: a stream that kept it would time the next one out
+    limits = lib.Limits(max_connections=1)
+    timeout = lib.Timeout(5.0, pool=1.0)
+
+    async def async_run() -> None:
+        transport = RecordingTransport(lib.AsyncHTTPTransport(limits=limits), writer)
+        async with lib.AsyncClient(transport=transport, timeout=timeout) as client:
+            for _ in range(5):
+                await read_async(client, url)
+            for _ in range(3):
+                await read_async(client, url, "aread")
+
+    if asynchronous:
+        asyncio.run(async_run())
+    else:
+        transport = RecordingTransport(lib.HTTPTransport(limits=limits), writer)
+        with lib.Client(transport=transport, timeout=timeout) as client:
+            for _ in range(5):
+                read_sync(client, url)
+            for _ in range(3):
+                client.post(url)
+    writer.close()
+    assert len(Cassette.load(cassette_path)) == 8
+    assert all(i.complete for i in Cassette.load(cassette_path))
+
+
 # -- how streams end ----------------------------------------------------------------------------
 
 SYNC_READERS = ["iter_raw", "iter_bytes", "iter_lines", "iter_text"]

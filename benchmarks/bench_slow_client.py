@@ -1,0 +1,311 @@
+"""Wire time while recording: a client that pauses does not change the recorded timing.
+
+A real server on 127.0.0.1 (tests/sse_server.py) streams SSE frames with known send gaps (seeded,
+5-60 ms; the server logs when it wrote each chunk on the same clock as the recorder). Clients of
+httpx and httpx2, sync and async, record through RecordingTransport and sleep 1 s after the
+first chunk. Measured against targets:
+- recorded gap vs the server's send gap, |difference| p99 < 2 ms;
+- recorded duration (first chunk to the end record) vs the server's (first write to last);
+- first-chunk lag added by recording (the client's first chunk after the server wrote it,
+  recording vs a plain client, A/B interleaved) < 1 ms.
+For reference it shows the largest gap in the client's own read times: what a recorder that
+stamps chunks when the client reads them (streamtape before the read-ahead) would have stored.
+
+    python benchmarks/bench_slow_client.py [--quick] [--runs 3] [--pairs 100] [--pause 1.0]
+                                           [--json report.json] [--write-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import httpx2
+
+from streamtape.cassette import Cassette, CassetteWriter
+from streamtape.transport import RecordingTransport
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_decode import machine, shown_args, write_section  # noqa: E402
+from bench_record_replay import (  # noqa: E402
+    Report,
+    Row,
+    load,
+    paused_gc,
+    percentile,
+    render_markdown,
+    render_table,
+)
+from sse_server import FIXTURES, Route, SSEServer, sse_chunks  # noqa: E402
+
+FIXTURE = FIXTURES / "pydantic-ai" / "test_openai_responses_stream.1.sse"
+REQUEST = {"model": "gpt-4.1", "input": "hi", "stream": True}
+LIBS: dict[str, ModuleType] = {"httpx": httpx, "httpx2": httpx2}
+
+
+def ms(ns: float) -> str:
+    return f"{ns / 1e6:.3f} ms"
+
+
+# ------------------------------------------------------------------------------- a pausing client
+
+
+def read_pausing(client: Any, url: str, pause: float) -> list[int]:
+    """Read the stream, sleeping ``pause`` s after the first chunk; when each chunk was read."""
+    read_at: list[int] = []
+    with client.stream("POST", url, json=REQUEST) as response:
+        for _ in response.iter_raw():
+            read_at.append(time.perf_counter_ns())
+            if len(read_at) == 1:
+                time.sleep(pause)
+    return read_at
+
+
+async def aread_pausing(client: Any, url: str, pause: float) -> list[int]:
+    read_at: list[int] = []
+    async with client.stream("POST", url, json=REQUEST) as response:
+        async for _ in response.aiter_raw():
+            read_at.append(time.perf_counter_ns())
+            if len(read_at) == 1:
+                await asyncio.sleep(pause)
+    return read_at
+
+
+def record_once(
+    server: SSEServer, path: Path, lib: ModuleType, asynchronous: bool, url: str, pause: float
+) -> tuple[list[int], list[int], list[int], int]:
+    """One recording: (server write times, recorded offsets, client read times, recorded end)."""
+    server.sent.clear()
+    writer = CassetteWriter(path)
+    if asynchronous:
+
+        async def run() -> list[int]:
+            transport = RecordingTransport(lib.AsyncHTTPTransport(), writer)
+            async with lib.AsyncClient(transport=transport) as client:
+                return await aread_pausing(client, url, pause)
+
+        read_at = asyncio.run(run())
+    else:
+        transport = RecordingTransport(lib.HTTPTransport(), writer)
+        with lib.Client(transport=transport) as client:
+            read_at = read_pausing(client, url, pause)
+    writer.close()
+    [inter] = Cassette.load(path)
+    if not inter.complete or inter.end is None:
+        raise SystemExit(f"the recording did not complete: {inter!r}")
+    sent = [s.at_ns for s in server.sent_on(url.removeprefix(server.url))]
+    offsets = [c.offset_ns for c in inter.chunks]
+    if len(offsets) != len(sent):
+        raise SystemExit(f"{len(sent)} chunks sent but {len(offsets)} recorded: chunks merged")
+    return sent, offsets, read_at, inter.end.offset_ns
+
+
+def gaps(times: list[int]) -> list[int]:
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+def slow_client(server: SSEServer, tmp: Path, runs: int, pause: float, seed: int) -> list[Row]:
+    """Per stack: recorded gaps and duration against the server's, with a pausing client."""
+    rng = random.Random(seed)
+    chunks = sse_chunks(FIXTURE)
+    delays = [0.0] + [rng.uniform(0.005, 0.060) for _ in chunks[1:]]
+    url = server.add(Route("/v1/responses/slow", chunks, delays=delays))
+    rows: list[Row] = []
+    for (name, lib), asynchronous in itertools.product(LIBS.items(), (False, True)):
+        label = f"{name} {'async' if asynchronous else 'sync'}"
+        errors: list[int] = []
+        durations: list[int] = []
+        client_gaps: list[int] = []
+        recorded_max: list[int] = []
+        warm = tmp / f"warm-{name}-{asynchronous}.ndjson.zst"
+        record_once(server, warm, lib, asynchronous, url, 0.0)  # first-use costs, not counted
+        for run in range(runs):
+            path = tmp / f"slow-{name}-{asynchronous}-{run}.ndjson.zst"
+            sent, offsets, read_at, end = record_once(server, path, lib, asynchronous, url, pause)
+            errors += [abs(r - s) for r, s in zip(gaps(offsets), gaps(sent), strict=True)]
+            durations.append(abs((end - offsets[0]) - (sent[-1] - sent[0])))
+            client_gaps.append(max(gaps(read_at)))
+            recorded_max.append(max(gaps(offsets)))
+        p99 = percentile(errors, 99)
+        worst_duration = max(durations)
+        detail = (
+            f"{runs} runs x {len(chunks) - 1} gaps of 5-60 ms; p50 {ms(statistics.median(errors))}"
+            f", max {ms(max(errors))}"
+        )
+        rows += [
+            Row(f"{label}: |recorded gap - sent gap|, p99", ms(p99), "< 2 ms", p99 < 2e6, detail),
+            Row(
+                f"{label}: |recorded duration - server's|, worst run",
+                ms(worst_duration),
+                "< 2 ms",
+                worst_duration < 2e6,
+                "first chunk to the end record, vs first write to last write",
+            ),
+            Row(
+                f"{label}: largest recorded gap",
+                ms(max(recorded_max)),
+                "",
+                None,
+                f"largest gap in the client's own read times: {ms(min(client_gaps))} (the "
+                f"{pause:g} s pause; what stamping on read would have recorded)",
+            ),
+        ]
+    return rows
+
+
+# -------------------------------------------------------------------------- first-chunk lag added
+
+
+def first_chunk_lag(server: SSEServer, client: Any, url: str) -> int:
+    """Nanoseconds from the server's write of the first chunk to the client holding it."""
+    server.sent.clear()
+    with client.stream("POST", url, json=REQUEST) as response:
+        stream = response.iter_raw()
+        next(stream)
+        got = time.perf_counter_ns()
+        for _ in stream:
+            pass
+    return got - server.sent_on(url.removeprefix(server.url))[0].at_ns
+
+
+async def afirst_chunk_lag(server: SSEServer, client: Any, url: str) -> int:
+    server.sent.clear()
+    async with client.stream("POST", url, json=REQUEST) as response:
+        stream = response.aiter_raw()
+        await anext(stream)
+        got = time.perf_counter_ns()
+        async for _ in stream:
+            pass
+    return got - server.sent_on(url.removeprefix(server.url))[0].at_ns
+
+
+def lag_rows(label: str, plain: list[int], recording: list[int]) -> list[Row]:
+    added = [b - a for a, b in zip(plain, recording, strict=True)]
+    p50 = statistics.median(added)
+    detail = (
+        f"{len(added)} A/B pairs (median of the pairwise differences); plain median "
+        f"{ms(statistics.median(plain))}, recording median {ms(statistics.median(recording))}"
+    )
+    return [Row(f"{label}: first-chunk lag added by recording, median", ms(p50), "< 1 ms",
+                p50 < 1e6, detail)]  # fmt: skip
+
+
+def first_chunk(server: SSEServer, tmp: Path, pairs: int, warmup: int = 5) -> list[Row]:
+    """A/B pairs (order alternating): a plain client, and one recording through the read-ahead."""
+    chunks = sse_chunks(FIXTURE)
+    url = server.add(Route("/v1/responses/first", chunks, head_delay=0.002, delays=0.001))
+    rows: list[Row] = []
+    with CassetteWriter(tmp / "first.ndjson.zst") as writer:
+        plain_s: list[int] = []
+        rec_s: list[int] = []
+        with (
+            httpx.Client() as plain,
+            httpx.Client(transport=RecordingTransport(httpx.HTTPTransport(), writer)) as rec,
+        ):
+            for i in range(warmup + pairs):
+                order: list[tuple[Any, list[int]]] = [(plain, plain_s), (rec, rec_s)]
+                for client, into in order if i % 2 else order[::-1]:
+                    with paused_gc():
+                        lag = first_chunk_lag(server, client, url)
+                    if i >= warmup:
+                        into.append(lag)
+        rows += lag_rows("httpx sync", plain_s, rec_s)
+
+        async def arun() -> tuple[list[int], list[int]]:
+            plain_a: list[int] = []
+            rec_a: list[int] = []
+            transport = RecordingTransport(httpx.AsyncHTTPTransport(), writer)
+            async with httpx.AsyncClient() as plain, httpx.AsyncClient(transport=transport) as rec:
+                for i in range(warmup + pairs):
+                    order: list[tuple[Any, list[int]]] = [(plain, plain_a), (rec, rec_a)]
+                    for client, into in order if i % 2 else order[::-1]:
+                        with paused_gc():
+                            lag = await afirst_chunk_lag(server, client, url)
+                        if i >= warmup:
+                            into.append(lag)
+            return plain_a, rec_a
+
+        rows += lag_rows("httpx async", *asyncio.run(arun()))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def docs_section(report: Report, command: str, pause: float) -> str:
+    return "\n".join(
+        [
+            "## Wire time with a slow client (`benchmarks/bench_slow_client.py`)",
+            "",
+            f"Command: `{command}`  ",
+            f"Machine: {machine()}, {report.load} at the start  ",
+            f"Versions: httpx {httpx.__version__}, httpx2 {httpx2.__version__}",
+            "",
+            render_markdown(report.rows),
+            "",
+            f"The server (`tests/sse_server.py`, one write per chunk, TCP_NODELAY) sends the "
+            f"frames of a real stream with seeded send gaps of 5-60 ms and logs each write on "
+            f"`time.perf_counter_ns`, the recorder's clock. Each client sleeps {pause:g} s after "
+            "the first chunk. The recorder reads ahead of the client (a thread for sync "
+            "clients, a task for async ones), so the cassette keeps the server's gaps; the "
+            "client's pause is kept apart, as where the client finished (`Timing.client_end`). "
+            "The first-chunk rows time the server's write of the first chunk to the client "
+            "holding it, so they measure the hand-off from the reader to the client alone.",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one run per stack, 20 pairs")
+    parser.add_argument("--runs", type=int, help="recordings per stack (3; quick 1)")
+    parser.add_argument("--pairs", type=int, help="first-chunk A/B pairs (100; quick 20)")
+    parser.add_argument("--pause", type=float, default=1.0, help="client pause in s (1.0)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    parser.add_argument("--write-docs", action="store_true", help=f"update {DOCS.name}")
+    args = parser.parse_args(argv)
+    runs = args.runs or (1 if args.quick else 3)
+    pairs = args.pairs or (20 if args.quick else 100)
+
+    report = Report()
+    report.load = load()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as name, SSEServer() as server:
+        tmp = Path(name)
+        print("slow client ...", file=sys.stderr)
+        report.rows += slow_client(server, tmp, runs, args.pause, args.seed)
+        print("first-chunk lag ...", file=sys.stderr)
+        report.rows += first_chunk(server, tmp, pairs)
+    report.seconds = time.perf_counter() - started
+
+    command = "python benchmarks/bench_slow_client.py " + " ".join(
+        shown_args(sys.argv[1:] if argv is None else argv)
+    )
+    print(f"{machine()}; {report.load} at the start; {report.seconds:.0f} s")
+    print(render_table(report.rows))
+    print(f"\ncommand: {command.strip()}")
+    if args.json:
+        args.json.write_text(json.dumps(asdict(report), indent=2))
+    if args.write_docs:
+        write_section(DOCS, "bench_slow_client", docs_section(report, command.strip(), args.pause))
+    return 1 if any(r.met is False for r in report.rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
