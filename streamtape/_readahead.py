@@ -279,8 +279,9 @@ class SyncReadAhead:
                         cond.notify_all()
                 yield chunk
             wire = state.wire
-            if wire is None:  # the recording ended from outside: read on without it
-                yield from self._chunks
+            if wire is None:
+                if state.handoff:  # the recording ended from outside: read on without it
+                    yield from self._chunks
                 return
             with cond:
                 state.client_end_at = rec.now_ns()

@@ -772,3 +772,43 @@ def test_a_wrapped_miss_or_refusal_gets_a_note_saying_what_lies_beneath(
             "E *To allow this host: pytest --tape-allow-host=example.invalid *",
         ]
     )
+
+
+# -- draining early-closed streams --------------------------------------------------------------
+
+EARLY_CLOSE_TESTS = """
+import os
+
+import httpx
+import pytest
+
+
+@pytest.mark.streamtape(drain_timeout=float(os.environ["DRAIN"]))
+def test_reads_one_chunk(tape):
+    with httpx.Client() as client:
+        with client.stream("POST", os.environ["STREAMTAPE_TEST_URL"], json={}) as response:
+            next(response.iter_raw())
+    assert tape.drain_timeout == float(os.environ["DRAIN"])
+"""
+
+
+@pytest.mark.parametrize(("drain", "outcome"), [("5", "complete"), ("0", "closed")])
+def test_the_marker_sets_drain_timeout(
+    pytester: pytest.Pytester,
+    url: str,
+    sse_server: SSEServer,
+    monkeypatch: pytest.MonkeyPatch,
+    drain: str,
+    outcome: str,
+) -> None:
+    monkeypatch.setenv("DRAIN", drain)
+    sse_server.add(Route(PATH, sse_chunks(FIXTURE), delays=0.01))  # still streaming at the close
+    pytester.makepyfile(test_early=EARLY_CLOSE_TESTS)
+    run(pytester, "--tape-mode=once").assert_outcomes(passed=1)
+    [inter] = Cassette.load(cassette_of(pytester, "test_reads_one_chunk", "test_early"))
+    assert inter.end is not None
+    assert inter.end.outcome == outcome
+    assert inter.end.client is not None
+    assert inter.end.client.chunks == 1
+    if outcome == "complete":  # drained: the server's whole answer
+        assert inter.wire_body == FIXTURE.read_bytes()
