@@ -1,7 +1,8 @@
 """Wire time while recording: a client that pauses does not change the recorded timing.
 
-A real server on 127.0.0.1 (tests/sse_server.py) streams SSE frames with known send gaps (seeded,
-5-60 ms; the server logs when it wrote each chunk on the same clock as the recorder). Clients of
+A real server on 127.0.0.1 (tests/sse_server.py, in a process of its own) streams SSE frames with
+known send gaps (seeded, 5-60 ms; the server logs when it wrote each chunk on the same clock as
+the recorder). Clients of
 httpx and httpx2, sync and async, record through RecordingTransport and sleep 1 s after the
 first chunk. Measured against targets:
 - recorded gap vs the server's send gap, |difference| p99 < 2 ms;
@@ -19,14 +20,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import json
+import multiprocessing
 import random
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import asdict
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -51,7 +55,7 @@ from bench_record_replay import (  # noqa: E402
     render_markdown,
     render_table,
 )
-from sse_server import FIXTURES, Route, SSEServer, sse_chunks  # noqa: E402
+from sse_server import FIXTURES, Route, SentChunk, SSEServer, sse_chunks  # noqa: E402
 
 FIXTURE = FIXTURES / "pydantic-ai" / "test_openai_responses_stream.1.sse"
 REQUEST = {"model": "gpt-4.1", "input": "hi", "stream": True}
@@ -60,6 +64,57 @@ LIBS: dict[str, ModuleType] = {"httpx": httpx, "httpx2": httpx2}
 
 def ms(ns: float) -> str:
     return f"{ns / 1e6:.3f} ms"
+
+
+# ---------------------------------------------------------- the server, in a process of its own
+
+
+def _serve(conn: Connection) -> None:
+    """The child: run an SSEServer and answer the parent's calls until told to stop."""
+    with SSEServer() as server:
+        conn.send(server.url)
+        while True:
+            call, arg = conn.recv()
+            if call == "stop":
+                return
+            if call == "add":
+                conn.send(server.add(arg))
+            elif call == "clear":
+                server.sent.clear()
+                conn.send(None)
+            elif call == "sent_on":
+                conn.send(server.sent_on(arg))
+
+
+class Server:
+    """tests/sse_server.py's server in another process, so it does not share the recorder's GIL
+    (as a real server would not); it logs its writes on ``time.perf_counter_ns``, which is
+    CLOCK_MONOTONIC and so the same clock in both processes."""
+
+    def __enter__(self) -> Server:
+        self._conn, child = multiprocessing.Pipe()
+        self._process = multiprocessing.Process(target=_serve, args=(child,), daemon=True)
+        self._process.start()
+        self.url: str = self._conn.recv()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._conn.send(("stop", None))
+        self._process.join(10)
+
+    def add(self, route: Route) -> str:
+        self._conn.send(("add", route))
+        url: str = self._conn.recv()
+        return url
+
+    def clear_sent(self) -> None:
+        self._conn.send(("clear", None))
+        self._conn.recv()
+
+    def sent_on(self, path: str) -> list[SentChunk]:
+        self._conn.send(("sent_on", path))
+        sent: list[SentChunk] = self._conn.recv()
+        return sent
 
 
 # ------------------------------------------------------------------------------- a pausing client
@@ -87,10 +142,10 @@ async def aread_pausing(client: Any, url: str, pause: float) -> list[int]:
 
 
 def record_once(
-    server: SSEServer, path: Path, lib: ModuleType, asynchronous: bool, url: str, pause: float
+    server: Server, path: Path, lib: ModuleType, asynchronous: bool, url: str, pause: float
 ) -> tuple[list[int], list[int], list[int], int]:
     """One recording: (server write times, recorded offsets, client read times, recorded end)."""
-    server.sent.clear()
+    server.clear_sent()
     writer = CassetteWriter(path)
     if asynchronous:
 
@@ -119,8 +174,26 @@ def gaps(times: list[int]) -> list[int]:
     return [b - a for a, b in itertools.pairwise(times)]
 
 
-def slow_client(server: SSEServer, tmp: Path, runs: int, pause: float, seed: int) -> list[Row]:
-    """Per stack: recorded gaps and duration against the server's, with a pausing client."""
+def plain_once(server: Server, lib: ModuleType, asynchronous: bool, url: str) -> list[int]:
+    """Control: a plain client of the same stack that keeps up; |read gap - sent gap| each."""
+    server.clear_sent()
+    if asynchronous:
+
+        async def run() -> list[int]:
+            async with lib.AsyncClient() as client:
+                return await aread_pausing(client, url, 0.0)
+
+        read_at = asyncio.run(run())
+    else:
+        with lib.Client() as client:
+            read_at = read_pausing(client, url, 0.0)
+    sent = [c.at_ns for c in server.sent_on(url.removeprefix(server.url))]
+    return [abs(r - s) for r, s in zip(gaps(read_at), gaps(sent), strict=True)]
+
+
+def slow_client(server: Server, tmp: Path, runs: int, pause: float, seed: int) -> list[Row]:
+    """Per stack: recorded gaps and duration against the server's, with a pausing client, and
+    a plain client that keeps up (no recorder) run in turn with it, as the machine's noise."""
     rng = random.Random(seed)
     chunks = sse_chunks(FIXTURE)
     delays = [0.0] + [rng.uniform(0.005, 0.060) for _ in chunks[1:]]
@@ -129,12 +202,15 @@ def slow_client(server: SSEServer, tmp: Path, runs: int, pause: float, seed: int
     for (name, lib), asynchronous in itertools.product(LIBS.items(), (False, True)):
         label = f"{name} {'async' if asynchronous else 'sync'}"
         errors: list[int] = []
+        control: list[int] = []
         durations: list[int] = []
         client_gaps: list[int] = []
         recorded_max: list[int] = []
         warm = tmp / f"warm-{name}-{asynchronous}.ndjson.zst"
         record_once(server, warm, lib, asynchronous, url, 0.0)  # first-use costs, not counted
+        plain_once(server, lib, asynchronous, url)
         for run in range(runs):
+            control += plain_once(server, lib, asynchronous, url)
             path = tmp / f"slow-{name}-{asynchronous}-{run}.ndjson.zst"
             sent, offsets, read_at, end = record_once(server, path, lib, asynchronous, url, pause)
             errors += [abs(r - s) for r, s in zip(gaps(offsets), gaps(sent), strict=True)]
@@ -150,11 +226,20 @@ def slow_client(server: SSEServer, tmp: Path, runs: int, pause: float, seed: int
         rows += [
             Row(f"{label}: |recorded gap - sent gap|, p99", ms(p99), "< 2 ms", p99 < 2e6, detail),
             Row(
+                f"{label}: control, plain client keeping up, |read gap - sent gap|, p99",
+                ms(percentile(control, 99)),
+                "",
+                None,
+                f"no recorder, no pause, run in turn with the recordings; p50 "
+                f"{ms(statistics.median(control))}, max {ms(max(control))}",
+            ),
+            Row(
                 f"{label}: |recorded duration - server's|, worst run",
                 ms(worst_duration),
                 "< 2 ms",
                 worst_duration < 2e6,
-                "first chunk to the end record, vs first write to last write",
+                "first chunk to the end record, vs first write to last write; runs: "
+                + ", ".join(ms(d) for d in durations),
             ),
             Row(
                 f"{label}: largest recorded gap",
@@ -171,9 +256,9 @@ def slow_client(server: SSEServer, tmp: Path, runs: int, pause: float, seed: int
 # -------------------------------------------------------------------------- first-chunk lag added
 
 
-def first_chunk_lag(server: SSEServer, client: Any, url: str) -> int:
+def first_chunk_lag(server: Server, client: Any, url: str) -> int:
     """Nanoseconds from the server's write of the first chunk to the client holding it."""
-    server.sent.clear()
+    server.clear_sent()
     with client.stream("POST", url, json=REQUEST) as response:
         stream = response.iter_raw()
         next(stream)
@@ -183,8 +268,8 @@ def first_chunk_lag(server: SSEServer, client: Any, url: str) -> int:
     return got - server.sent_on(url.removeprefix(server.url))[0].at_ns
 
 
-async def afirst_chunk_lag(server: SSEServer, client: Any, url: str) -> int:
-    server.sent.clear()
+async def afirst_chunk_lag(server: Server, client: Any, url: str) -> int:
+    server.clear_sent()
     async with client.stream("POST", url, json=REQUEST) as response:
         stream = response.aiter_raw()
         await anext(stream)
@@ -205,7 +290,7 @@ def lag_rows(label: str, plain: list[int], recording: list[int]) -> list[Row]:
                 p50 < 1e6, detail)]  # fmt: skip
 
 
-def first_chunk(server: SSEServer, tmp: Path, pairs: int, warmup: int = 5) -> list[Row]:
+def first_chunk(server: Server, tmp: Path, pairs: int, warmup: int = 5) -> list[Row]:
     """A/B pairs (order alternating): a plain client, and one recording through the read-ahead."""
     chunks = sse_chunks(FIXTURE)
     url = server.add(Route("/v1/responses/first", chunks, head_delay=0.002, delays=0.001))
@@ -258,7 +343,8 @@ def docs_section(report: Report, command: str, pause: float) -> str:
             "",
             render_markdown(report.rows),
             "",
-            f"The server (`tests/sse_server.py`, one write per chunk, TCP_NODELAY) sends the "
+            f"The server (`tests/sse_server.py` in a process of its own, one write per chunk, "
+            "TCP_NODELAY) sends the "
             f"frames of a real stream with seeded send gaps of 5-60 ms and logs each write on "
             f"`time.perf_counter_ns`, the recorder's clock. Each client sleeps {pause:g} s after "
             "the first chunk. The recorder reads ahead of the client (a thread for sync "
@@ -283,10 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or (1 if args.quick else 3)
     pairs = args.pairs or (20 if args.quick else 100)
 
+    gc.collect()
+    gc.freeze()  # the imports' objects: later collections do not walk them mid-stream
     report = Report()
     report.load = load()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as name, SSEServer() as server:
+    with tempfile.TemporaryDirectory() as name, Server() as server:
         tmp = Path(name)
         print("slow client ...", file=sys.stderr)
         report.rows += slow_client(server, tmp, runs, args.pause, args.seed)
