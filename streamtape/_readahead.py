@@ -31,6 +31,9 @@ client is never drained: it records ``interrupted``. The end record's time is wh
 ended on the wire; where the client stopped (chunks, bytes, time) goes into it when that differs
 (see ``docs/cassette-format.md``).
 
+Under an event loop other than asyncio (trio), the async twin has no task to read ahead with: it
+reads as the client asks, stamps each chunk then, and records an early close as ``closed``.
+
 ``close_source`` / ``aclose_source`` closes the stack's stream. The reader calls it when it stops
 (never while another read is under way); when the recording was ended from outside first (the
 writer closed, or :meth:`finish`) while the client still reads, the reader leaves the source to the
@@ -344,8 +347,15 @@ class AsyncReadAhead:
         self._source_closed = False
         self._arrived = asyncio.Event()  # set when the client has something to take
         self._taken = asyncio.Event()  # set when the client took a chunk or left
-        self._loop = asyncio.get_running_loop()
-        self._task = self._loop.create_task(self._read(), name="streamtape-read-ahead")
+        self._loop: asyncio.AbstractEventLoop | None
+        self._task: asyncio.Task[None] | None = None
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:  # another event loop (trio): chunks are read and stamped inline
+            self._loop = None
+            self._state.drain_ns = 0
+        else:
+            self._task = self._loop.create_task(self._read(), name="streamtape-read-ahead")
 
     # -- the reader task --
 
@@ -398,6 +408,10 @@ class AsyncReadAhead:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         state, rec = self._state, self._state.rec
         try:
+            if self._task is None:
+                async for chunk in self._inline():
+                    yield chunk
+                return
             while True:
                 while not state.queue and not state.reader_done:
                     self._arrived.clear()
@@ -428,10 +442,31 @@ class AsyncReadAhead:
                 self._taken.set()
             raise
 
+    async def _inline(self) -> AsyncIterator[bytes]:
+        """Without an asyncio loop to run a reader task in: read as the client asks, stamp
+        each chunk then (the client's time), no draining; recorded as before the read-ahead."""
+        state, rec = self._state, self._state.rec
+        try:
+            async for chunk in self._chunks:
+                rec.chunk(chunk, offset_ns=rec.now_ns())
+                state.taken_chunks += 1
+                state.taken_bytes += len(chunk)
+                yield chunk
+        except Exception as exc:
+            state.wire = _Wire("error", exc, rec.now_ns())
+            raise
+        else:
+            state.wire = _Wire("complete", None, rec.now_ns())
+        finally:
+            if state.wire is not None:
+                state.client_end_at = state.wire.at_ns
+                state.settle()
+
     async def aclose(self) -> None:
         """The client is done with the stream: drain it (up to ``drain_timeout``), then return."""
         state, rec = self._state, self._state.rec
-        if state.handoff:
+        if state.handoff or self._task is None:
+            state.stop(rec.now_ns(), "closed")
             await self._aclose()
             return
         state.stop(rec.now_ns(), "closed")
@@ -456,6 +491,6 @@ class AsyncReadAhead:
     def finish(self) -> None:
         """End the recording now with what is known; the reader lets go at its next chunk."""
         self._state.settle(now=self._state.rec.now_ns())
-        if not self._task.done():
+        if self._loop is not None and self._task is not None and not self._task.done():
             with contextlib.suppress(RuntimeError):  # a closed loop took the task with it
                 self._loop.call_soon_threadsafe(self._taken.set)

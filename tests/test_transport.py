@@ -21,6 +21,7 @@ import httpx
 import httpx2
 import msgspec
 import pytest
+import trio
 from sse_server import FIXTURES, SSE_FIXTURES, Route, SSEServer, json_route, sse_chunks
 
 from streamtape.cassette import Cassette, CassetteWriter, ErrorInfo
@@ -310,6 +311,29 @@ def test_a_read_stream_gives_its_connection_back_to_the_pool(
     writer.close()
     assert len(Cassette.load(cassette_path)) == 8
     assert all(i.complete for i in Cassette.load(cassette_path))
+
+
+def test_recording_under_trio_reads_inline(sse_server: SSEServer, cassette_path: Path) -> None:
+    chunks = [b"data: %d\n\n" % n for n in range(6)]
+    url = sse_server.add(Route("/trio", chunks, delays=0.005))
+
+    async def main() -> list[bytes]:
+        async with recorder(httpx, cassette_path, asynchronous=True) as client:
+            whole = await read_async(client, url)
+            async with client.stream("POST", url):
+                pass  # closed unread (a break would leave httpx's generators to trio's GC)
+            client._test_writer.close()
+        return whole
+
+    with pytest.raises(RuntimeError):  # no asyncio loop here: the inline path is the one taken
+        asyncio.get_running_loop()
+    whole = trio.run(main)
+    assert b"".join(whole) == b"".join(chunks)
+    complete, closed = Cassette.load(cassette_path)
+    assert complete.complete
+    assert [c.data for c in complete.chunks] == whole
+    assert closed.end is not None
+    assert closed.end.outcome == "closed"  # no task to drain with: as before the read-ahead
 
 
 # -- how streams end ----------------------------------------------------------------------------
