@@ -674,9 +674,9 @@ def openai_events(base: str, asynchronous: bool) -> list[str]:
     seen: list[str] = []
 
     def sync_run() -> None:
-        client = openai.OpenAI(base_url=base + "/v1", api_key="sk-test", max_retries=0)
-        for event in client.responses.create(model="gpt-4o", input="Hello", stream=True):
-            seen.append(event.type)
+        with openai.OpenAI(base_url=base + "/v1", api_key="sk-test", max_retries=0) as client:
+            for event in client.responses.create(model="gpt-4o", input="Hello", stream=True):
+                seen.append(event.type)
 
     async def async_run() -> None:
         async with openai.AsyncOpenAI(
