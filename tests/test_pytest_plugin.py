@@ -7,6 +7,7 @@ import argparse
 import hashlib
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -802,9 +803,14 @@ def test_the_marker_sets_drain_timeout(
     outcome: str,
 ) -> None:
     monkeypatch.setenv("DRAIN", drain)
-    sse_server.add(Route(PATH, sse_chunks(FIXTURE), delays=0.01))  # still streaming at the close
+    gate = threading.Event()
+    gates = {3: gate} if outcome == "closed" else {}  # still streaming at the close
+    sse_server.add(Route(PATH, sse_chunks(FIXTURE), delays=0.01, gates=gates))
     pytester.makepyfile(test_early=EARLY_CLOSE_TESTS)
-    run(pytester, "--tape-mode=once").assert_outcomes(passed=1)
+    try:
+        run(pytester, "--tape-mode=once").assert_outcomes(passed=1)
+    finally:
+        gate.set()
     [inter] = Cassette.load(cassette_of(pytester, "test_reads_one_chunk", "test_early"))
     assert inter.end is not None
     assert inter.end.outcome == outcome

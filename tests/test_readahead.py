@@ -358,7 +358,7 @@ def test_async_error_reaches_the_client_after_the_chunks_before_it(path: Path) -
 
 @pytest.mark.parametrize("drain", [5.0, 0.0], ids=["drain", "no-drain"])
 def test_async_early_close(path: Path, drain: float) -> None:
-    wire = Wire(gap=0.02)
+    wire = Wire(gap=0.02, hold_at=None if drain else 3)  # no drain: still open at the close
 
     async def run() -> None:
         with CassetteWriter(path) as writer:
@@ -370,7 +370,10 @@ def test_async_early_close(path: Path, drain: float) -> None:
             await ahead.aclose()
             assert wire.closed.is_set()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        wire.release.set()
     inter = recorded(path)
     assert inter.end is not None
     assert inter.end.client is not None

@@ -418,7 +418,9 @@ def test_early_close_async(
     sse_server: SSEServer, cassette_path: Path, how: str, drain: bool
 ) -> None:
     chunks = [b"data: %d\n\n" % i for i in range(10)]
-    url = sse_server.add(Route("/e", chunks, delays=0.001))
+    gate = threading.Event()
+    gates = {} if drain else {5: gate}  # without a drain, the stream is still open at the close
+    url = sse_server.add(Route("/e", chunks, delays=0.001, gates=gates))
 
     async def consume(client: Any) -> list[Any]:
         got = []
@@ -450,7 +452,10 @@ def test_early_close_async(
         async with player(httpx, cassette_path, asynchronous=True) as client:
             assert await consume(client) == live
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        gate.set()
 
 
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
