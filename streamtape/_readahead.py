@@ -50,7 +50,14 @@ import contextlib
 import contextvars
 import threading
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+)
 from typing import Literal, NamedTuple
 
 from streamtape.cassette import ClientStop, InteractionWriter, Outcome
@@ -268,7 +275,7 @@ class SyncReadAhead:
 
     # -- the client --
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Generator[bytes, None, None]:
         state, cond, rec = self._state, self._cond, self._state.rec
         try:
             while True:

@@ -192,7 +192,7 @@ def test_an_early_close_drains_the_rest_and_records_where_the_client_stopped(pat
     wire = Wire(gap=0.02)
     with CassetteWriter(path) as writer:
         ahead = SyncReadAhead(wire, begin(writer), close_source=wire.close)
-        stream = iter(ahead)
+        stream = ahead.__iter__()  # the generator itself, to close it
         taken = [next(stream), next(stream)]
         stream.close()  # leaving the iteration counts as closing
         assert wire.closed.is_set()  # close waited for the drain, which closed the source
