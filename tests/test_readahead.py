@@ -189,7 +189,9 @@ def test_the_limit_must_be_positive_and_the_drain_not_negative(path: Path) -> No
 
 
 def test_an_early_close_drains_the_rest_and_records_where_the_client_stopped(path: Path) -> None:
-    wire = Wire(gap=0.02)
+    wire = Wire(gap=0.02, hold_at=3)  # the rest comes 0.3 s later: the client has left by then
+    opener = threading.Timer(0.3, wire.release.set)
+    opener.start()
     with CassetteWriter(path) as writer:
         ahead = SyncReadAhead(wire, begin(writer), close_source=wire.close)
         stream = ahead.__iter__()  # the generator itself, to close it

@@ -763,7 +763,8 @@ def test_drain_timeout_goes_with_the_decorator_and_is_checked(path: Path) -> Non
     def decorated() -> None:
         seen.append(1.5)
 
-    decorated()
+    with pytest.warns(StreamtapeWarning, match="recorded nothing"):
+        decorated()
     assert seen == [1.5]
     assert Tape(path, drain_timeout=1.5)._settings()["drain_timeout"] == 1.5
 

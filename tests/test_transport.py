@@ -347,7 +347,8 @@ def test_early_close_keeps_the_whole_stream_and_replays_to_the_same_point(
     sse_server: SSEServer, cassette_path: Path, how: str
 ) -> None:
     chunks = [b"data: %d\n\n" % i for i in range(10)]
-    url = sse_server.add(Route("/e", chunks, delays=0.001))
+    gate = threading.Event()  # the rest comes 0.3 s later: the client has closed by then
+    url = sse_server.add(Route("/e", chunks, delays=0.001, gates={5: gate}))
 
     def consume(client: Any) -> list[Any]:
         got = []
@@ -358,9 +359,15 @@ def test_early_close_keeps_the_whole_stream_and_replays_to_the_same_point(
                     break
         return got
 
-    with recorder(httpx, cassette_path) as client:
-        live = consume(client)
-        client._test_writer.close()
+    opener = threading.Timer(0.3, gate.set)
+    opener.start()
+    try:
+        with recorder(httpx, cassette_path) as client:
+            live = consume(client)
+            client._test_writer.close()
+    finally:
+        opener.cancel()
+        gate.set()
     [inter] = Cassette.load(cassette_path)
     assert inter.end is not None
     assert inter.end.outcome == "complete"  # the recorder read on after the client closed
