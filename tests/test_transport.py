@@ -274,7 +274,8 @@ def test_a_slow_client_records_the_server_gaps_not_its_own(
     recorded_gaps = [(b - a) / 1e9 for a, b in itertools.pairwise(offsets)]
     assert len(recorded_gaps) == len(sent_gaps)  # one write, one read: TCP_NODELAY, 50 ms apart
     assert max(recorded_gaps) < 0.5, recorded_gaps  # not the client's 1 s pause
-    assert all(abs(r - s) < 0.1 for r, s in zip(recorded_gaps, sent_gaps, strict=True))
+    # each gap is the server's (50 ms), give or take a loaded machine's stalls; never the 1 s
+    assert all(abs(r - s) < 0.3 for r, s in zip(recorded_gaps, sent_gaps, strict=True))
     timing = inter.timing()
     assert timing.duration < 1.0  # the stream ended on the wire long before the client read it
     assert timing.client_end is not None
