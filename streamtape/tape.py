@@ -36,6 +36,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 
 import httpx
 
+from streamtape._stacks import Route, StackPatch, WireRequest
 from streamtape._vocabulary import RECORD_MODES, RecordMode
 from streamtape.accumulate import StreamResult
 from streamtape.cassette import (
@@ -91,15 +92,15 @@ def _stats(used: Sequence[Interaction], unplayed: int, recorded: int) -> TapeSta
 # -- patching -----------------------------------------------------------------------------------
 
 
-class _Patcher:
-    """Installs the patched transport methods while at least one block is active."""
+class _HttpxStack:
+    """The patch of httpx (and httpx2 when installed): their transports' request methods."""
 
+    name = "httpx"
     _SYNC = ("HTTPTransport", "handle_request")
     _ASYNC = ("AsyncHTTPTransport", "handle_async_request")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: list[Tape] = []  # active blocks, oldest first
         self._originals: dict[tuple[str, str], Any] = {}  # (module, class) -> original function
 
     @staticmethod
@@ -110,27 +111,23 @@ class _Patcher:
             libs.append(importlib.import_module("httpx2"))
         return libs
 
-    def acquire(self, tape: Tape) -> None:
+    def install(self, resolve: Callable[[Any], Tape | None]) -> None:
         with self._lock:
-            self._open.append(tape)
-            if len(self._open) == 1:
-                for lib in self.libraries():
-                    self._patch(lib)
+            for lib in self.libraries():
+                self._patch(lib, resolve)
 
-    def release(self, tape: Tape) -> None:
+    def uninstall(self) -> None:
         with self._lock:
-            self._open.remove(tape)
-            if not self._open:
-                for (module, cls_name), original in self._originals.items():
-                    cls = getattr(importlib.import_module(module), cls_name)
-                    setattr(cls, self._method(cls_name), original)
-                self._originals.clear()
+            for (module, cls_name), original in self._originals.items():
+                cls = getattr(importlib.import_module(module), cls_name)
+                setattr(cls, self._method(cls_name), original)
+            self._originals.clear()
 
     @classmethod
     def _method(cls, cls_name: str) -> str:
         return cls._SYNC[1] if cls_name == cls._SYNC[0] else cls._ASYNC[1]
 
-    def _patch(self, lib: ModuleType) -> None:
+    def _patch(self, lib: ModuleType, resolve: Callable[[Any], Tape | None]) -> None:
         sync_cls = getattr(lib, self._SYNC[0])
         async_cls = getattr(lib, self._ASYNC[0])
         sync_original = sync_cls.__dict__[self._SYNC[1]]
@@ -140,20 +137,77 @@ class _Patcher:
 
         @functools.wraps(sync_original)
         def handle_request(transport: Any, request: Any) -> Any:
-            tape = _ACTIVE.get()
-            if tape is None and (tape := self.owner(request)) is None:
+            tape = resolve(request)
+            if tape is None:
                 return sync_original(transport, request)
             return tape._handle(request, functools.partial(sync_original, transport))
 
         @functools.wraps(async_original)
         async def handle_async_request(transport: Any, request: Any) -> Any:
-            tape = _ACTIVE.get()
-            if tape is None and (tape := self.owner(request)) is None:
+            tape = resolve(request)
+            if tape is None:
                 return await async_original(transport, request)
             return await tape._ahandle(request, functools.partial(async_original, transport))
 
         setattr(sync_cls, self._SYNC[1], handle_request)
         setattr(async_cls, self._ASYNC[1], handle_async_request)
+
+    def original(self, lib: ModuleType, asynchronous: bool) -> Any:
+        """The unpatched method of ``lib`` (whether or not a block is active)."""
+        cls_name, method = self._ASYNC if asynchronous else self._SYNC
+        with self._lock:
+            found = self._originals.get((lib.__name__, cls_name))
+        return found if found is not None else getattr(getattr(lib, cls_name), method)
+
+
+def _stacks() -> list[StackPatch]:
+    """The patches of the HTTP stacks installed besides httpx (each imported only if present)."""
+    found: list[StackPatch] = []
+    if importlib.util.find_spec("aiohttp") is not None:
+        from streamtape._aiohttp import AiohttpStack
+
+        found.append(AiohttpStack())
+    if importlib.util.find_spec("urllib3") is not None:
+        from streamtape._urllib3 import Urllib3Stack
+
+        found.append(Urllib3Stack())
+    return found
+
+
+class _Patcher:
+    """Installs every stack's patch while at least one block is active (a refcount).
+
+    Each patched seam asks :meth:`resolve` for the block a request belongs to and hands the
+    request to it; outside every block the originals run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: list[Tape] = []  # active blocks, oldest first
+        self.httpx = _HttpxStack()
+        self._installed: list[StackPatch] = []
+
+    def acquire(self, tape: Tape) -> None:
+        with self._lock:
+            self._open.append(tape)
+            if len(self._open) == 1:
+                self.httpx.install(self.resolve)
+                self._installed = _stacks()
+                for stack in self._installed:
+                    stack.install(self.resolve)
+
+    def release(self, tape: Tape) -> None:
+        with self._lock:
+            self._open.remove(tape)
+            if not self._open:
+                self.httpx.uninstall()
+                for stack in reversed(self._installed):
+                    stack.uninstall()
+                self._installed = []
+
+    def resolve(self, request: Any) -> Tape | None:
+        """The block in force for ``request``: this context's, else :meth:`owner`'s."""
+        tape = _ACTIVE.get()
+        return tape if tape is not None else self.owner(request)
 
     def owner(self, request: Any) -> Tape | None:
         """The block for a request made where none is in force (a thread a block started).
@@ -178,11 +232,8 @@ class _Patcher:
         )
 
     def original(self, lib: ModuleType, asynchronous: bool) -> Any:
-        """The unpatched method of ``lib`` (whether or not a block is active)."""
-        cls_name, method = self._ASYNC if asynchronous else self._SYNC
-        with self._lock:
-            found = self._originals.get((lib.__name__, cls_name))
-        return found if found is not None else getattr(getattr(lib, cls_name), method)
+        """The unpatched httpx method of ``lib`` (whether or not a block is active)."""
+        return self.httpx.original(lib, asynchronous)
 
 
 _PATCHER = _Patcher()
@@ -593,6 +644,20 @@ class Tape:
     def _check_active(self) -> None:
         if self._token is None:
             raise RuntimeError(f"{self!r} is not active: send requests inside its block")
+
+    def _dispatch(self, request: WireRequest) -> Route:
+        """For another stack's adapter: the interaction to replay, or the recorder to use.
+
+        Raises NoMatchError where the block replays only and nothing recorded matches."""
+        self._check_active()
+        player = self._player
+        if player is not None:
+            interaction = player.take(request, request.body)
+            if interaction is not None:
+                return player, interaction
+            if not self._records:
+                raise player._no_match(request, request.body)
+        return self._recording()
 
     def _handle(self, request: Any, send: Callable[[Any], Any]) -> Any:
         self._check_active()

@@ -24,7 +24,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -78,6 +78,12 @@ async def _real_async_sleep(seconds: float) -> None:
 
 SyncSend = Callable[[Any], Any]
 AsyncSend = Callable[[Any], Awaitable[Any]]
+
+
+class ErrorFactory(Protocol):
+    """What replay asks of a stack's adapter: the recorded error as that stack's exception."""
+
+    def exception(self, error: ErrorInfo) -> BaseException: ...
 
 
 # -- one adapter per httpx-like library ---------------------------------------------------------
@@ -355,7 +361,7 @@ class _Schedule:
         return min(wait, max(0.0, self._deadline - self._clock()))
 
 
-def _finish_error(lib: _Lib, interaction: Interaction, where: str) -> BaseException | None:
+def _finish_error(lib: ErrorFactory, interaction: Interaction, where: str) -> BaseException | None:
     """What replay raises after the last recorded chunk: None for a complete stream."""
     end = interaction.end
     if end is not None and end.outcome == "complete":
@@ -377,7 +383,7 @@ class _ReplaySync:
     def __init__(
         self,
         player: ReplayTransport,
-        lib: _Lib,
+        lib: ErrorFactory,
         inter: Interaction,
         schedule: _Schedule,
         timeout: float | None = None,
@@ -406,7 +412,7 @@ class _ReplayAsync:
     def __init__(
         self,
         player: ReplayTransport,
-        lib: _Lib,
+        lib: ErrorFactory,
         inter: Interaction,
         schedule: _Schedule,
         timeout: float | None = None,
@@ -609,7 +615,7 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return interaction.end.offset_ns if interaction.end is not None else 0
 
     @staticmethod
-    def _request_error(lib: _Lib, interaction: Interaction) -> BaseException:
+    def _request_error(lib: ErrorFactory, interaction: Interaction) -> BaseException:
         error = _finish_error(lib, interaction, "(no response head)")
         assert error is not None  # no response head: the interaction cannot be complete
         return error

@@ -46,6 +46,10 @@ ALLOWED: dict[str, set[str] | None] = {
         "_version",
     },
     "seal": {"errors"},
+    # the HTTP stacks besides httpx: one adapter each over the transport core
+    "_stacks": {"transport", "cassette"},
+    "_aiohttp": {"_stacks", "transport", "cassette"},
+    "_urllib3": {"_stacks", "transport", "cassette"},
     "tape": {
         "_vocabulary",
         "transport",
@@ -57,6 +61,9 @@ ALLOWED: dict[str, set[str] | None] = {
         "accumulate",
         "events",
         "seal",
+        "_stacks",
+        "_aiohttp",
+        "_urllib3",
     },
     "bench._inputs": {"cassette", "sse"},
     "bench._report": set(),
