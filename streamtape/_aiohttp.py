@@ -136,7 +136,7 @@ def _replay_reader_class() -> type:
             except Exception as exc:
                 self.set_exception(exc)
                 raise
-            target.feed_data(chunk)
+            target.feed_data(chunk, len(chunk))
 
     return ReplayStreamReader
 
