@@ -337,3 +337,12 @@ def test_openai_sdk_with_its_aiohttp_client_records_and_replays_offline(
         assert asyncio.run(openai_aiohttp(base)) == live
     assert attempts == []
     assert len(t.played) == 2
+
+
+def test_the_socket_guard_catches_a_request_that_goes_out(
+    sse_server: SSEServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = sse_server.add(Route("/out", CHUNKS[:1]))
+    with no_connections(monkeypatch) as attempts, pytest.raises(aiohttp.ClientConnectionError):
+        asyncio.run(iter_any(url))
+    assert len(attempts) == 1
