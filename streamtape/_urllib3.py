@@ -258,6 +258,8 @@ class Urllib3Stack:
 
         original = HTTPConnectionPool.__dict__["_make_request"]
         signature = inspect.signature(original)
+        if "preload_content" not in signature.parameters:
+            return  # urllib3 1.x: its _make_request reads differently
         stack = self
 
         @functools.wraps(original)

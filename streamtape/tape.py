@@ -1,8 +1,10 @@
-"""``use_cassette``: record or replay every httpx / httpx2 request made inside a block.
+"""``use_cassette``: record or replay every HTTP request made inside a block.
 
 Inside the block, clients the code creates itself are intercepted by patching exactly
 ``HTTPTransport.handle_request`` and ``AsyncHTTPTransport.handle_async_request`` of httpx and
-(when installed) httpx2. The patch is installed once while any block is active (a refcount) and
+(when installed) httpx2, and the seams of the other stacks when they are installed (aiohttp,
+urllib3 and so requests: one adapter module each, handing requests to :meth:`Tape._dispatch`).
+The patches are installed once while any block is active (a refcount) and
 the patched methods find the active :class:`Tape` in a ContextVar, so nested blocks, threads and
 asyncio tasks each see their own cassette; outside every block the originals run. A thread
 started inside a block does not inherit the ContextVar: its requests go to the innermost open
@@ -706,7 +708,7 @@ def use_cassette(
     faults: Sequence[Fault] = (),
     drain_timeout: float = DRAIN_TIMEOUT,
 ) -> Tape:
-    """Record or replay the httpx / httpx2 requests made in a block, by ``record_mode``.
+    """Record or replay the HTTP requests made in a block, by ``record_mode``.
 
     Use as ``with`` / ``async with`` (giving the :class:`Tape`) or as a decorator of sync and
     async functions. ``match_on`` names the request fields compared (or is a Matcher);

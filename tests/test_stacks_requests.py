@@ -125,6 +125,10 @@ def test_replay_waits_are_the_recorded_gaps_over_speed(sse_server: SSEServer, pa
     with use_cassette(path, record_mode="none", speed=INSTANT, sleep=waits.append):
         assert content(url) == CHUNKS[:3]
     assert waits == []
+    with use_cassette(path, record_mode="none", max_gap=0.005, sleep=waits.append):
+        assert content(url) == CHUNKS[:3]
+    assert waits == pytest.approx([min(g / 1e9, 0.005) for g in gaps])
+    assert max(waits) == pytest.approx(0.005)  # the 30 ms pauses were capped
     # on the real clock, a replay at speed 2 takes at least half the recorded duration
     start = time.perf_counter()
     with use_cassette(path, record_mode="none", speed=2.0):
