@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -362,3 +363,26 @@ def test_the_socket_guard_catches_a_request_that_goes_out(
     with no_connections(monkeypatch) as attempts, pytest.raises(aiohttp.ClientConnectionError):
         asyncio.run(iter_any(url))
     assert len(attempts) == 1
+
+
+def test_a_streamed_request_body_is_recorded_sent_and_matched(
+    sse_server: SSEServer, path: Path
+) -> None:
+    url = sse_server.add(Route("/up", CHUNKS[:1]))
+    data = b'{"input": "uploaded"}'
+
+    async def post() -> bytes:
+        async def parts() -> AsyncIterator[bytes]:
+            yield data[:5]
+            yield data[5:]
+
+        async with aiohttp.ClientSession() as session, session.post(url, data=parts()) as r:
+            return await r.read()
+
+    with use_cassette(path, record_mode="rewrite"):
+        assert asyncio.run(post()) == CHUNKS[0]
+    assert sse_server.requests[0].body == data  # sent whole
+    [inter] = Cassette.load(path)
+    assert inter.request.body == data
+    with use_cassette(path, record_mode="none", speed=INSTANT):
+        assert asyncio.run(post()) == CHUNKS[0]

@@ -125,3 +125,97 @@ def test_a_recorded_timeout_times_out_in_every_stack(
     assert isinstance(error, raises), repr(error)
     if into == "requests":
         assert "timed out" in str(error).lower()
+
+
+# -- failures before a response head ---------------------------------------------------------
+
+
+def closed_port() -> str:
+    with SSEServer() as server:
+        url = server.url
+    return url + "/gone"  # the server is stopped: connecting is refused
+
+
+def test_a_refused_connection_recorded_through_requests_is_refused_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "refused.ndjson.zst"
+    url = closed_port()
+    with use_cassette(path, record_mode="rewrite"), pytest.raises(requests.ConnectionError):
+        requests.get(url)
+    [inter] = Cassette.load(path)
+    assert inter.response is None
+    assert inter.end is not None
+    assert inter.end.error is not None
+    assert inter.end.error.type == "NewConnectionError"
+    with (
+        no_connections(monkeypatch) as attempts,
+        use_cassette(path, "none", speed=INSTANT),
+        pytest.raises(requests.ConnectionError, match="NewConnectionError"),
+    ):
+        requests.get(url)
+    assert attempts == []
+
+
+def test_a_refused_connection_recorded_through_aiohttp_is_refused_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "refused.ndjson.zst"
+    url = closed_port()
+
+    async def get() -> None:
+        async with aiohttp.ClientSession() as session, session.get(url):
+            pass
+
+    with use_cassette(path, record_mode="rewrite"), pytest.raises(aiohttp.ClientConnectionError):
+        asyncio.run(get())
+    [inter] = Cassette.load(path)
+    assert inter.response is None
+    assert inter.end is not None
+    assert inter.end.error is not None
+    assert inter.end.error.type == "ClientConnectorError"
+    with (
+        no_connections(monkeypatch) as attempts,
+        use_cassette(path, "none", speed=INSTANT),
+        pytest.raises(aiohttp.ClientConnectionError, match="ClientConnectorError"),
+    ):
+        asyncio.run(get())
+    assert attempts == []
+
+
+@pytest.mark.parametrize(
+    ("name", "raises"),
+    [
+        ("ServerDisconnectedError", aiohttp.ServerDisconnectedError),
+        ("ClientPayloadError", aiohttp.ClientPayloadError),
+        ("RemoteProtocolError", aiohttp.ClientPayloadError),
+        ("ConnectError", aiohttp.ClientConnectionError),
+        ("ReadTimeout", aiohttp.SocketTimeoutError),
+    ],
+)
+def test_recorded_error_names_become_aiohttp_exceptions(
+    name: str, raises: type[BaseException]
+) -> None:
+    from streamtape._aiohttp import _ERRORS
+
+    error = _ERRORS.exception(ErrorInfo(type=name, message="boom"))
+    assert type(error) is raises
+    assert "boom" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("name", "raises"),
+    [
+        ("ProtocolError", "ProtocolError"),
+        ("NewConnectionError", "NewConnectionError"),
+        ("ConnectTimeout", "ReadTimeoutError"),
+        ("ClientPayloadError", "ProtocolError"),
+        ("ConnectError", "NewConnectionError"),
+    ],
+)
+def test_recorded_error_names_become_urllib3_exceptions(name: str, raises: str) -> None:
+    from streamtape._urllib3 import _Errors
+
+    error = _Errors(None, URL).exception(ErrorInfo(type=name, message="boom"))
+    assert type(error).__name__ == raises
+    assert "boom" in str(error)

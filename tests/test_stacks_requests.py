@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import aiohttp
 import httpx
@@ -339,3 +340,40 @@ def test_the_socket_guard_catches_a_request_that_goes_out(
     with no_connections(monkeypatch) as attempts, pytest.raises(requests.ConnectionError):
         requests.get(url)
     assert len(attempts) == 1
+
+
+@pytest.mark.parametrize("kind", ["generator", "file", "text"])
+def test_streamed_file_and_text_bodies_are_recorded_sent_and_matched(
+    sse_server: SSEServer, path: Path, kind: str, tmp_path: Path
+) -> None:
+    url = sse_server.add(Route("/up", CHUNKS[:1]))
+    data = b'{"input": "uploaded"}'
+    source = tmp_path / "body.json"
+    source.write_bytes(data)
+    opened: list[BinaryIO] = []
+
+    def body() -> object:
+        if kind == "generator":
+            return iter([data[:5], data[5:]])
+        if kind == "file":
+            opened.append(source.open("rb"))
+            return opened[-1]
+        return data.decode()
+
+    with use_cassette(path, record_mode="rewrite"):
+        assert requests.post(url, data=body()).content == CHUNKS[0]  # type: ignore[arg-type]
+    assert sse_server.requests[0].body == data  # sent whole
+    [inter] = Cassette.load(path)
+    assert inter.request.body == data
+    with use_cassette(path, record_mode="none", speed=INSTANT):
+        assert requests.post(url, data=body()).content == CHUNKS[0]  # type: ignore[arg-type]
+    for file in opened:
+        file.close()
+
+
+def test_the_recorded_url_names_the_port_only_when_it_is_not_the_default() -> None:
+    from streamtape._urllib3 import _origin
+
+    assert _origin(urllib3.HTTPConnectionPool("example.com", 80)) == "http://example.com"
+    assert _origin(urllib3.HTTPSConnectionPool("example.com", 443)) == "https://example.com"
+    assert _origin(urllib3.HTTPConnectionPool("::1", 8080)) == "http://[::1]:8080"
