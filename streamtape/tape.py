@@ -38,7 +38,8 @@ from typing import Any, NamedTuple, TypeVar, cast
 
 import httpx
 
-from streamtape._stacks import Route, StackPatch, WireRequest
+from streamtape._patching import Patcher
+from streamtape._stacks import Route, WireRequest
 from streamtape._vocabulary import RECORD_MODES, RecordMode
 from streamtape.accumulate import StreamResult
 from streamtape.cassette import (
@@ -91,154 +92,7 @@ def _stats(used: Sequence[Interaction], unplayed: int, recorded: int) -> TapeSta
     )
 
 
-# -- patching -----------------------------------------------------------------------------------
-
-
-class _HttpxStack:
-    """The patch of httpx (and httpx2 when installed): their transports' request methods."""
-
-    name = "httpx"
-    _SYNC = ("HTTPTransport", "handle_request")
-    _ASYNC = ("AsyncHTTPTransport", "handle_async_request")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._originals: dict[tuple[str, str], Any] = {}  # (module, class) -> original function
-
-    @staticmethod
-    def libraries() -> list[ModuleType]:
-        """httpx, and httpx2 when it is installed."""
-        libs = [httpx]
-        if importlib.util.find_spec("httpx2") is not None:
-            libs.append(importlib.import_module("httpx2"))
-        return libs
-
-    def install(self, resolve: Callable[[Any], Tape | None]) -> None:
-        with self._lock:
-            for lib in self.libraries():
-                self._patch(lib, resolve)
-
-    def uninstall(self) -> None:
-        with self._lock:
-            for (module, cls_name), original in self._originals.items():
-                cls = getattr(importlib.import_module(module), cls_name)
-                setattr(cls, self._method(cls_name), original)
-            self._originals.clear()
-
-    @classmethod
-    def _method(cls, cls_name: str) -> str:
-        return cls._SYNC[1] if cls_name == cls._SYNC[0] else cls._ASYNC[1]
-
-    def _patch(self, lib: ModuleType, resolve: Callable[[Any], Tape | None]) -> None:
-        sync_cls = getattr(lib, self._SYNC[0])
-        async_cls = getattr(lib, self._ASYNC[0])
-        sync_original = sync_cls.__dict__[self._SYNC[1]]
-        async_original = async_cls.__dict__[self._ASYNC[1]]
-        self._originals[(lib.__name__, self._SYNC[0])] = sync_original
-        self._originals[(lib.__name__, self._ASYNC[0])] = async_original
-
-        @functools.wraps(sync_original)
-        def handle_request(transport: Any, request: Any) -> Any:
-            tape = resolve(request)
-            if tape is None:
-                return sync_original(transport, request)
-            return tape._handle(request, functools.partial(sync_original, transport))
-
-        @functools.wraps(async_original)
-        async def handle_async_request(transport: Any, request: Any) -> Any:
-            tape = resolve(request)
-            if tape is None:
-                return await async_original(transport, request)
-            return await tape._ahandle(request, functools.partial(async_original, transport))
-
-        setattr(sync_cls, self._SYNC[1], handle_request)
-        setattr(async_cls, self._ASYNC[1], handle_async_request)
-
-    def original(self, lib: ModuleType, asynchronous: bool) -> Any:
-        """The unpatched method of ``lib`` (whether or not a block is active)."""
-        cls_name, method = self._ASYNC if asynchronous else self._SYNC
-        with self._lock:
-            found = self._originals.get((lib.__name__, cls_name))
-        return found if found is not None else getattr(getattr(lib, cls_name), method)
-
-
-def _stacks() -> list[StackPatch]:
-    """The patches of the HTTP stacks installed besides httpx (each imported only if present)."""
-    found: list[StackPatch] = []
-    if importlib.util.find_spec("aiohttp") is not None:
-        from streamtape._aiohttp import AiohttpStack
-
-        found.append(AiohttpStack())
-    if importlib.util.find_spec("urllib3") is not None:
-        from streamtape._urllib3 import Urllib3Stack
-
-        found.append(Urllib3Stack())
-    return found
-
-
-class _Patcher:
-    """Installs every stack's patch while at least one block is active (a refcount).
-
-    Each patched seam asks :meth:`resolve` for the block a request belongs to and hands the
-    request to it; outside every block the originals run."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._open: list[Tape] = []  # active blocks, oldest first
-        self.httpx = _HttpxStack()
-        self._installed: list[StackPatch] = []
-
-    def acquire(self, tape: Tape) -> None:
-        with self._lock:
-            self._open.append(tape)
-            if len(self._open) == 1:
-                self.httpx.install(self.resolve)
-                self._installed = _stacks()
-                for stack in self._installed:
-                    stack.install(self.resolve)
-
-    def release(self, tape: Tape) -> None:
-        with self._lock:
-            self._open.remove(tape)
-            if not self._open:
-                self.httpx.uninstall()
-                for stack in reversed(self._installed):
-                    stack.uninstall()
-                self._installed = []
-
-    def resolve(self, request: Any) -> Tape | None:
-        """The block in force for ``request``: this context's, else :meth:`owner`'s."""
-        tape = _ACTIVE.get()
-        return tape if tape is not None else self.owner(request)
-
-    def owner(self, request: Any) -> Tape | None:
-        """The block for a request made where none is in force (a thread a block started).
-
-        The innermost block when the open ones are nested in one another (one chain); None
-        when no block is open; an error when open blocks are not nested, as in two threads or
-        tasks with a block each: which one the request belongs to cannot be told.
-        """
-        with self._lock:
-            open_ = list(self._open)
-        if not open_:
-            return None
-        parents = {id(tape._parent) for tape in open_}
-        leaves = [tape for tape in open_ if id(tape) not in parents]
-        if len(leaves) == 1:
-            return leaves[0]
-        raise StreamtapeError(
-            f"{request.method} {request.url} was sent where no use_cassette block is in force "
-            f"(a thread started inside a block does not inherit it) while {len(leaves)} separate "
-            f"blocks are open ({', '.join(str(t.path) for t in leaves)}); open use_cassette in "
-            "that thread, or start it with contextvars.copy_context().run"
-        )
-
-    def original(self, lib: ModuleType, asynchronous: bool) -> Any:
-        """The unpatched httpx method of ``lib`` (whether or not a block is active)."""
-        return self.httpx.original(lib, asynchronous)
-
-
-_PATCHER = _Patcher()
+_PATCHER = Patcher(_ACTIVE)
 
 
 def _module_of(request: object) -> ModuleType:

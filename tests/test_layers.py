@@ -50,6 +50,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "_stacks": {"transport", "cassette"},
     "_aiohttp": {"_stacks", "transport", "cassette"},
     "_urllib3": {"_stacks", "transport", "cassette"},
+    "_patching": {"_stacks", "_aiohttp", "_urllib3", "errors"},
     "tape": {
         "_vocabulary",
         "transport",
@@ -62,8 +63,7 @@ ALLOWED: dict[str, set[str] | None] = {
         "events",
         "seal",
         "_stacks",
-        "_aiohttp",
-        "_urllib3",
+        "_patching",
     },
     "bench._inputs": {"cassette", "sse"},
     "bench._report": set(),

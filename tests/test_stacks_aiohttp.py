@@ -5,6 +5,8 @@ into (and from) the other stacks."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -386,3 +388,26 @@ def test_a_streamed_request_body_is_recorded_sent_and_matched(
     assert inter.request.body == data
     with use_cassette(path, record_mode="none", speed=INSTANT):
         assert asyncio.run(post()) == CHUNKS[0]
+
+
+def test_aiohttp_is_patched_when_imported_inside_a_block_and_not_imported_before(
+    tmp_path: Path,
+) -> None:
+    script = f"""
+import sys
+import streamtape
+path = {str(tmp_path / "lazy.ndjson.zst")!r}
+with streamtape.use_cassette(path, record_mode="rewrite"):
+    assert "aiohttp" not in sys.modules, "entering a block imported aiohttp"
+    import aiohttp
+    assert hasattr(aiohttp.ClientSession.__dict__["_request"], "__wrapped__")  # patched
+with streamtape.use_cassette(path, record_mode="rewrite"):
+    assert hasattr(aiohttp.ClientSession.__dict__["_request"], "__wrapped__")
+assert not hasattr(aiohttp.ClientSession.__dict__["_request"], "__wrapped__")
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
