@@ -4,34 +4,40 @@ The seam is ``HTTPConnectionPool._make_request``, the one call per request on th
 retry and redirect hop its own), which ``requests``' adapter and ``PoolManager`` reach through
 ``urlopen``.
 
-Recording lets the original send the request unbuffered (``preload_content=False``) and taps
-the response where urllib3 takes body bytes off the connection (``_handle_chunk`` for chunked
-bodies, ``_fp_read`` otherwise): each piece the caller reads is recorded as it passes, and how
-the body ended (complete, the caller closed it, urllib3's error). When the caller asked for
-``preload_content``, the body is then read as urllib3 would have.
+The caller's response is the same in both modes: urllib3's own ``HTTPResponse``, parsed by
+http.client and urllib3 from a stand-in socket that serves a head and then each chunk (framed
+as the head says: chunked, by length, or to EOF) only when the caller reads. So
+``iter_content()`` / ``iter_lines()`` / ``stream()`` / ``preload_content`` behave as on a real
+socket, and where a stream broke the bytes end at that chunk and urllib3 raises its own error
+(``ProtocolError``, which ``requests`` turns into ``ChunkedEncodingError``); a timeout times
+out (``ReadTimeoutError``).
 
-Replay never connects: it builds the response as urllib3 does, over a stand-in socket that
-serves the recorded head and then each recorded chunk (re-framed as on the wire: chunked, by
-length, or to EOF) only when the caller reads, at its recorded offset. http.client and urllib3
-parse those bytes themselves, so ``iter_content()`` / ``iter_lines()`` / ``stream()`` see the
-chunks the network gave, and a stream that broke while recording ends at the same byte, where
-urllib3 raises its own error (``ProtocolError``, which ``requests`` turns into
-``ChunkedEncodingError``); a recorded timeout times out (``ReadTimeoutError``).
+Recording sends the request with the original, unbuffered (``preload_content=False``), and
+feeds the stand-in socket from the real response's body through the transport core's recorder:
+each piece as one socket read brought it, recorded as it passes, then how the body ended.
+The real response keeps the pool's connection and gives it back at the end of the body.
+
+Replay never connects: the stand-in socket serves the recorded head and chunks, each at its
+recorded offset.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import http.client
 import inspect
 import io
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 from streamtape._stacks import Resolve, WireRequest, begin, head_schedule, is_timeout
-from streamtape.cassette import ErrorInfo, Interaction, InteractionWriter
-from streamtape.transport import RecordingTransport, ReplayTransport, _ReplaySync
+from streamtape.cassette import ErrorInfo, Interaction
+from streamtape.transport import (
+    RecordingTransport,
+    ReplayTransport,
+    _RecordingSync,
+    _ReplaySync,
+)
 
 __all__ = ["Urllib3Stack"]
 
@@ -99,14 +105,16 @@ def _origin(pool: Any) -> str:
     return f"{pool.scheme}://{host}"
 
 
-# -- replay: a stand-in socket ----------------------------------------------------------------
+# -- the stand-in socket the caller's response reads -----------------------------------------
 
 
 class _Wire(io.RawIOBase):
-    """The bytes of a recorded response, each piece handed out only when it is read."""
+    """The bytes of a response, each piece produced only when it is read; closing it closes
+    ``on_close`` (what feeds the pieces)."""
 
-    def __init__(self, pieces: Iterator[bytes]) -> None:
+    def __init__(self, pieces: Iterator[bytes], on_close: Any = None) -> None:
         self._pieces = pieces
+        self._on_close = on_close
         self._pending = b""
 
     def readable(self) -> bool:
@@ -122,6 +130,15 @@ class _Wire(io.RawIOBase):
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]
         return n
+
+    def close(self) -> None:
+        if not self.closed:
+            close = getattr(self._pieces, "close", None)
+            if close is not None:
+                close()
+            if self._on_close is not None:
+                self._on_close.close()
+        super().close()
 
 
 class _Socket:
@@ -143,10 +160,19 @@ class _Socket:
         pass
 
 
-def _pieces(player: ReplayTransport, interaction: Interaction, schedule: Any) -> Iterator[bytes]:
-    """The head, then each chunk framed as the recorded headers say, each at its offset."""
-    head = interaction.response
-    assert head is not None
+class _Head(NamedTuple):
+    status: int
+    headers: list[tuple[str, str]]
+    http_version: str
+    reason: str
+
+
+def _frame(head: _Head, chunks: Iterator[bytes], *, see_end: bool = False) -> Iterator[bytes]:
+    """The head, then each chunk framed as the headers say (chunked, by length, or to EOF).
+
+    ``chunks`` raising ``_Cut`` ends the bytes there, as a connection closed mid-body would.
+    With ``see_end``, ``chunks`` is run to its end before the last bytes of a length-delimited
+    body go out: http.client stops reading there, and the recorder must see the end first."""
     version = head.http_version if head.http_version in ("HTTP/1.0", "HTTP/1.1") else "HTTP/1.1"
     lines = [f"{version} {head.status} {head.reason}\r\n"]
     lines += [f"{k}: {v}\r\n" for k, v in head.headers]
@@ -154,8 +180,14 @@ def _pieces(player: ReplayTransport, interaction: Interaction, schedule: Any) ->
     chunked = any(
         k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in head.headers
     )
+    length = None if chunked else _content_length(head.headers)
+    sent = 0
     try:
-        for data in _ReplaySync(player, _WireErrors(), interaction, schedule):
+        for data in chunks:
+            sent += len(data)
+            if see_end and length is not None and sent >= length:
+                for _ in chunks:  # the source now reads its end (no more bytes)
+                    pass
             if data:
                 yield b"%x\r\n%s\r\n" % (len(data), data) if chunked else data
     except _Cut:
@@ -164,82 +196,80 @@ def _pieces(player: ReplayTransport, interaction: Interaction, schedule: Any) ->
         yield b"0\r\n\r\n"
 
 
-# -- recording: taps on the response ---------------------------------------------------------
+def _content_length(headers: list[tuple[str, str]]) -> int | None:
+    for name, value in headers:
+        if name.lower() == "content-length" and value.strip().isdigit():
+            return int(value)
+    return None
 
 
-def _tap(resp: Any, rec: InteractionWriter) -> None:
-    """Record every body piece urllib3 takes off the connection, and how the body ended."""
-    from urllib3.util.response import is_fp_closed
+def _serve(call: dict[str, Any], wire: _Wire, connection: Any) -> Any:
+    """The caller's urllib3 response, parsed by http.client and urllib3 from ``wire``."""
+    from urllib3.response import HTTPResponse
 
-    inside = [False]  # _update_chunk_length closes the response before raising its error
-
-    handle_chunk = resp._handle_chunk
-
-    def tapped_handle_chunk(amt: int | None) -> bytes:
-        data: bytes = handle_chunk(amt)
-        if data:
-            rec.chunk(data)
-        return data
-
-    fp_read = resp._fp_read
-
-    def tapped_fp_read(*args: Any, **kwargs: Any) -> bytes:
-        data: bytes = fp_read(*args, **kwargs)
-        if data:
-            rec.chunk(data)
-        if resp._fp is None or is_fp_closed(resp._fp):
-            rec.end("complete")
-        return data
-
-    update_chunk_length = resp._update_chunk_length
-
-    def tapped_update_chunk_length() -> None:
-        inside[0] = True
-        try:
-            update_chunk_length()
-        except Exception as exc:
-            rec.end("error", error=exc)
-            raise
-        finally:
-            inside[0] = False
-        if resp.chunk_left == 0:
-            rec.end("complete")
-
-    error_catcher = resp._error_catcher
-
-    @contextlib.contextmanager
-    def tapped_error_catcher() -> Iterator[None]:
-        try:
-            with error_catcher():
-                yield
-        except Exception as exc:
-            rec.end("error", error=exc)
-            raise
-
-    close = resp.close
-
-    def tapped_close() -> None:
-        if not inside[0]:
-            rec.end("closed")
-        close()
-
-    resp._handle_chunk = tapped_handle_chunk
-    resp._fp_read = tapped_fp_read
-    resp._update_chunk_length = tapped_update_chunk_length
-    resp._error_catcher = tapped_error_catcher
-    resp.close = tapped_close
+    method = call["method"]
+    raw = http.client.HTTPResponse(_Socket(wire), method=method)  # type: ignore[arg-type]
+    raw.begin()
+    options: dict[str, Any] = {
+        "body": raw,
+        "headers": list(raw.msg.items()),
+        "status": raw.status,
+        "version": raw.version,
+        "version_string": "HTTP/1.0" if raw.version == 10 else "HTTP/1.1",
+        "reason": raw.reason,
+        "preload_content": call["preload_content"],
+        "decode_content": call["decode_content"],
+        "original_response": raw,
+        "enforce_content_length": call["enforce_content_length"],
+        "request_method": method,
+        "request_url": call["url"],
+    }
+    accepted = inspect.signature(HTTPResponse.__init__).parameters
+    response = HTTPResponse(**{k: v for k, v in options.items() if k in accepted})
+    response.retries = call["retries"]
+    response._connection = connection
+    response._pool = call["self"]
+    return response
 
 
-def _head(rec: InteractionWriter, resp: Any) -> None:
-    original = getattr(resp, "_original_response", None)
-    if original is not None:
-        headers = [(k, v) for k, v in original.msg.items()]
-    else:
-        headers = list(resp.headers.items())
-    version = getattr(resp, "version_string", None) or {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(
-        resp.version, "HTTP/1.1"
-    )
-    rec.response(resp.status, headers, http_version=version, reason=resp.reason or "")
+# -- recording -----------------------------------------------------------------------------------
+
+_READ_SIZE = 1 << 16
+
+
+def _head_of(real: Any) -> _Head:
+    raw = real._original_response
+    version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(raw.version, "HTTP/1.1")
+    return _Head(real.status, list(raw.msg.items()), version, raw.reason or "")
+
+
+def _body_of(real: Any) -> Iterator[bytes]:
+    """The body of ``real`` (a urllib3 response not read yet) as it comes off the connection,
+    each read giving what one socket read brought (within one HTTP chunk). At the end the
+    connection goes back to its pool; after an error or an early close it is closed first."""
+    raw = real._original_response
+    whole = False
+    try:
+        while data := raw.read1(_READ_SIZE):
+            yield data
+        if raw.length:  # read1 ends a length-delimited body that stopped short quietly
+            raise http.client.IncompleteRead(b"", raw.length)
+        whole = True
+    finally:
+        if not whole:
+            real.close()
+        real.release_conn()
+
+
+def _cut_at_errors(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Pass ``chunks`` on; where they break, end the caller's bytes there (a timeout times out),
+    so the caller's urllib3 raises what it raises for a connection that broke at that point."""
+    try:
+        yield from chunks
+    except TimeoutError:
+        raise
+    except Exception as exc:
+        raise _Cut(str(exc)) from exc
 
 
 # -- the patch ----------------------------------------------------------------------------------
@@ -295,50 +325,30 @@ class Urllib3Stack:
     def _record(
         original: Any, recorder: RecordingTransport, wire: WireRequest, call: dict[str, Any]
     ) -> Any:
-        preload = call["preload_content"]
         arguments = dict(call, body=wire.body if call["body"] is not None else None)
         arguments["preload_content"] = False
         rec = begin(recorder, wire)
         try:
-            resp = original(**arguments)
+            real = original(**arguments)
         except BaseException as exc:
             rec.end("error" if isinstance(exc, Exception) else "interrupted", error=exc)
             raise
-        _head(rec, resp)
-        _tap(resp, rec)
-        if preload:
-            resp._body = resp.read(decode_content=call["decode_content"])
-        return resp
+        head = _head_of(real)
+        rec.response(head.status, head.headers, http_version=head.http_version, reason=head.reason)
+        recording = _RecordingSync(_body_of(real), rec)
+        pieces = _frame(head, _cut_at_errors(recording), see_end=True)
+        # the real response holds the pool's connection; the caller's holds none
+        return _serve(call, _Wire(pieces, on_close=recording), None)
 
     @staticmethod
     def _replay(
         player: ReplayTransport, interaction: Interaction, call: dict[str, Any], url: str
     ) -> Any:
-        from urllib3.response import HTTPResponse
-
-        pool = call["self"]
-        schedule = head_schedule(player, interaction, _Errors(pool, url))
-        wire = _Wire(_pieces(player, interaction, schedule))
-        method = call["method"]
-        raw = http.client.HTTPResponse(_Socket(wire), method=method)  # type: ignore[arg-type]
-        raw.begin()
-        options: dict[str, Any] = {
-            "body": raw,
-            "headers": list(raw.msg.items()),
-            "status": raw.status,
-            "version": raw.version,
-            "version_string": "HTTP/1.0" if raw.version == 10 else "HTTP/1.1",
-            "reason": raw.reason,
-            "preload_content": call["preload_content"],
-            "decode_content": call["decode_content"],
-            "original_response": raw,
-            "enforce_content_length": call["enforce_content_length"],
-            "request_method": method,
-            "request_url": call["url"],
-        }
-        accepted = inspect.signature(HTTPResponse.__init__).parameters
-        response = HTTPResponse(**{k: v for k, v in options.items() if k in accepted})
-        response.retries = call["retries"]
-        response._connection = call["response_conn"]
-        response._pool = pool
-        return response
+        schedule = head_schedule(player, interaction, _Errors(call["self"], url))
+        head = interaction.response
+        assert head is not None
+        chunks = _ReplaySync(player, _WireErrors(), interaction, schedule)
+        pieces = _frame(
+            _Head(head.status, list(head.headers), head.http_version, head.reason), iter(chunks)
+        )
+        return _serve(call, _Wire(pieces), call["response_conn"])

@@ -159,7 +159,7 @@ def test_a_broken_stream_raises_chunked_encoding_error_at_the_same_chunk(
     assert inter.end is not None
     assert inter.end.outcome == "error"
     assert inter.end.error is not None
-    assert inter.end.error.type == "ProtocolError"  # urllib3's, as requests received it
+    assert inter.end.error.type == "IncompleteRead"  # as http.client read the cut stream
     own_server.stop()
     with no_connections(monkeypatch), use_cassette(path, "none", speed=INSTANT):
         replayed, replayed_error = read()
