@@ -83,7 +83,7 @@ async def _body(req: ClientRequest) -> bytes:
 class _Taps:
     """The readers being recorded, found by identity from the patched ``StreamReader`` methods.
 
-    Entries keep the reader itself so an id reused after a reader is gone cannot match."""
+    An entry holds its reader, so the reader's id cannot be reused while the entry exists."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -96,10 +96,6 @@ class _Taps:
     def get(self, reader: object, pop: bool = False) -> InteractionWriter | None:
         with self._lock:
             tap = self._taps.pop(id(reader), None) if pop else self._taps.get(id(reader))
-            if tap is not None and tap[0] is not reader:  # another object with a reused id
-                if pop:
-                    self._taps[id(reader)] = tap
-                return None
         return None if tap is None else tap[1]
 
     def clear(self) -> None:

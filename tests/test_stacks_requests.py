@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -377,3 +378,21 @@ def test_the_recorded_url_names_the_port_only_when_it_is_not_the_default() -> No
     assert _origin(urllib3.HTTPConnectionPool("example.com", 80)) == "http://example.com"
     assert _origin(urllib3.HTTPSConnectionPool("example.com", 443)) == "https://example.com"
     assert _origin(urllib3.HTTPConnectionPool("::1", 8080)) == "http://[::1]:8080"
+
+
+def test_threads_started_inside_a_block_record_and_replay_there(
+    sse_server: SSEServer, path: Path
+) -> None:
+    urls = [sse_server.add(Route(f"/p{i}", [b"data: %d\n\n" % i])) for i in range(4)]
+
+    def fetch(url: str) -> bytes:
+        return requests.get(url).content
+
+    with use_cassette(path, record_mode="rewrite"), ThreadPoolExecutor(4) as pool:
+        live = list(pool.map(fetch, urls))
+    assert live == [b"data: %d\n\n" % i for i in range(4)]
+    sse_server.requests.clear()
+    with use_cassette(path, "none", speed=INSTANT) as tape, ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(fetch, urls)) == live
+    assert sse_server.requests == []
+    assert len(tape.played) == 4
