@@ -237,6 +237,8 @@ class AiohttpStack:
     async def _middleware(
         self, resolve: Resolve, decode: bool, req: ClientRequest, handler: _Handler
     ) -> ClientResponse:
+        if "Upgrade" in req.headers:  # a WebSocket handshake: not an HTTP stream to tape
+            return await handler(req)
         wire = WireRequest(req.method, str(req.url), list(req.headers.items()), await _body(req))
         block = resolve(wire)
         if block is None:

@@ -17,7 +17,7 @@ import openai
 import pytest
 import requests
 from offline import no_connections, own_server
-from sse_server import FIXTURES, Route, SSEServer, sse_chunks
+from sse_server import FIXTURES, Route, SSEServer, json_route, sse_chunks
 
 from streamtape.cassette import Cassette
 from streamtape.errors import NoMatchError
@@ -411,3 +411,62 @@ print("ok")
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_json_bodies_statuses_and_raise_for_status_replay_as_recorded(
+    own_server: SSEServer, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok = own_server.add(json_route("/ok", {"answer": 42}, headers=[("Set-Cookie", "s=1")]))
+    missing = own_server.add(json_route("/missing", {"error": "nope"}, status=404))
+
+    async def run() -> tuple[object, str, int, str]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(ok) as r:
+                answer = await r.json()
+                cookie = r.cookies["s"].value
+            with pytest.raises(aiohttp.ClientResponseError) as raised:
+                await session.get(missing, raise_for_status=True)
+            return answer, cookie, raised.value.status, raised.value.message
+
+    with use_cassette(path, record_mode="rewrite"):
+        live = asyncio.run(run())
+    assert live == ({"answer": 42}, "1", 404, "Not Found")
+    own_server.stop()
+    with no_connections(monkeypatch) as attempts, use_cassette(path, "none", speed=INSTANT):
+        answer, cookie, status, message = asyncio.run(run())
+    assert attempts == []
+    assert (answer, status, message) == (live[0], live[2], live[3])
+    assert cookie == "<redacted>"  # Set-Cookie values never reach the cassette
+
+
+def test_a_websocket_handshake_passes_through_untaped(path: Path) -> None:
+    from aiohttp import web
+
+    async def echo(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            await ws.send_str(message.data.upper())
+        return ws
+
+    async def run() -> str:
+        app = web.Application()
+        app.router.add_get("/ws", echo)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws,
+            ):
+                await ws.send_str("hi")
+                return (await ws.receive()).data  # type: ignore[no-any-return]
+        finally:
+            await runner.cleanup()
+
+    with use_cassette(path, record_mode="rewrite") as tape:
+        assert asyncio.run(run()) == "HI"
+    assert tape.interactions == []
