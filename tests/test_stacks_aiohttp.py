@@ -96,6 +96,10 @@ def test_chunks_reach_the_caller_while_the_server_is_still_sending(
 
     with use_cassette(path, record_mode="rewrite"):
         assert asyncio.run(first_then_release()) == CHUNKS[:2]
+    assert recorded(path) == CHUNKS[:2]  # the held-back chunk too, as it arrived
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "complete"
 
 
 def test_iter_chunked_slices_as_the_network_did(

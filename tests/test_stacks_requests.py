@@ -107,6 +107,10 @@ def test_chunks_reach_the_caller_while_the_server_is_still_sending(
         first = next(chunks)  # arrives while chunk 2 is held by the server
         gate.set()
         assert [first, *chunks] == CHUNKS[:2]
+    [inter] = Cassette.load(path)
+    assert [c.data for c in inter.chunks] == CHUNKS[:2]
+    assert inter.end is not None
+    assert inter.end.outcome == "complete"
 
 
 def test_replay_waits_are_the_recorded_gaps_over_speed(sse_server: SSEServer, path: Path) -> None:
