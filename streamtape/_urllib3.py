@@ -30,12 +30,13 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-from streamtape._stacks import Resolve, WireRequest, begin, head_schedule, is_timeout
+import httpx
+
+from streamtape._stacks import Resolve, WireRequest, head_schedule, is_timeout
 from streamtape.cassette import ErrorInfo, Interaction
 from streamtape.transport import (
     RecordingTransport,
     ReplayTransport,
-    _RecordingSync,
     _ReplaySync,
 )
 
@@ -261,6 +262,21 @@ def _body_of(real: Any) -> Iterator[bytes]:
         real.release_conn()
 
 
+class _Body(httpx.SyncByteStream):
+    """A urllib3 body as an httpx byte stream, the shape the core's recorder reads."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+
 def _cut_at_errors(chunks: Iterable[bytes]) -> Iterator[bytes]:
     """Pass ``chunks`` on; where they break, end the caller's bytes there (a timeout times out),
     so the caller's urllib3 raises what it raises for a connection that broke at that point."""
@@ -327,16 +343,26 @@ class Urllib3Stack:
     ) -> Any:
         arguments = dict(call, body=wire.body if call["body"] is not None else None)
         arguments["preload_content"] = False
-        rec = begin(recorder, wire)
-        try:
+        heads: list[_Head] = []
+
+        def send(request: httpx.Request) -> httpx.Response:
             real = original(**arguments)
-        except BaseException as exc:
-            rec.end("error" if isinstance(exc, Exception) else "interrupted", error=exc)
-            raise
-        head = _head_of(real)
-        rec.response(head.status, head.headers, http_version=head.http_version, reason=head.reason)
-        recording = _RecordingSync(_body_of(real), rec)
-        pieces = _frame(head, _cut_at_errors(recording), see_end=True)
+            head = _head_of(real)
+            heads.append(head)
+            return httpx.Response(
+                head.status,
+                headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in head.headers],
+                stream=_Body(_body_of(real)),
+                extensions={
+                    "http_version": head.http_version.encode("ascii"),
+                    "reason_phrase": head.reason.encode("latin-1"),
+                },
+            )
+
+        # the core records it as it records httpx: the same recorder for every stack
+        request = httpx.Request(wire.method, wire.url, headers=wire.headers.raw, content=wire.body)
+        recording = recorder.record(request, send).stream
+        pieces = _frame(heads[0], _cut_at_errors(recording), see_end=True)
         # the real response holds the pool's connection; the caller's holds none
         return _serve(call, _Wire(pieces, on_close=recording), None)
 
