@@ -13,8 +13,10 @@ socket, and where a stream broke the bytes end at that chunk and urllib3 raises 
 out (``ReadTimeoutError``).
 
 Recording sends the request with the original, unbuffered (``preload_content=False``), and
-feeds the stand-in socket from the real response's body through the transport core's recorder:
-each piece as one socket read brought it, recorded as it passes, then how the body ended.
+feeds the stand-in socket from the real response's body through the transport core's recorder
+(``RecordingTransport.record``, given the request and the body in httpx's shapes, so requests
+share the httpx path's recorder): each piece as one socket read brought it, then how the body
+ended.
 The real response keeps the pool's connection and gives it back at the end of the body.
 
 Replay never connects: the stand-in socket serves the recorded head and chunks, each at its
