@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -99,7 +100,7 @@ def test_iter_lines_replays_the_same_lines(
 def test_chunks_reach_the_caller_while_the_server_is_still_sending(
     sse_server: SSEServer, path: Path
 ) -> None:
-    gate = __import__("threading").Event()
+    gate = threading.Event()
     url = sse_server.add(Route("/g", CHUNKS[:2], gates={1: gate}))
     with use_cassette(path, record_mode="rewrite"):
         response = requests.post(url, data=b"x", stream=True)
