@@ -29,7 +29,7 @@ def aiohttp_read(url: str) -> tuple[list[bytes], BaseException]:
             try:
                 async for chunk in r.content.iter_any():
                     got.append(chunk)
-            except aiohttp.ClientError as exc:
+            except Exception as exc:  # which class: the tests check it
                 return got, exc
         raise AssertionError("the stream did not break")
 
@@ -42,7 +42,7 @@ def requests_read(url: str) -> tuple[list[bytes], BaseException]:
         try:
             for chunk in response.iter_content(None):
                 got.append(chunk)
-        except requests.RequestException as exc:
+        except Exception as exc:  # which class: the tests check it
             return got, exc
     raise AssertionError("the stream did not break")
 
@@ -53,7 +53,7 @@ def httpx_read(url: str) -> tuple[list[bytes], BaseException]:
         try:
             for chunk in response.iter_raw():
                 got.append(chunk)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # which class: the tests check it
             return got, exc
     raise AssertionError("the stream did not break")
 
