@@ -240,8 +240,8 @@ def test_recorded_by_aiohttp_replays_into_httpx_and_requests(
         ):
             assert list(response.iter_raw()) == live
         with use_cassette(path, "none", speed=INSTANT):
-            response = requests.post(url, json={"input": "hi"}, stream=True)
-            assert list(response.iter_content(None)) == live
+            answer = requests.post(url, json={"input": "hi"}, stream=True)
+            assert list(answer.iter_content(None)) == live
     assert attempts == []
 
 
@@ -334,7 +334,7 @@ async def openai_aiohttp(base: str) -> tuple[list[str], str]:
         http_client=openai.DefaultAioHttpClient(),
     ) as client:
         stream = await client.responses.create(model="gpt-4o", input="capital?", stream=True)
-        types = [event.type async for event in stream]
+        types: list[str] = [event.type async for event in stream]
         async with client.responses.stream(model="gpt-4o", input="capital?") as managed:
             types += [event.type async for event in managed]
             final = await managed.get_final_response()
