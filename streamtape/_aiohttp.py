@@ -32,6 +32,7 @@ from streamtape._stacks import (
     is_timeout,
 )
 from streamtape.cassette import ErrorInfo, Interaction, InteractionWriter
+from streamtape.seal import serving
 from streamtape.transport import RecordingTransport, ReplayTransport, _ReplayAsync
 
 if TYPE_CHECKING:
@@ -259,7 +260,8 @@ class AiohttpStack:
     ) -> ClientResponse:
         rec = begin(recorder, wire)
         try:
-            resp = await handler(req)
+            with serving():  # streamtape's own connection: the seal lets it pass
+                resp = await handler(req)
         except BaseException as exc:
             rec.end("error" if isinstance(exc, Exception) else "interrupted", error=exc)
             raise

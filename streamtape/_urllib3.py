@@ -36,6 +36,7 @@ import httpx
 
 from streamtape._stacks import Resolve, WireRequest, head_schedule, is_timeout
 from streamtape.cassette import ErrorInfo, Interaction
+from streamtape.seal import serving
 from streamtape.transport import (
     RecordingTransport,
     ReplayTransport,
@@ -348,7 +349,8 @@ class Urllib3Stack:
         heads: list[_Head] = []
 
         def send(request: httpx.Request) -> httpx.Response:
-            real = original(**arguments)
+            with serving():  # streamtape's own connection: the seal lets it pass
+                real = original(**arguments)
             head = _head_of(real)
             heads.append(head)
             return httpx.Response(

@@ -48,8 +48,8 @@ ALLOWED: dict[str, set[str] | None] = {
     "seal": {"errors"},
     # the HTTP stacks besides httpx: one adapter each over the transport core
     "_stacks": {"transport", "cassette"},
-    "_aiohttp": {"_stacks", "transport", "cassette"},
-    "_urllib3": {"_stacks", "transport", "cassette"},
+    "_aiohttp": {"_stacks", "transport", "cassette", "seal"},
+    "_urllib3": {"_stacks", "transport", "cassette", "seal"},
     "_patching": {"_stacks", "_aiohttp", "_urllib3", "errors"},
     "tape": {
         "_vocabulary",
