@@ -630,20 +630,22 @@ def _no_real_lookups():  # session scope: in place before any cassette opens
 SEALED_TESTS = """
 import os
 
+import urllib.request
+
 import pytest
-import requests
 
 
 @pytest.mark.streamtape("replayed")
 def test_direct(tape):
     url = os.environ["STREAMTAPE_TEST_URL"].replace("127.0.0.1", os.environ["HOST"])
-    assert b"Paris" in requests.get(url, timeout=5).content
+    with urllib.request.urlopen(url, timeout=5) as response:  # a client streamtape does not answer
+        assert b"Paris" in response.read()
 """
 
 
 @pytest.fixture
 def sealed_tests(pytester: pytest.Pytester, url: str) -> Path:
-    """A test that replays a cassette (one unrelated interaction) and calls requests directly."""
+    """A test that replays a cassette (one unrelated interaction) and calls urllib directly."""
     pytester.makeconftest(SEAL_CONFTEST)
     path = cassette_of(pytester, "replayed", "test_sealed")
     with CassetteWriter(path) as writer:
@@ -662,7 +664,7 @@ def test_a_replaying_test_is_sealed_and_says_how_to_allow_the_host(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E *NetworkBlockedError: streamtape refused to look up example.invalid:* (requests*",
+            "E *NetworkBlockedError: streamtape refused to look up example.invalid:* (urllib*",
             "E *To allow this host: pytest --tape-allow-host=example.invalid ..., or "
             "tape_allow_hosts = example.invalid in the ini file, or "
             "@pytest.mark.streamtape(allow_hosts=*'example.invalid'*)",
@@ -726,7 +728,7 @@ def test_a_recording_test_that_records_nothing_warns_and_writes_no_file(
         [
             "*StreamtapeWarning: *replayed.ndjson.zst: the block recorded nothing, so no "
             "cassette was written",
-            "*127.0.0.1:* by requests*",
+            "*127.0.0.1:* by urllib.request*",
         ]
     )
     assert len(Cassette.load(cassette_of(pytester, "replayed", "test_sealed"))) == 1  # untouched
@@ -740,9 +742,10 @@ def test_a_wrapped_miss_or_refusal_gets_a_note_saying_what_lies_beneath(
         test_wrapped="""
         import os
 
+        import urllib.request
+
         import httpx
         import pytest
-        import requests
 
         def wrapped(call):
             try:
@@ -756,7 +759,7 @@ def test_a_wrapped_miss_or_refusal_gets_a_note_saying_what_lies_beneath(
 
         @pytest.mark.streamtape(os.environ["CASSETTE"])
         def test_refusal():
-            wrapped(lambda: requests.get("http://example.invalid/", timeout=5))
+            wrapped(lambda: urllib.request.urlopen("http://example.invalid/", timeout=5))
         """
     )
     result = run(pytester, "test_wrapped.py")
@@ -769,7 +772,7 @@ def test_a_wrapped_miss_or_refusal_gets_a_note_saying_what_lies_beneath(
             "E *    pytest --tape-mode=rewrite test_wrapped.py::test_miss",
             "*_ test_refusal _*",
             "E *RuntimeError: the app's own error",
-            "E *streamtape refused to look up example.invalid:80 (requests via urllib3*",
+            "E *streamtape refused to look up example.invalid:80 (urllib.request*",
             "E *To allow this host: pytest --tape-allow-host=example.invalid *",
         ]
     )
