@@ -319,9 +319,27 @@ def test_a_gzip_body_recorded_by_httpx_is_decoded_by_requests_on_replay(
         assert b"".join(content(url)) == b"".join(CHUNKS)
 
 
-def test_a_response_closed_early_is_recorded_as_closed(sse_server: SSEServer, path: Path) -> None:
+def test_a_response_closed_early_keeps_the_stream_and_where_the_client_stopped(
+    sse_server: SSEServer, path: Path
+) -> None:
     url = sse_server.add(Route("/early", CHUNKS, delays=0.01))
     with use_cassette(path, record_mode="rewrite"):
+        response = requests.post(url, data=b"x", stream=True)
+        assert next(response.iter_content(None)) == CHUNKS[0]
+        response.close()
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "complete"  # drained to the end of what the server sent
+    assert [c.data for c in inter.chunks] == CHUNKS
+    assert inter.end.client is not None
+    assert inter.end.client.chunks == 1
+
+
+def test_without_draining_a_response_closed_early_is_recorded_as_closed(
+    sse_server: SSEServer, path: Path
+) -> None:
+    url = sse_server.add(Route("/early", CHUNKS, delays=0.01))
+    with use_cassette(path, record_mode="rewrite", drain_timeout=0):
         response = requests.post(url, data=b"x", stream=True)
         assert next(response.iter_content(None)) == CHUNKS[0]
         response.close()
