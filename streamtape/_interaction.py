@@ -165,14 +165,18 @@ class Interaction:
         offsets = [c.offset_ns for c in self.chunks]
         gaps = [b - a for a, b in itertools.pairwise(offsets)]
         first_event: int | None = None
+        first_token: int | None = None
         decoder = EventDecoder(strict=False)
         decoders = [_ContentDecoder(e) for e in reversed(self._encodings())]
         for chunk in self.chunks:
             data = chunk.data
             for content in decoders:
                 data = content.decode(data)
-            if decoder.feed(data):
+            events = decoder.feed(data)
+            if events and first_event is None:
                 first_event = chunk.offset_ns
+            if any(is_token(e) for e in events):
+                first_token = chunk.offset_ns
                 break
         end = self.end.offset_ns if self.end else (offsets[-1] if offsets else 0)
         client = self.end.client if self.end else None
@@ -180,6 +184,7 @@ class Interaction:
             chunks=len(self.chunks),
             first_chunk=offsets[0] / 1e9 if offsets else None,
             first_event=None if first_event is None else first_event / 1e9,
+            first_token=None if first_token is None else first_token / 1e9,
             largest_gap=max(gaps, default=0) / 1e9,
             duration=end / 1e9,
             client_chunks=None if client is None else client.chunks,
@@ -197,6 +202,9 @@ class Timing(NamedTuple):
     first_chunk: float | None
     first_event: float | None
     """When the chunk that completed the first SSE event came (None: no event)."""
+    first_token: float | None
+    """When the chunk came that completed the first delta of model output (text, reasoning,
+    tool arguments...): the time to first token (None: nothing was generated)."""
     largest_gap: float
     """The longest wait between two consecutive chunks."""
     duration: float
@@ -205,6 +213,11 @@ class Timing(NamedTuple):
     """Chunks the recording client took before it stopped; None: the same as the wire's."""
     client_end: float | None = None
     """When the recording client stopped or finished reading; None: with the wire's end."""
+
+
+def is_token(event: Event) -> bool:
+    """True for an event that streams model output: a ``*.delta`` event with a non-empty delta."""
+    return event.type.endswith(".delta") and bool(getattr(event, "delta", None))
 
 
 def _content_encodings(headers: Sequence[tuple[str, str]]) -> list[str]:

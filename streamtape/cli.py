@@ -21,6 +21,7 @@ import click
 import httpx
 
 from streamtape._cli_mutate import fault_option, faulted, mutate, parse_faults
+from streamtape._cli_report import report
 from streamtape._cli_serve import proxy, serve
 from streamtape.cassette import Cassette, CassetteWriter, Interaction
 from streamtape.convert import convert_yaml, event_json, export
@@ -665,6 +666,7 @@ def bench(files: tuple[Path, ...], repeat: int, against: tuple[str, ...], as_jso
 cli.add_command(serve)
 cli.add_command(proxy)
 cli.add_command(mutate)
+cli.add_command(report)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -837,6 +837,26 @@ def test_the_end_record_keeps_where_the_client_stopped(tmp_path: Path) -> None:
     assert second.timing().client_end is None
 
 
+def test_time_to_first_token_is_the_first_delta_with_content(tmp_path: Path) -> None:
+    path = tmp_path / "t.ndjson.zst"
+    frames = [
+        b'data: {"type":"response.created","response":{"id":"r"}}\n\n',
+        b'data: {"type":"response.output_text.delta","item_id":"m","output_index":0,'
+        b'"content_index":0,"delta":""}\n\n',  # an empty delta carries no token
+        b'data: {"type":"response.reasoning_text.delta","item_id":"m","output_index":0,'
+        b'"content_index":0,"delta":"Hm"}\n\n',
+    ]
+    with CassetteWriter(path, flush_interval=None) as writer:
+        rec = writer.begin("POST", "http://x/v1/responses", start_ns=0)
+        rec.response(200, [("content-type", "text/event-stream")], offset_ns=100_000_000)
+        for data, at in zip(frames, (200_000_000, 300_000_000, 700_000_000), strict=True):
+            rec.chunk(data, offset_ns=at)
+        rec.end(offset_ns=800_000_000)
+    timing = Cassette.load(path)[0].timing()
+    assert timing.first_event == pytest.approx(0.2)
+    assert timing.first_token == pytest.approx(0.7)
+
+
 # -- format 2.0 files written before one frame spanned a writer session --------------------------
 
 V2 = sorted((Path(__file__).parent / "fixtures" / "streamtape-v2").glob("*.ndjson.zst"))
