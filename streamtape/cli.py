@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, TypeVar
 import click
 import httpx
 
+from streamtape._cli_diff import diff
 from streamtape._cli_mutate import fault_option, faulted, mutate, parse_faults
 from streamtape._cli_report import report
 from streamtape._cli_serve import proxy, serve
@@ -667,6 +668,7 @@ cli.add_command(serve)
 cli.add_command(proxy)
 cli.add_command(mutate)
 cli.add_command(report)
+cli.add_command(diff)
 
 
 def main(argv: list[str] | None = None) -> None:

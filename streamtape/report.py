@@ -22,10 +22,11 @@ from typing import Any
 
 from streamtape.accumulate import StreamResult, accumulate_all
 from streamtape.cassette import Cassette, Interaction, Timing
+from streamtape.diff import StreamDiff
 from streamtape.events import ErrorEvent, Event, KeepAlive, MalformedEvent, UnknownEvent
 from streamtape.render import timed_events
 
-__all__ = ["LANES", "interaction_html", "page", "render_report", "write_report"]
+__all__ = ["LANES", "diff_page", "interaction_html", "page", "render_report", "write_report"]
 
 LANES: tuple[str, ...] = ("lifecycle", "reasoning", "text", "tool", "keepalive", "error")
 """The timeline's event lanes, top to bottom; every event gets a mark in exactly one."""
@@ -549,6 +550,11 @@ th,td{text-align:left;padding:.15rem .5rem;border-bottom:1px solid var(--line);v
 td:nth-child(4){overflow-wrap:anywhere;max-width:40rem}
 tr.error td{background:#fff0f0}
 .files{color:var(--muted);font-size:.9rem}
+.verdict{font-size:1.4rem;font-weight:700}.verdict.identical,.verdict.equivalent{color:#11643a}
+.verdict.changed{color:#8a5300}.verdict.different{color:#a01822}
+table.diff pre{max-height:12rem}tr.changed th{color:#8a5300}tr.different th{color:#a01822}
+.sides{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.sides .side{min-width:0}
+@media (max-width:1000px){.sides{grid-template-columns:1fr}}
 @media (max-width:640px){main{padding:.6rem}.lanes,.axis-row{grid-template-columns:5rem 1fr}
 .overlay{left:5rem}.lane-label{font-size:.7rem}.lane-label small{display:none}
 .axis span:nth-child(even):not(:last-child){display:none}.interaction{padding:.7rem}
@@ -612,3 +618,36 @@ def write_report(paths: Sequence[str | os.PathLike[str]], output: str | os.PathL
     out = Path(output)
     out.write_text(render_report(loaded), encoding="utf-8")
     return out
+
+
+def diff_page(
+    diff: StreamDiff,
+    a: tuple[str, Sequence[Interaction]],
+    b: tuple[str, Sequence[Interaction]],
+) -> str:
+    """The page of ``streamtape diff --html``: the verdict and each section, then the two
+    sides' interactions side by side (stacked on a narrow screen)."""
+    blocks = [f'<p class="verdict {diff.verdict}" data-verdict="{diff.verdict}">{diff.verdict}</p>']
+    blocks += [f"<p>{escape(note)}</p>" for note in diff.notes]
+    for inter_diff in diff.interactions:
+        rows = "".join(
+            f'<tr class="{s.verdict}"><th>{escape(s.name)}</th><td>{escape(s.verdict)}</td>'
+            f"<td><pre>{escape(chr(10).join(s.lines))}</pre></td></tr>"
+            for s in inter_diff.sections
+        )
+        blocks.append(
+            f"<h2>{escape(inter_diff.a)} vs {escape(inter_diff.b)}: {inter_diff.verdict}</h2>"
+            f'<div class="scroll"><table class="diff">{rows}</table></div>'
+        )
+    columns = []
+    for side, (label, interactions) in (("A", a), ("B", b)):
+        sections = "".join(
+            interaction_html(inter, f"{side}: interaction {inter.id}", f"{side}-{inter.id}")
+            for inter in interactions
+        )
+        columns.append(f'<div class="side"><h2>{side}: {escape(label)}</h2>{sections}</div>')
+    title = f"streamtape diff: {a[0]} vs {b[0]}"
+    return page(
+        title,
+        f'<h1>{escape(title)}</h1>{"".join(blocks)}<div class="sides">{"".join(columns)}</div>',
+    )

@@ -1,0 +1,274 @@
+"""`streamtape diff`: verdicts on pairs of real streams, re-recorded through the loopback server
+with what always changes changed (ids, sequence numbers, obfuscation, timing) or with a real
+change (another answer, another outcome, another tool call)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from browser import Browser, BrowserMissingError
+from click.testing import CliRunner
+from sse_server import FIXTURES, Route, SSEServer, sse_chunks
+
+from streamtape.cassette import Cassette
+from streamtape.cli import cli
+from streamtape.diff import DiffOptions, diff_cassettes, diff_interactions, word_diff
+from streamtape.tape import use_cassette
+
+EXAMPLES = Path(__file__).parent.parent / "cassettes"
+THINKING = "TestOpenAIResponsesWithSummaryThinking/openai-gpt-5/thinking-streaming"
+AZURE_THINKING = "TestAzureResponsesWithSummaryThinking/azure-gpt-5-mini/thinking-streaming"
+GPT5_CALL = FIXTURES / "fantasy" / f"{THINKING}.0.sse"  # reasoning, then weather(Florence)
+GPT5_ANSWER = FIXTURES / "fantasy" / f"{THINKING}.1.sse"  # the turn after: reasoning, then text
+AZURE_CALL = FIXTURES / "fantasy" / f"{AZURE_THINKING}.0.sse"  # the same request, gpt-5-mini
+BODY = {"model": "gpt-5", "input": "What is the weather in Florence, Italy?", "stream": True}
+
+
+def rewrite_events(
+    chunks: Sequence[bytes], change: Callable[[dict[str, Any]], None]
+) -> list[bytes]:
+    """The frames with ``change`` applied to each JSON payload (SSE framing kept)."""
+    out = []
+    for chunk in chunks:
+        lines = []
+        for line in chunk.split(b"\n"):
+            if line.startswith(b"data: {"):
+                event = json.loads(line[6:])
+                change(event)
+                line = b"data: " + json.dumps(event).encode()
+            lines.append(line)
+        out.append(b"\n".join(lines))
+    return out
+
+
+def new_ids(event: dict[str, Any]) -> None:
+    """What a re-recording changes: every id, the sequence numbers' start, obfuscation,
+    timestamps, encrypted content."""
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in ("id", "item_id", "call_id") and isinstance(item, str):
+                    value[key] = item[::-1]
+                elif key in ("sequence_number", "created_at") and isinstance(item, int):
+                    value[key] = item + 1000
+                elif key in ("obfuscation", "encrypted_content") and isinstance(item, str):
+                    value[key] = "re" + item
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(event)
+
+
+def record(
+    server: SSEServer,
+    path: Path,
+    chunks: Sequence[bytes],
+    delay: float = 0.002,
+    body: dict[str, Any] | None = None,
+) -> Cassette:
+    """Serve ``chunks`` on the loopback server and record them through httpx."""
+    url = server.add(Route("/v1/responses", list(chunks), delays=delay))
+    with (
+        use_cassette(path, record_mode="all"),
+        httpx.Client() as client,
+        client.stream("POST", url, json=body or BODY) as response,
+    ):
+        response.read()
+    return Cassette.load(path)
+
+
+# -- verdicts on pairs ---------------------------------------------------------------------------
+
+
+def test_a_stream_against_itself_is_identical() -> None:
+    cassette = Cassette.load(EXAMPLES / "reasoning.ndjson.zst")
+    result = diff_cassettes(cassette, cassette)
+    assert result.verdict == "identical"
+    assert result.text().splitlines()[0] == "identical"
+
+
+def test_re_recorded_with_new_ids_is_equivalent(sse_server: SSEServer, tmp_path: Path) -> None:
+    chunks = sse_chunks(GPT5_CALL)
+    a = record(sse_server, tmp_path / "a.ndjson.zst", chunks)
+    b = record(sse_server, tmp_path / "b.ndjson.zst", rewrite_events(chunks, new_ids))
+    assert a[0].events() != b[0].events()  # the payloads really differ
+    result = diff_cassettes(a, b)
+    assert result.verdict == "equivalent", result.text()
+    sections = {s.name: s.verdict for s in result.interactions[0].sections}
+    assert sections["event sequence"] == "identical"
+    assert sections["other fields"] == "identical"
+    assert sections["tool calls"] == "identical"
+
+
+def test_volatile_keys_can_be_compared_after_all(sse_server: SSEServer, tmp_path: Path) -> None:
+    chunks = sse_chunks(GPT5_CALL)
+    a = record(sse_server, tmp_path / "a.ndjson.zst", chunks)
+    b = record(sse_server, tmp_path / "b.ndjson.zst", rewrite_events(chunks, new_ids))
+    options = DiffOptions(volatile=DiffOptions().volatile - {"obfuscation"})
+    result = diff_interactions(a[0], b[0], options)
+    assert result.verdict == "changed"
+    other = next(s for s in result.sections if s.name == "other fields")
+    assert any("obfuscation" in line for line in other.lines)
+
+
+def test_same_request_on_another_deployment_is_changed(
+    sse_server: SSEServer, tmp_path: Path
+) -> None:
+    """gpt-5 and Azure's gpt-5-mini answered the same request with the same tool call after
+    different reasoning: the meaning held, the words did not."""
+    a = record(sse_server, tmp_path / "a.ndjson.zst", sse_chunks(GPT5_CALL))
+    b = record(sse_server, tmp_path / "b.ndjson.zst", sse_chunks(AZURE_CALL))
+    result = diff_interactions(a[0], b[0])
+    sections = {s.name: s for s in result.sections}
+    assert result.verdict == "changed"
+    assert sections["tool calls"].verdict == "identical"
+    assert sections["tool calls"].lines == ['weather({"location": "Florence, Italy"})']
+    assert sections["final text"].verdict == "changed"
+    assert sections["final text"].lines[0].startswith("reasoning (")
+    assert sections["usage"].lines[0] == "~ output_tokens: 121 -> 139"
+
+
+def test_a_text_answer_instead_of_a_tool_call_is_different(
+    sse_server: SSEServer, tmp_path: Path
+) -> None:
+    a = record(sse_server, tmp_path / "a.ndjson.zst", sse_chunks(GPT5_CALL))
+    b = record(sse_server, tmp_path / "b.ndjson.zst", sse_chunks(GPT5_ANSWER))
+    result = diff_interactions(a[0], b[0])
+    sections = {s.name: s for s in result.sections}
+    assert result.verdict == "different"
+    assert sections["tool calls"].verdict == "different"
+    assert sections["tool calls"].lines == ['- weather({"location": "Florence, Italy"})']
+    assert sections["event sequence"].verdict == "different"
+    assert "+ output_text.delta x29" in sections["event sequence"].lines
+
+
+def test_a_failed_stream_is_different_in_outcome() -> None:
+    a = Cassette.load(EXAMPLES / "text-answer.ndjson.zst")
+    b = Cassette.load(EXAMPLES / "failed-stream.ndjson.zst")
+    result = diff_cassettes(a, b)
+    outcome = result.interactions[0].sections[1]
+    assert result.verdict == "different"
+    assert outcome.name == "outcome"
+    assert outcome.lines == [
+        "- HTTP 200, stream complete, completed",
+        "+ HTTP 200, stream complete, failed",
+    ]
+
+
+def test_other_words_are_changed_with_a_word_diff(sse_server: SSEServer, tmp_path: Path) -> None:
+    def paris_to_rome(event: dict[str, Any]) -> None:
+        for key in ("delta", "text"):
+            if isinstance(event.get(key), str):
+                event[key] = event[key].replace("Florence", "Rome")
+
+    chunks = sse_chunks(GPT5_CALL)
+    a = record(sse_server, tmp_path / "a.ndjson.zst", chunks)
+    b = record(sse_server, tmp_path / "b.ndjson.zst", rewrite_events(chunks, paris_to_rome))
+    result = diff_interactions(a[0], b[0])
+    text = next(s for s in result.sections if s.name == "final text")
+    assert result.verdict == "changed"
+    assert "[-Florence,-]{+Rome,+}" in text.lines[0]
+
+
+def test_timing_beyond_the_ratio_is_changed(sse_server: SSEServer, tmp_path: Path) -> None:
+    chunks = sse_chunks(FIXTURES / "pydantic-ai" / "test_openai_responses_stream.1.sse")
+    fast = record(sse_server, tmp_path / "a.ndjson.zst", chunks, delay=0.001)
+    slow = record(sse_server, tmp_path / "b.ndjson.zst", chunks, delay=0.05)
+    result = diff_interactions(fast[0], slow[0])
+    timing = result.sections[-1]
+    assert timing.name == "timing"
+    assert result.verdict == "changed"
+    assert timing.verdict == "changed"
+    assert any(line.startswith("! duration") for line in timing.lines)
+    tolerant = diff_interactions(fast[0], slow[0], DiffOptions(timing_ratio=1000))
+    assert tolerant.verdict == "equivalent"
+
+
+def test_word_diff_marks_removed_and_added_words() -> None:
+    ratio, text = word_diff("the cat sat", "the dog sat")
+    assert text == "the [-cat-]{+dog+} sat"
+    assert 0 < ratio < 1
+    assert word_diff("same", "same") == (1.0, "same")
+
+
+def test_cassettes_of_different_lengths_are_different() -> None:
+    three = Cassette.load(FIXTURES / "streamtape-v2" / "three-interactions.ndjson.zst")
+    result = diff_cassettes(three, three.interactions[:2])
+    assert result.verdict == "different"
+    assert result.notes == ["! interactions: 3 in A, 2 in B"]
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, ["diff", *args])
+
+
+def test_cli_exit_status_follows_the_verdict() -> None:
+    reasoning = str(EXAMPLES / "reasoning.ndjson.zst")
+    assert run(reasoning, reasoning).exit_code == 0
+    different = run(
+        str(EXAMPLES / "text-answer.ndjson.zst"), str(EXAMPLES / "failed-stream.ndjson.zst")
+    )
+    assert different.exit_code == 2
+    assert different.output.splitlines()[0] == "different"
+
+
+def test_cli_changed_exits_1_and_json_says_why(sse_server: SSEServer, tmp_path: Path) -> None:
+    record(sse_server, tmp_path / "a.ndjson.zst", sse_chunks(GPT5_CALL))
+    record(sse_server, tmp_path / "b.ndjson.zst", sse_chunks(AZURE_CALL))
+    result = run(str(tmp_path / "a.ndjson.zst"), str(tmp_path / "b.ndjson.zst"), "--json")
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    assert doc["verdict"] == "changed"
+    names = [s["name"] for s in doc["interactions"][0]["sections"]]
+    assert names[:6] == [
+        "request",
+        "outcome",
+        "event sequence",
+        "tool calls",
+        "final text",
+        "usage",
+    ]
+    assert names[-1] == "timing"
+
+
+def test_cli_picks_interactions_with_a_hash() -> None:
+    three = str(FIXTURES / "streamtape-v2" / "three-interactions.ndjson.zst")
+    same = run(f"{three}#2", f"{three}#2")
+    assert same.exit_code == 0
+    assert f"{three}#2 vs {three}#2" in same.output
+    missing = run(f"{three}#9", three)
+    assert missing.exit_code == 3
+    assert "has no interaction 9" in missing.output
+
+
+def test_cli_html_puts_both_reports_side_by_side(tmp_path: Path) -> None:
+    out = tmp_path / "diff.html"
+    a, b = str(EXAMPLES / "text-answer.ndjson.zst"), str(EXAMPLES / "failed-stream.ndjson.zst")
+    assert run(a, b, "--html", str(out)).exit_code == 2
+    html = out.read_text()
+    assert 'data-verdict="different"' in html
+    assert html.count('<section class="interaction"') == 2
+    try:
+        browser = Browser()
+    except BrowserMissingError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with browser:
+        page = browser.open(out, 1280)
+        assert page.errors == []
+        assert page.requests == [page.url]
+        events = len(Cassette.load(a)[0].events()) + len(Cassette.load(b)[0].events())
+        assert page.evaluate("document.querySelectorAll('svg .ev').length") == events
+        tops = page.evaluate("[...document.querySelectorAll('.side')].map(s => s.offsetTop)")
+        assert tops[0] == tops[1]  # side by side at 1280 px
