@@ -17,13 +17,15 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 
+from streamtape._vocabulary import VERDICTS, Verdict
 from streamtape.accumulate import StreamResult, accumulate_all
 from streamtape.cassette import Cassette, Interaction, Timing
+from streamtape.errors import StreamtapeError
 from streamtape.events import Event, KeepAlive
 from streamtape.sse import SSEFrame, SSEParser
 
@@ -31,18 +33,18 @@ __all__ = [
     "DEFAULT_VOLATILE",
     "VERDICTS",
     "DiffOptions",
+    "DriftError",
     "InteractionDiff",
     "Section",
     "StreamDiff",
     "Verdict",
     "diff_cassettes",
     "diff_interactions",
+    "drift_failures",
+    "unmatched",
     "worse",
 ]
 
-Verdict: TypeAlias = Literal["identical", "equivalent", "changed", "different"]
-VERDICTS: tuple[Verdict, ...] = ("identical", "equivalent", "changed", "different")
-"""The verdicts, mildest first."""
 
 DEFAULT_VOLATILE: frozenset[str] = frozenset(
     {
@@ -501,3 +503,28 @@ def diff_cassettes(
         verdict = "different"
         notes.append(f"! interactions: {len(ia)} in {labels[0]}, {len(ib)} in {labels[1]}")
     return StreamDiff(verdict, diffs, notes)
+
+
+def unmatched(live: Interaction) -> InteractionDiff:
+    """The verdict on a live interaction that no recorded one matches: ``different``."""
+    request = f"{live.request.method} {live.request.url}"
+    section = Section("request", "different", [f"+ {request}: no recorded interaction matches"])
+    return InteractionDiff("recorded", f"live#{live.id}", "different", [section])
+
+
+class DriftError(StreamtapeError, AssertionError):
+    """Live streams drifted from their recordings beyond the allowed verdict (drift mode)."""
+
+
+def drift_failures(diffs: Sequence[InteractionDiff], fail_at: str, where: str) -> None:
+    """Raise DriftError showing every diff whose verdict is ``fail_at`` or graver."""
+    if fail_at not in VERDICTS:
+        raise ValueError(f"drift_fail must be one of {', '.join(VERDICTS)}; got {fail_at!r}")
+    bad = [d for d in diffs if VERDICTS.index(d.verdict) >= VERDICTS.index(fail_at)]
+    if bad:
+        shown = "\n\n".join(d.text() for d in bad)
+        raise DriftError(
+            f"streamtape drift: {len(bad)} of {len(diffs)} live interaction(s) of {where} are "
+            f"{' or '.join(sorted({d.verdict for d in bad}))} from the recording "
+            f"(failing at {fail_at}):\n{shown}"
+        )

@@ -21,14 +21,14 @@ import re
 import shlex
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from streamtape._vocabulary import INSTANT, RECORD_MODES
+from streamtape._vocabulary import INSTANT, RECORD_MODES, VERDICTS
 from streamtape.errors import NetworkBlockedError, NoMatchError, StreamtapeError
 
 if TYPE_CHECKING:
@@ -111,7 +111,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="record mode for streamtape cassettes: none (replay only, default), once (record "
         "missing cassettes, replay existing ones), new_episodes (also record requests no "
         "interaction matches, appending them), all and rewrite (record every request into a "
-        "fresh cassette). Overrides the tape_mode ini key and the marker's record_mode.",
+        "fresh cassette), drift (send every request, compare the live stream with the "
+        "recording, fail on a 'different' verdict; the cassette is left as it was). Overrides "
+        "the tape_mode ini key and the marker's record_mode.",
+    )
+    group.addoption(
+        "--tape-report",
+        default=None,
+        dest="tape_report",
+        metavar="DIR",
+        help="write the HTML report (streamtape report) of each failing streamtape test's "
+        "interactions to DIR/<test>.html",
     )
     group.addoption(
         "--tape-speed",
@@ -161,6 +171,7 @@ class _Totals:
     recorded: int = 0
     replayed: int = 0
     unused: int = 0
+    drift: dict[str, int] = field(default_factory=dict)
 
     def add(self, nodeid: str, stats: Mapping[str, Any]) -> None:
         if nodeid in self.seen:
@@ -170,8 +181,10 @@ class _Totals:
         self.recorded += int(stats.get("recorded", 0))
         self.replayed += int(stats.get("replayed", 0))
         self.unused += int(stats.get("unused", 0))
-        if stats.get("recorded", 0):
+        if stats.get("recorded", 0) and stats.get("mode") != "drift":
             self.cassettes_recorded += 1
+        for verdict in stats.get("drift", ()):
+            self.drift[verdict] = self.drift.get(verdict, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -504,6 +517,7 @@ def _stats(active: Tape, settings: _Settings) -> dict[str, Any]:
         "recorded": recorded,
         "replayed": played,
         "unused": len(active.unplayed),
+        "drift": [d.verdict for d in active.drift_results],
     }
 
 
@@ -549,6 +563,13 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
             elif (blocked := _cause(exc, NetworkBlockedError)) is not None:
                 _add_note(exc, str(blocked))
         raise
+    if active is not None and active.settings.mode == "drift":
+        from streamtape.diff import DriftError
+
+        try:
+            active.tape.check_drift()
+        except DriftError as exc:
+            pytest.fail(str(exc), pytrace=False)
     if active is None or active.settings.unused == "ignore":
         return result
     unplayed = active.tape.unplayed
@@ -561,6 +582,27 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
             pytest.fail(f"{message}\n(tape_unused = warn or ignore allows this)", pytrace=False)
         item.warn(UnusedInteractionsWarning(message))
     return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """With ``--tape-report DIR``: a failing test's interactions as an HTML report."""
+    report = yield
+    directory = item.config.getoption("tape_report")
+    active = item.stash.get(_ACTIVE, None)
+    if directory and active is not None and report.failed and report.when == "call":
+        name = _UNSAFE.sub("_", item.nodeid.replace("::", ".").replace("/", "."))
+        out = Path(directory) / f"{name}.html"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        from streamtape.report import render_report
+
+        title = f"streamtape report: {item.nodeid}"
+        page = render_report([(str(active.settings.path), active.tape.interactions)], title)
+        out.write_text(page, encoding="utf-8")
+        report.sections.append(("streamtape", f"report: {out}"))
+    return report
 
 
 class _Summary:
@@ -587,3 +629,9 @@ class _Summary:
             f"({totals.cassettes_recorded} recorded to), interactions: "
             f"{totals.recorded} recorded, {totals.replayed} replayed, {totals.unused} unused"
         )
+        if totals.drift:
+            counts = ", ".join(f"{totals.drift.get(v, 0)} {v}" for v in VERDICTS)
+            terminalreporter.write_line(
+                f"streamtape drift: {sum(totals.drift.values())} live interaction(s) compared "
+                f"with their recordings: {counts}"
+            )

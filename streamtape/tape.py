@@ -17,7 +17,10 @@ refused, and while it records, those it could not record are reported when it en
 
 Record modes use vcrpy's words: ``none`` replays only, ``once`` records a missing file and
 replays an existing one, ``new_episodes`` replays matches and appends misses, ``all`` and
-``rewrite`` record everything into a fresh file. Files are written atomically.
+``rewrite`` record everything into a fresh file. Files are written atomically. ``drift`` sends
+every request for real, hands the live stream to the client, compares it with the recording it
+matches (`streamtape.diff`) and leaves the cassette as it was: the block fails with DriftError
+when a stream's verdict is ``drift_fail`` or graver.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import tempfile
 import threading
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -48,6 +52,13 @@ from streamtape.cassette import (
     CassetteWriter,
     Interaction,
     Timing,
+)
+from streamtape.diff import (
+    VERDICTS,
+    InteractionDiff,
+    diff_interactions,
+    drift_failures,
+    unmatched,
 )
 from streamtape.errors import CassetteError, StreamtapeError, StreamtapeWarning
 from streamtape.faults import Fault
@@ -177,6 +188,7 @@ class Tape:
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
         faults: Sequence[Fault] = (),
         drain_timeout: float = DRAIN_TIMEOUT,
+        drift_fail: str = "different",
     ) -> None:
         if record_mode not in RECORD_MODES:
             raise ValueError(
@@ -186,6 +198,8 @@ class Tape:
             raise ValueError(f"speed must be positive, got {speed}")
         if not drain_timeout >= 0:
             raise ValueError(f"drain_timeout must not be negative, got {drain_timeout}")
+        if drift_fail not in VERDICTS:
+            raise ValueError(f"drift_fail must be one of {', '.join(VERDICTS)}; got {drift_fail!r}")
         self.path = Path(path)
         self.mode = record_mode
         self.matcher = match_on if isinstance(match_on, Matcher) else Matcher(match_on)
@@ -215,6 +229,12 @@ class Tape:
         self._records = False
         self._old_ids: set[int] = set()
         self._interactions: list[Interaction] = []
+        self.drift_fail = drift_fail
+        self.drift_results: list[InteractionDiff] = []
+        """The verdicts of the last `check_drift`, one per live interaction (drift mode)."""
+        self._drift_pairs: list[Interaction | None] = []
+        self._drift_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._drift_checked = False
 
     def __repr__(self) -> str:
         return f"<Tape {str(self.path)!r} mode={self.mode!r}>"
@@ -259,6 +279,24 @@ class Tape:
         used = [*self.played, *self.recorded]
         return _stats(used, len(self.unplayed), len(self.recorded))
 
+    def check_drift(self) -> list[InteractionDiff]:
+        """Drift mode: compare each live interaction so far with the recording it matched
+        (one that matched none is ``different``), keep the verdicts in `drift_results`, and
+        raise DriftError showing the diffs whose verdict is ``drift_fail`` or graver."""
+        self._drift_checked = True
+        pairs = list(self._drift_pairs)
+        results = []
+        for i, live in enumerate(self.recorded):
+            recorded = pairs[i] if i < len(pairs) else None
+            if recorded is None:
+                results.append(unmatched(live))
+            else:
+                labels = (f"recorded#{recorded.id}", f"live#{live.id}")
+                results.append(diff_interactions(recorded, live, labels=labels))
+        self.drift_results = results
+        drift_failures(results, self.drift_fail, str(self.path))
+        return self.drift_results
+
     def result(self, i: int = 0) -> StreamResult:
         """The accumulated stream of interaction ``i``: ``interactions[i].result()``."""
         return self.interactions[i].result()
@@ -282,6 +320,7 @@ class Tape:
             "allow_hosts": self.allow_hosts,
             "faults": self.faults,
             "drain_timeout": self.drain_timeout,
+            "drift_fail": self.drift_fail,
         }
 
     def _hint(self) -> str:
@@ -298,21 +337,28 @@ class Tape:
             raise RuntimeError(f"{self!r} is already active; a Tape is entered once at a time")
         self._seen = _identity(self.path)
         exists = self._seen is not None
+        if self.mode == "drift" and not exists:
+            raise CassetteError(
+                f"cassette {self.path} does not exist, and drift mode compares live streams "
+                "with a recording; record it first with record_mode='once'",
+                path=str(self.path),
+            )
         if self.mode == "none" and not exists:
             raise CassetteError(
                 f"cassette {self.path} does not exist and record_mode is 'none' (replay only); "
                 "record it with record_mode='once'",
                 path=str(self.path),
             )
-        replay = exists and self.mode in ("none", "once", "new_episodes")
-        if self.faults and (not replay or self.mode == "new_episodes"):
+        replay = exists and self.mode in ("none", "once", "new_episodes", "drift")
+        if self.faults and (not replay or self.mode in ("new_episodes", "drift")):
             why = "does not exist" if not exists else f"is recorded to in mode {self.mode!r}"
             raise StreamtapeError(
                 f"faults apply to replay only, and cassette {self.path} {why}: record it "
                 f"without faults first, then replay it with them (record_mode 'none' or 'once')"
             )
-        self._records = not replay or self.mode == "new_episodes"
+        self._records = not replay or self.mode in ("new_episodes", "drift")
         self._fault_played = []
+        self._drift_pairs, self.drift_results, self._drift_checked = [], [], False
         self._player = None
         self._writer = self._recorder = None
         self._interactions = []
@@ -330,7 +376,8 @@ class Tape:
                 faults=self.faults,
             )
             self._interactions = list(self._player.cassette.interactions)
-            self._old_ids = {i.id for i in self._interactions}
+            if self.mode != "drift":  # drift records into a scratch file of its own ids
+                self._old_ids = {i.id for i in self._interactions}
         elif self._records:
             self._recording()  # all / rewrite / once without a file: start from empty now
         self._parent = _ACTIVE.get()
@@ -376,8 +423,11 @@ class Tape:
                 self._interactions = []
             elif writer is not None:
                 writer.close()
-                loaded = Cassette.load(self.path, strict=False).interactions
+                loaded = Cassette.load(writer.path, strict=False).interactions
                 self._interactions = list(loaded)
+            if self._drift_dir is not None:
+                self._drift_dir.cleanup()
+                self._drift_dir = None
             if guard is not None and self._records and not failed:
                 urls = [i.request.url for i in self._interactions]
                 warning = guard.report(str(self.path), urls, nothing=nothing)
@@ -395,6 +445,8 @@ class Tape:
         tb: TracebackType | None,
     ) -> None:
         self._stop(failed=exc_type is not None)
+        if self.mode == "drift" and exc_type is None and not self._drift_checked:
+            self.check_drift()
 
     async def __aenter__(self) -> Tape:
         return self.__enter__()
@@ -476,13 +528,17 @@ class Tape:
         with self._lock:
             if self._recorder is None:
                 append = self.mode == "new_episodes"  # under the writer's lock: merges
+                path = self.path
+                if self.mode == "drift":  # the live streams go to a scratch file
+                    self._drift_dir = tempfile.TemporaryDirectory(prefix="streamtape-drift-")
+                    path = Path(self._drift_dir.name) / self.path.name
                 writer = CassetteWriter(
-                    self.path,
+                    path,
                     redactor=self.redactor,
                     append=append,
                     lock_timeout=self.lock_timeout,
                 )
-                if not append and _identity(self.path) != self._seen:
+                if not append and path == self.path and _identity(self.path) != self._seen:
                     writer.discard()
                     raise CassetteError(
                         f"{self.path} was written by another process while this block waited "
@@ -522,7 +578,9 @@ class Tape:
             if not self._records:
                 return player.replay(request)
             interaction = player.take(request, request.read())
-            if interaction is not None:
+            if self.mode == "drift":
+                self._drift_pairs.append(interaction)
+            elif interaction is not None:
                 return player.respond(request, interaction)
         return self._recording().record(request, serve(send))
 
@@ -533,7 +591,9 @@ class Tape:
             if not self._records:
                 return await player.areplay(request)
             interaction = player.take(request, await request.aread())
-            if interaction is not None:
+            if self.mode == "drift":
+                self._drift_pairs.append(interaction)
+            elif interaction is not None:
                 return await player.arespond(request, interaction)
         return await self._recording().arecord(request, aserve(send))
 
@@ -561,6 +621,7 @@ def use_cassette(
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     faults: Sequence[Fault] = (),
     drain_timeout: float = DRAIN_TIMEOUT,
+    drift_fail: str = "different",
 ) -> Tape:
     """Record or replay the HTTP requests made in a block, by ``record_mode``.
 
@@ -581,6 +642,7 @@ def use_cassette(
     as it is); a tape with faults that would record raises StreamtapeError on entry.
     ``drain_timeout``: while recording, how long to keep reading a stream the client closed
     early, so the cassette holds the server's whole answer (0: stop at once).
+    ``drift_fail`` is the verdict from which drift mode fails (``changed`` is stricter).
     Raises ValueError for an unknown mode; entering raises CassetteError for a missing file in
     mode ``none``; a request with no recorded match raises NoMatchError in ``none`` and in
     ``once`` with an existing file.
@@ -598,4 +660,5 @@ def use_cassette(
         lock_timeout=lock_timeout,
         faults=faults,
         drain_timeout=drain_timeout,
+        drift_fail=drift_fail,
     )

@@ -64,6 +64,7 @@ ALLOWED: dict[str, set[str] | None] = {
         "seal",
         "_stacks",
         "_patching",
+        "diff",
     },
     "bench._inputs": {"cassette", "sse"},
     "bench._report": set(),
@@ -94,7 +95,7 @@ ALLOWED: dict[str, set[str] | None] = {
         "_cli_diff",
     },
     "report": {"cassette", "accumulate", "events", "render", "diff"},
-    "diff": {"cassette", "accumulate", "events", "sse"},
+    "diff": {"_vocabulary", "cassette", "accumulate", "events", "sse", "errors"},
     "_cli_report": {"report", "errors"},
     "_cli_diff": {"cassette", "diff", "report", "errors"},
     "scan": {"cassette", "decode", "accumulate", "redact", "errors"},
@@ -112,6 +113,8 @@ ALLOWED: dict[str, set[str] | None] = {
         "transport",
         "server",  # inside tape_server only
         "_uvicorn",
+        "diff",  # inside drift mode only
+        "report",  # with --tape-report only
     },
     "__main__": {"cli", "render", "cassette", "decode", "accumulate"},
     "__init__": None,  # the facade re-exports everything

@@ -86,9 +86,9 @@ async def apost(lib: ModuleType, url: str, body: str = "hi") -> list[bytes]:
 
 
 def test_an_invalid_mode_names_the_valid_ones(path: Path) -> None:
-    with pytest.raises(ValueError, match="none, once, new_episodes, all, rewrite"):
+    with pytest.raises(ValueError, match="none, once, new_episodes, all, rewrite, drift"):
         use_cassette(path, record_mode="sometimes")
-    assert RECORD_MODES == ("none", "once", "new_episodes", "all", "rewrite")
+    assert RECORD_MODES == ("none", "once", "new_episodes", "all", "rewrite", "drift")
 
 
 def test_none_with_a_missing_file_names_file_and_mode(path: Path) -> None:
