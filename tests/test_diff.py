@@ -272,3 +272,38 @@ def test_cli_html_puts_both_reports_side_by_side(tmp_path: Path) -> None:
         assert page.evaluate("document.querySelectorAll('svg .ev').length") == events
         tops = page.evaluate("[...document.querySelectorAll('.side')].map(s => s.offsetTop)")
         assert tops[0] == tops[1]  # side by side at 1280 px
+
+
+def test_request_differences_and_hosts(tmp_path: Path) -> None:
+    from test_report import text_stream, write_cassette
+
+    chunks = text_stream("hello")
+    offsets = [float(i + 1) for i in range(len(chunks))]
+    base = {"model": "m", "input": "hi", "metadata": {"run": "1"}}
+    a = write_cassette(tmp_path / "a.ndjson.zst", chunks, offsets, base)
+    b = write_cassette(tmp_path / "b.ndjson.zst", chunks, offsets, base | {"metadata": {"run": 2}})
+    c = write_cassette(tmp_path / "c.ndjson.zst", chunks, offsets, base | {"input": "hey"})
+    same, volatile, other = (Cassette.load(p)[0] for p in (a, b, c))
+    assert diff_interactions(same, volatile).sections[0].verdict == "equivalent"
+    request = diff_interactions(same, other).sections[0]
+    assert request.verdict == "changed"
+    assert request.lines == ['~ input: "hi" -> "hey"']
+
+
+def test_cli_refuses_a_malformed_interaction_number() -> None:
+    result = run(str(EXAMPLES / "reasoning.ndjson.zst#x"), str(EXAMPLES / "reasoning.ndjson.zst"))
+    assert result.exit_code == 2
+    assert "expected PATH or PATH#N" in result.output
+
+
+def test_an_error_response_against_a_stream_is_different(tmp_path: Path) -> None:
+    from test_report import error_response_cassette
+
+    a = Cassette.load(EXAMPLES / "openrouter-done.ndjson.zst")
+    b = Cassette.load(error_response_cassette(tmp_path / "e.ndjson.zst"))
+    result = diff_interactions(a[0], b[0])
+    sections = {s.name: s for s in result.sections}
+    assert result.verdict == "different"
+    assert sections["outcome"].lines[1] == "+ HTTP 429, stream complete, no events"
+    assert "  TTFT: 451.1 ms -> -" in sections["timing"].lines
+    assert any("cost" in line for line in sections["usage"].lines)

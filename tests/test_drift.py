@@ -180,3 +180,18 @@ def test_drift_needs_a_recording(tmp_path: Path) -> None:
 def test_drift_fail_must_be_a_verdict(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="drift_fail must be one of identical, equivalent"):
         use_cassette(tmp_path / "c.ndjson.zst", record_mode="drift", drift_fail="bad")
+
+
+def test_a_request_no_recording_matches_is_different(sse_server: SSEServer, tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    url = serve(sse_server, sse_chunks(GPT5_CALL))
+    with use_cassette(path, record_mode="once"), httpx.Client() as client:
+        client.post(url, json=BODY).raise_for_status()
+    tape = use_cassette(path, record_mode="drift")
+    with (
+        pytest.raises(DriftError, match="no recorded interaction matches"),
+        tape,
+        httpx.Client() as client,
+    ):
+        client.post(url, json=BODY | {"input": "And in Rome?"}).raise_for_status()
+    assert [d.verdict for d in tape.drift_results] == ["different"]

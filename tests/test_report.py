@@ -196,7 +196,7 @@ def browser() -> Iterator[Browser]:
 
 
 def _cases() -> list[str]:
-    return ["text-answer", "reasoning", "failed-stream", "big", "hostile"]
+    return ["text-answer", "reasoning", "failed-stream", "big", "hostile", "troubled"]
 
 
 @pytest.mark.parametrize("case", _cases())
@@ -210,6 +210,8 @@ def test_report_renders_in_chromium(
     source = {"big": big_cassette, "hostile": hostile_cassette}.get(
         case, EXAMPLES / f"{case}.ndjson.zst"
     )
+    if case == "troubled":
+        source = troubled_cassette(tmp_path / "troubled.ndjson.zst")
     out = tmp_path / "report.html"
     _, inter = report_of(source, out)
     timing = inter.timing()
@@ -241,3 +243,77 @@ def test_report_renders_in_chromium(
         text = page.evaluate("document.querySelector('.output-text').textContent")
         assert text == inter.result().output_text
         assert text.startswith("<script>")
+
+
+# -- what goes wrong is shown --------------------------------------------------------------------
+
+
+def troubled_cassette(path: Path) -> Path:
+    """A stream with an unreadable frame, an unknown event type, an in-band error, and a
+    connection reset before any terminal event; the input given as content parts."""
+    body = {
+        "model": "gpt-test",
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi there"}]}],
+    }
+    chunks = [
+        b'data: {"type":"response.created","sequence_number":0,"response":{"id":"r"}}\n\n',
+        b"data: {not json\n\n",
+        b'data: {"type":"response.weird","sequence_number":2}\n\n',
+        b'data: {"type":"error","sequence_number":3,"code":"overloaded","message":"busy"}\n\n',
+    ]
+    with CassetteWriter(path) as writer:
+        rec = writer.begin(
+            "POST",
+            "https://api.example.com/v1/responses",
+            [],
+            json.dumps(body).encode(),
+            start_ns=0,
+        )
+        rec.response(200, [("Content-Type", "text/event-stream")], offset_ns=1_000_000)
+        for i, chunk in enumerate(chunks):
+            rec.chunk(chunk, offset_ns=(i + 2) * 1_000_000)
+        rec.end("error", error=ConnectionResetError("peer reset"), offset_ns=9_000_000)
+    return path
+
+
+def test_problems_unreadable_frames_and_unknown_events_are_shown(tmp_path: Path) -> None:
+    html, inter = report_of(troubled_cassette(tmp_path / "t.ndjson.zst"), tmp_path / "r.html")
+    problems = html[html.index('<div class="problems">') : html.index("</ul></div>")]
+    assert "stream ended with ConnectionResetError: peer reset" in problems
+    assert "overloaded: busy" in problems
+    assert "malformed: " in problems
+    assert "(event #1, " in problems  # where, in events and ms
+    assert "Hi there" in html  # the input excerpt, from content parts
+    assert "response.weird" in html
+    assert re.search(r"<td>\[malformed\]</td>|<code>\[malformed\]</code>", html)
+    marks = re.findall(r'<line class="ev (\w+)"', html)
+    assert marks.count("error") == 2  # the error event and the unreadable frame
+    assert len(marks) == len(inter.events(strict=False))
+
+
+def error_response_cassette(path: Path) -> Path:
+    """A 429 with a JSON body: no event stream at all."""
+    with CassetteWriter(path) as writer:
+        rec = writer.begin("POST", "https://api.example.com/v1/responses", [], b"{}", start_ns=0)
+        rec.response(429, [("Content-Type", "application/json")], offset_ns=1_000_000)
+        rec.chunk(b'{"error": {"message": "<slow down>"}}', offset_ns=2_000_000)
+        rec.end("complete", offset_ns=3_000_000)
+    return path
+
+
+def test_a_json_error_response_shows_its_body_and_status(tmp_path: Path) -> None:
+    path = error_response_cassette(tmp_path / "e.ndjson.zst")
+    html, _ = report_of(path, tmp_path / "r.html")
+    assert "HTTP status 429" in html
+    assert 'data-outcome="failed"' in html
+    assert "Body (not an event stream)" in html
+    assert "&lt;slow down&gt;" in html
+
+
+def test_a_truncated_cassette_shows_what_it_holds_and_why(tmp_path: Path) -> None:
+    path = tmp_path / "t.ndjson.zst"
+    data = (EXAMPLES / "reasoning.ndjson.zst").read_bytes()
+    path.write_bytes(data[: len(data) - 7])
+    write_report([path], tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    assert '<div class="problems"><h4>Cassette</h4>' in html
