@@ -83,10 +83,14 @@ class _Facts:
     request: dict[str, Any]
 
 
-def _facts(inter: Interaction) -> _Facts:
+def _end_ns(inter: Interaction) -> int:
+    ends = [inter.end.offset_ns if inter.end else 0, *(c.offset_ns for c in inter.chunks[-1:])]
+    return max(*ends, 1)
+
+
+def _facts(inter: Interaction, span_ns: int = 0) -> _Facts:
     timed = list(timed_events(inter))
     results = accumulate_all(e for _, e in timed) if timed else []
-    ends = [inter.end.offset_ns if inter.end else 0, *(c.offset_ns for c in inter.chunks[-1:])]
     first_text = next(
         (at for at, e in timed if lane_of(e) == "text" and _delta(e)),
         None,
@@ -100,7 +104,7 @@ def _facts(inter: Interaction) -> _Facts:
         timed=timed,
         results=results,
         timing=inter.timing(),
-        span_ns=max(*ends, 1),
+        span_ns=max(_end_ns(inter), span_ns),
         first_text_ns=first_text,
         request=request if isinstance(request, dict) else {},
     )
@@ -453,9 +457,10 @@ def _gaps(f: _Facts) -> str:
     return f'<div class="gaps"><h4>Largest gaps</h4><ol>{items}</ol></div>'
 
 
-def interaction_html(inter: Interaction, heading: str, anchor: str = "") -> str:
-    """One interaction as a ``<section>``: summary, metrics, timeline, rate, output, events."""
-    f = _facts(inter)
+def interaction_html(inter: Interaction, heading: str, anchor: str = "", span_ns: int = 0) -> str:
+    """One interaction as a ``<section>``: summary, metrics, timeline, rate, output, events.
+    The time axis runs to the interaction's end, or to ``span_ns`` if later (a shared scale)."""
+    f = _facts(inter, span_ns)
     outcome, tone = _outcome(f)
     t = f.timing
     first_text = None if f.first_text_ns is None else f.first_text_ns / 1e9
@@ -552,7 +557,8 @@ tr.error td{background:#fff0f0}
 .files{color:var(--muted);font-size:.9rem}
 .verdict{font-size:1.4rem;font-weight:700}.verdict.identical,.verdict.equivalent{color:#11643a}
 .verdict.changed{color:#8a5300}.verdict.different{color:#a01822}
-table.diff pre{max-height:12rem}tr.changed th{color:#8a5300}tr.different th{color:#a01822}
+.wide{overflow-x:auto}table.diff pre{max-height:none}
+tr.changed th{color:#8a5300}tr.different th{color:#a01822}
 .sides{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.sides .side{min-width:0}
 @media (max-width:1000px){.sides{grid-template-columns:1fr}}
 @media (max-width:640px){main{padding:.6rem}.lanes,.axis-row{grid-template-columns:5rem 1fr}
@@ -637,12 +643,13 @@ def diff_page(
         )
         blocks.append(
             f"<h2>{escape(inter_diff.a)} vs {escape(inter_diff.b)}: {inter_diff.verdict}</h2>"
-            f'<div class="scroll"><table class="diff">{rows}</table></div>'
+            f'<div class="wide"><table class="diff">{rows}</table></div>'
         )
     columns = []
+    span = max((_end_ns(i) for i in [*a[1], *b[1]]), default=1)  # one time scale for both
     for side, (label, interactions) in (("A", a), ("B", b)):
         sections = "".join(
-            interaction_html(inter, f"{side}: interaction {inter.id}", f"{side}-{inter.id}")
+            interaction_html(inter, f"{side}: interaction {inter.id}", f"{side}-{inter.id}", span)
             for inter in interactions
         )
         columns.append(f'<div class="side"><h2>{side}: {escape(label)}</h2>{sections}</div>')

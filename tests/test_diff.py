@@ -272,6 +272,10 @@ def test_cli_html_puts_both_reports_side_by_side(tmp_path: Path) -> None:
         assert page.evaluate("document.querySelectorAll('svg .ev').length") == events
         tops = page.evaluate("[...document.querySelectorAll('.side')].map(s => s.offsetTop)")
         assert tops[0] == tops[1]  # side by side at 1280 px
+        ends = page.evaluate(
+            "[...document.querySelectorAll('.side .axis')].map(a => a.lastChild.textContent)"
+        )
+        assert ends == ["300 ms", "300 ms"]  # one time scale for both sides
 
 
 def test_request_differences_and_hosts(tmp_path: Path) -> None:
