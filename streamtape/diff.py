@@ -339,15 +339,23 @@ def word_diff(a: str, b: str, limit: int = 2000) -> tuple[float, str]:
     (``[-removed-]{+added+}``), cut at ``limit`` characters."""
     wa, wb = _WORDS.findall(a), _WORDS.findall(b)
     matcher = difflib.SequenceMatcher(a=wa, b=wb, autojunk=False)
-    out: list[str] = []
+    # (kept, removed, added) pieces; a change, blanks alone, then a change read as one change
+    pieces: list[list[str]] = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        old, new = "".join(wa[i1:i2]), "".join(wb[j1:j2])
         if op == "equal":
-            out.append("".join(wa[i1:i2]))
-            continue
-        if i2 > i1:
-            out.append("[-" + "".join(wa[i1:i2]) + "-]")
-        if j2 > j1:
-            out.append("{+" + "".join(wb[j1:j2]) + "+}")
+            pieces.append([old, "", ""])
+        elif len(pieces) >= 2 and not pieces[-1][0].strip() and pieces[-2][0] == "":
+            blank = pieces.pop()[0]
+            pieces[-1][1] += blank + old
+            pieces[-1][2] += blank + new
+        else:
+            pieces.append(["", old, new])
+    out: list[str] = []
+    for kept, removed, added in pieces:
+        out.append(kept)
+        out.append(f"[-{removed}-]" if removed else "")
+        out.append(f"{{+{added}+}}" if added else "")
     text = "".join(out)
     return matcher.ratio(), text if len(text) <= limit else text[:limit] + "…"
 

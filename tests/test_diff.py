@@ -311,3 +311,8 @@ def test_an_error_response_against_a_stream_is_different(tmp_path: Path) -> None
     assert sections["outcome"].lines[1] == "+ HTTP 429, stream complete, no events"
     assert "  TTFT: 451.1 ms -> -" in sections["timing"].lines
     assert any("cost" in line for line in sections["usage"].lines)
+
+
+def test_word_diff_reads_neighbouring_changes_as_one() -> None:
+    _, text = word_diff("I need to call the tool now", "I want to use a tool later")
+    assert text == "I [-need-]{+want+} to [-call the-]{+use a+} tool [-now-]{+later+}"
