@@ -181,7 +181,7 @@ class _Totals:
         self.recorded += int(stats.get("recorded", 0))
         self.replayed += int(stats.get("replayed", 0))
         self.unused += int(stats.get("unused", 0))
-        if stats.get("recorded", 0) and stats.get("mode") != "drift":
+        if stats.get("recorded", 0):
             self.cassettes_recorded += 1
         for verdict in stats.get("drift", ()):
             self.drift[verdict] = self.drift.get(verdict, 0) + 1
@@ -509,8 +509,9 @@ def _streamtape_marked(request: pytest.FixtureRequest, tape_fault: object) -> No
 
 
 def _stats(active: Tape, settings: _Settings) -> dict[str, Any]:
-    played = len(active.played)
-    recorded = len(active.recorded)
+    drift = settings.mode == "drift"  # nothing recorded to the cassette, nothing replayed
+    played = 0 if drift else len(active.played)
+    recorded = 0 if drift else len(active.recorded)
     return {
         "cassette": str(settings.path),
         "mode": settings.mode,

@@ -170,7 +170,9 @@ class Tape:
     Got from :func:`use_cassette`; a sync and async context manager and a decorator (each
     decorated call runs with a fresh Tape of the same settings). After the block,
     :attr:`interactions` holds the cassette as written, :attr:`recorded` the interactions this
-    block recorded, :attr:`played` / :attr:`unplayed` what replay used and left.
+    block recorded, :attr:`played` / :attr:`unplayed` what replay used and left. In drift mode
+    :attr:`interactions` are the live ones, :attr:`played` the recordings they were compared
+    with, and :attr:`drift_results` the verdicts.
     """
 
     def __init__(

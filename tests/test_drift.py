@@ -84,6 +84,10 @@ def test_drift_passes_when_only_ids_and_timing_changed(
         "0 identical, 0 equivalent, 1 changed, 0 different"
     )
     assert sum(r.path == PATH for r in sse_server.requests) == 2  # it went to the server
+    assert (
+        "streamtape: 1 cassette(s) used (0 recorded to), interactions: 0 recorded, 0 replayed, "
+        "0 unused"
+    ) in result.outlines
     assert recorded.read_bytes() == before
 
 
