@@ -73,6 +73,15 @@ class Page:
             raise AssertionError(f"{expression!r} threw: {reply['exceptionDetails']}")
         return reply["result"].get("value")
 
+    def emulate_print(self) -> None:
+        """Apply the page's print styles (CSS ``@media print``) from now on."""
+        self.browser.call("Emulation.setEmulatedMedia", {"media": "print"}, self.session)
+
+    def pdf(self) -> bytes:
+        """The page printed to PDF, as Chromium's print dialog would."""
+        reply = self.browser.call("Page.printToPDF", {"printBackground": True}, self.session)
+        return base64.b64decode(reply["data"])
+
     def screenshot(self, path: Path) -> Path:
         """Write a PNG of the whole page (not only the window) to ``path``."""
         reply = self.browser.call(

@@ -18,6 +18,7 @@ from sse_server import FIXTURES, sse_chunks
 
 from streamtape.cassette import Cassette, CassetteWriter, Interaction
 from streamtape.cli import cli
+from streamtape.render import summarize
 from streamtape.report import LANES, lane_of, render_report, write_report
 
 ROOT = Path(__file__).parent.parent
@@ -232,6 +233,8 @@ def test_report_renders_in_chromium(
         assert shown["first-event"] == timing.first_event
         assert shown["duration"] == timing.duration
         assert shown["largest-gap"] == timing.largest_gap
+        first_text = summarize(inter).first_text_ms
+        assert shown["first-text"] == (None if first_text is None else first_text / 1000)
         assert page.evaluate("document.querySelectorAll('script').length") == 0
         # nothing wider than the window: readable without sideways scrolling
         assert page.evaluate("document.documentElement.scrollWidth") <= width
@@ -317,3 +320,22 @@ def test_a_truncated_cassette_shows_what_it_holds_and_why(tmp_path: Path) -> Non
     write_report([path], tmp_path / "r.html")
     html = (tmp_path / "r.html").read_text()
     assert '<div class="problems"><h4>Cassette</h4>' in html
+
+
+def test_a_report_prints_whole(browser: Browser, tmp_path: Path) -> None:
+    """In print, long text and the event table are not cut to a scrolling box."""
+    out = tmp_path / "r.html"
+    write_report([EXAMPLES / "reasoning.ndjson.zst"], out)
+    page = browser.open(out, 1280)
+    style = "getComputedStyle(document.querySelector('.reasoning-text')).maxHeight"
+    assert page.evaluate(style) != "none"
+    page.emulate_print()
+    assert page.evaluate(style) == "none"
+    assert page.evaluate("getComputedStyle(document.querySelector('.scroll')).overflow") == (
+        "visible"
+    )
+    pdf = page.pdf()
+    assert pdf.startswith(b"%PDF-")
+    assert (
+        pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page\r") + pdf.count(b"/Type/Page>") >= 1
+    )
