@@ -38,6 +38,7 @@ __all__ = [
     "Section",
     "StreamDiff",
     "Verdict",
+    "align",
     "diff_cassettes",
     "diff_interactions",
     "drift_failures",
@@ -279,9 +280,8 @@ def _sequence(a: _Side, b: _Side) -> Section:
     ra, rb = _runs(_meaningful(a.events)), _runs(_meaningful(b.events))
     ta, tb = [t for t, _ in ra], [t for t, _ in rb]
     lines: list[str] = []
-    matcher = difflib.SequenceMatcher(a=ta, b=tb, autojunk=False)
     counts_differ = False
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    for op, i1, i2, j1, j2 in align(ta, tb)[0]:
         if op == "equal":
             pairs = list(zip(ra[i1:i2], rb[j1:j2], strict=True))
             same = [x for x, y in pairs if x == y]
@@ -334,14 +334,50 @@ def _tool_calls(a: _Side, b: _Side) -> Section:
 _WORDS = re.compile(r"\s+|[^\s]+")
 
 
+_ALIGN_LIMIT = 4000  # items difflib aligns at most: its time grows with the square
+
+
+def align(a: Sequence[str], b: Sequence[str]) -> tuple[list[tuple[str, int, int, int, int]], float]:
+    """difflib's opcodes and similarity ratio of two sequences, in bounded time.
+
+    The common head and tail are matched first (linear); a middle longer than the limit counts
+    as wholly replaced, so a hostile or very long stream costs linear time, not quadratic.
+    """
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    mid_a, mid_b = a[head : len(a) - tail], b[head : len(b) - tail]
+    codes: list[tuple[str, int, int, int, int]] = []
+    if head:
+        codes.append(("equal", 0, head, 0, head))
+    same = 0
+    if mid_a or mid_b:
+        if len(mid_a) + len(mid_b) <= _ALIGN_LIMIT:
+            matcher = difflib.SequenceMatcher(a=mid_a, b=mid_b, autojunk=False)
+            same = sum(block.size for block in matcher.get_matching_blocks())
+            codes += [
+                (op, i1 + head, i2 + head, j1 + head, j2 + head)
+                for op, i1, i2, j1, j2 in matcher.get_opcodes()
+            ]
+        else:
+            codes.append(("replace", head, len(a) - tail, head, len(b) - tail))
+    if tail:
+        codes.append(("equal", len(a) - tail, len(a), len(b) - tail, len(b)))
+    total = len(a) + len(b)
+    return codes, 2 * (head + tail + same) / total if total else 1.0
+
+
 def word_diff(a: str, b: str, limit: int = 2000) -> tuple[float, str]:
     """Word-level similarity (0..1) of two texts and a git-style word diff
     (``[-removed-]{+added+}``), cut at ``limit`` characters."""
     wa, wb = _WORDS.findall(a), _WORDS.findall(b)
-    matcher = difflib.SequenceMatcher(a=wa, b=wb, autojunk=False)
+    opcodes, ratio = align(wa, wb)
     # (kept, removed, added) pieces; a change, blanks alone, then a change read as one change
     pieces: list[list[str]] = []
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    for op, i1, i2, j1, j2 in opcodes:
         old, new = "".join(wa[i1:i2]), "".join(wb[j1:j2])
         if op == "equal":
             pieces.append([old, "", ""])
@@ -357,7 +393,7 @@ def word_diff(a: str, b: str, limit: int = 2000) -> tuple[float, str]:
         out.append(f"[-{removed}-]" if removed else "")
         out.append(f"{{+{added}+}}" if added else "")
     text = "".join(out)
-    return matcher.ratio(), text if len(text) <= limit else text[:limit] + "…"
+    return ratio, text if len(text) <= limit else text[:limit] + "…"
 
 
 def _texts(side: _Side, name: str) -> str:

@@ -17,7 +17,7 @@ from sse_server import FIXTURES, Route, SSEServer, sse_chunks
 
 from streamtape.cassette import Cassette
 from streamtape.cli import cli
-from streamtape.diff import DiffOptions, diff_cassettes, diff_interactions, word_diff
+from streamtape.diff import DiffOptions, align, diff_cassettes, diff_interactions, word_diff
 from streamtape.tape import use_cassette
 
 EXAMPLES = Path(__file__).parent.parent / "cassettes"
@@ -316,3 +316,28 @@ def test_an_error_response_against_a_stream_is_different(tmp_path: Path) -> None
 def test_word_diff_reads_neighbouring_changes_as_one() -> None:
     _, text = word_diff("I need to call the tool now", "I want to use a tool later")
     assert text == "I [-need-]{+want+} to [-call the-]{+use a+} tool [-now-]{+later+}"
+
+
+def test_align_gives_opcodes_that_rebuild_the_second_sequence() -> None:
+    pairs = [("abcab", "bcaab"), ("", "xyz"), ("xyz", ""), ("same", "same"), ("abxcd", "abycd")]
+    for a, b in pairs:
+        codes, ratio = align(list(a), list(b))
+        rebuilt = []
+        for op, i1, i2, j1, j2 in codes:
+            if op == "equal":
+                assert a[i1:i2] == b[j1:j2]
+            rebuilt += list(b[j1:j2])
+        assert "".join(rebuilt) == b
+        assert 0.0 <= ratio <= 1.0
+    assert align(list("abxcd"), list("abycd"))[1] == pytest.approx(0.8)
+
+
+def test_align_stays_linear_on_long_unlike_texts() -> None:
+    """Two 20,000-word texts with nothing in common at their ends: difflib alone takes minutes
+    (its time grows with the square); the middle is reported as replaced instead."""
+    a = [f"a{i % 500}" for i in range(20_000)]
+    b = [f"a{(i * 7) % 500}" for i in range(20_000)]
+    b[0] = a[0]
+    codes, ratio = align(a, b)
+    assert codes == [("equal", 0, 1, 0, 1), ("replace", 1, 20_000, 1, 20_000)]
+    assert ratio == pytest.approx(1 / 20_000)
