@@ -5,6 +5,7 @@ through ``use_cassette``."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from test_diff import BODY, GPT5_ANSWER, GPT5_CALL, new_ids, rewrite_events
 
 from streamtape.diff import DriftError
 from streamtape.errors import CassetteError
-from streamtape.tape import use_cassette
+from streamtape.tape import Tape, use_cassette
 
 pytest_plugins = ["pytester"]
 
@@ -199,3 +200,23 @@ def test_a_request_no_recording_matches_is_different(sse_server: SSEServer, tmp_
     ):
         client.post(url, json=BODY | {"input": "And in Rome?"}).raise_for_status()
     assert [d.verdict for d in tape.drift_results] == ["different"]
+
+
+def test_drift_mode_works_for_async_clients(sse_server: SSEServer, tmp_path: Path) -> None:
+    path = tmp_path / "c.ndjson.zst"
+    url = serve(sse_server, sse_chunks(GPT5_CALL))
+    with use_cassette(path, record_mode="once"), httpx.Client() as client:
+        client.post(url, json=BODY).raise_for_status()
+    serve(sse_server, rewrite_events(sse_chunks(GPT5_CALL), new_ids))
+
+    async def ask() -> tuple[bytes, Tape]:
+        async with use_cassette(path, record_mode="drift") as tape, httpx.AsyncClient() as client:
+            response = await client.post(url, json=BODY)
+        return response.content, tape
+
+    body, tape = asyncio.run(ask())
+    assert b"Florence" in body
+    (result,) = tape.drift_results
+    assert result.verdict in ("equivalent", "changed")  # new ids; timing may differ
+    assert [s.verdict for s in result.sections if s.name == "tool calls"] == ["identical"]
+    assert sum(r.path == PATH for r in sse_server.requests) == 2
