@@ -8,8 +8,9 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browser import Browser, BrowserMissingError
@@ -31,7 +32,7 @@ def write_cassette(
     path: Path,
     chunks: Sequence[bytes],
     offsets_ms: Sequence[float],
-    body: dict[str, object] | None = None,
+    body: Mapping[str, Any] | None = None,
 ) -> Path:
     """One interaction with the given chunks arriving at the given offsets (ms)."""
     request = json.dumps(body or {"model": "gpt-test", "input": "hi", "stream": True}).encode()
