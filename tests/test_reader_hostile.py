@@ -71,7 +71,10 @@ except CassetteError as exc:
     outcome = f"CassetteError: {exc}"
 except MemoryError:
     outcome = "MemoryError"
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM is this program's own peak: ru_maxrss would start from the (large) pytest parent's RSS,
+# which a forked child inherits and exec keeps.
+status = open("/proc/self/status").read()
+peak = int(status.split("VmHWM:")[1].split()[0]) * 1024
 print(peak)
 print(outcome)
 """
