@@ -116,6 +116,7 @@ class _Item:
         "item_id",
         "name",
         "output_index",
+        "partial",
         "parts",
     )
 
@@ -129,12 +130,19 @@ class _Item:
         # Parts announced by content_part.* / reasoning_summary_part.* events, by channel key.
         self.parts: dict[_Key, ContentPart] = {}
         self.annotations: dict[int, dict[int, Annotation]] = {}
+        # Begun before a resumed stream's first event: its deltas may lack their beginning.
+        self.partial = False
 
     def channel(self, key: _Key) -> _Channel:
         found = self.channels.get(key)
         if found is None:
             found = self.channels[key] = _Channel()
         return found
+
+    def agrees(self, streamed: str, final: str) -> bool:
+        """Whether `final` is what `streamed` should be: equal, or for a partial item (see
+        `partial`) ending with it."""
+        return streamed == final or (self.partial and final.endswith(streamed))
 
     def values(self) -> dict[_Key, str]:
         return {key: ch.value() for key, ch in self.channels.items()}

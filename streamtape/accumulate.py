@@ -164,6 +164,21 @@ def _item_id(item: OutputItem) -> str | None:
     return item.id
 
 
+def _same(earlier: Event, again: Event) -> bool:
+    """Whether `again` repeats `earlier`: the same snapshot's response, else the same event but
+    for `obfuscation` (random padding, new on every send)."""
+    if earlier.type != again.type:
+        return False
+    first, second = getattr(earlier, "response", None), getattr(again, "response", None)
+    if isinstance(first, Response) and isinstance(second, Response):
+        return bool(first.id) and first.id == second.id
+    if getattr(earlier, "obfuscation", None) is not None:
+        earlier = replace(earlier, obfuscation=None)
+    if getattr(again, "obfuscation", None) is not None:
+        again = replace(again, obfuscation=None)
+    return earlier == again
+
+
 def _differ(streamed: str, final: str) -> str:
     """A short description of where two texts part ways."""
     pairs = zip(streamed, final, strict=False)
@@ -191,6 +206,13 @@ class _Run:
         self.items: dict[str | int, _Item] = {}  # by item id; id-less items by output_index
         self.unknown_reported: set[str] = set()
         self.problems: list[Problem] = []
+        # A resumed stream (`starting_after`) begins mid-response; `streams` counts the streams
+        # folded in; `seen` (by sequence number) recognises a resume replaying events this run
+        # already has, which are skipped while `replaying`.
+        self.resumed = False
+        self.streams = 1
+        self.seen: dict[int, Event] = {}
+        self.replaying = False
 
     @property
     def response_id(self) -> str | None:
@@ -207,17 +229,25 @@ class _Run:
         self.counts[event.type] = self.counts.get(event.type, 0) + 1
         seq = event.sequence_number if not isinstance(event, Done | MalformedEvent) else None
         if seq is not None:
-            if self.last_seq is not None and seq != self.last_seq + 1:
+            last = self.last_seq
+            if last is not None and seq <= last and self._replayed(event, seq, index):
+                return
+            self.replaying = False
+            if last is not None and seq != last + 1:
                 self.problem(
                     "sequence",
-                    f"{event.type} has sequence_number {seq}, expected {self.last_seq + 1}",
+                    f"{event.type} has sequence_number {seq}, expected {last + 1}",
                     index,
                     seq,
                 )
             self.last_seq = seq
+            self.seen[seq] = event
         if isinstance(event, KeepAlive):
             return  # a transport no-op wherever it comes
-        self.begun = True
+        if not self.begun:
+            self.begun = True
+            if seq and not isinstance(event, ResponseCreatedEvent):
+                self.resumed = True  # a stream fetched with `starting_after` begins mid-response
         if isinstance(event, MalformedEvent):
             self.problem("malformed", event.error, index, None)
             return
@@ -243,6 +273,30 @@ class _Run:
         else:
             self._item_event(event, index, seq)
 
+    def _replayed(self, event: Event, seq: int, index: int) -> bool:
+        """Whether `event`, whose sequence number this run has passed, is a resumed stream's
+        replay of one it already has (skip it) rather than a sequence fault.
+
+        A resume fetched with `starting_after=N` repeats every event after N: a jump back to a
+        sequence number seen before, to the same event there (the same response, for a response
+        snapshot), begins such a replay; a different event there is a sequence fault.
+        """
+        known = self.seen.get(seq)
+        if not self.replaying:
+            if known is None or not _same(known, event):
+                return False
+            self.replaying = True
+            self.streams += 1
+        elif known is not None and known.type != event.type:
+            self.problem(
+                "sequence",
+                f"the resumed stream has {event.type} at sequence_number {seq}, where the earlier "
+                f"stream had {known.type}",
+                index,
+                seq,
+            )
+        return True
+
     def _after_end(self, event: Event, index: int, seq: int | None) -> None:
         terminal = isinstance(
             event, ResponseCompletedEvent | ResponseIncompleteEvent | ResponseFailedEvent
@@ -267,7 +321,9 @@ class _Run:
         found = self.items.get(item_id)
         if found is None:
             found = self.items[item_id] = _Item(item_id, output_index)
-            if item_id not in self.unknown_reported:
+            if self.resumed:
+                found.partial = True  # announced before the resume point: no false alarm
+            elif item_id not in self.unknown_reported:
                 self.unknown_reported.add(item_id)
                 self.problem(
                     "unknown_item",
@@ -339,7 +395,7 @@ class _Run:
         value = _done_value(event)
         # A `.done` with no deltas before it is accepted as the whole value: some servers (LM
         # Studio) send function arguments only in `.done`.
-        if channel.deltas and "".join(channel.deltas) != value:
+        if channel.deltas and not item.agrees("".join(channel.deltas), value):
             streamed = "".join(channel.deltas)
             self.problem(
                 "done_mismatch",
@@ -381,7 +437,10 @@ class _Run:
             if channel is None:
                 continue
             streamed = channel.value()
-            if streamed != text:
+            if item.agrees(streamed, text):
+                if channel.done is None and item.partial:
+                    channel.done = text  # the beginning the resumed stream never had
+            else:
                 family, position = key
                 self.problem(
                     "done_mismatch",
@@ -400,6 +459,8 @@ class _Run:
                 self._compare(
                     item, _item_values(final), f"{event.type} output[{position}]", index, seq
                 )
+                if item.partial and item.done is None:
+                    item.done = final
 
     # --- the result ------------------------------------------------------------------------
 
@@ -488,6 +549,8 @@ def _summarize(
         problems=tuple(run.problems),
         event_count=run.event_count,
         event_counts=dict(run.counts),
+        resumed=run.resumed,
+        streams=run.streams,
     )
 
 
@@ -497,15 +560,20 @@ class Accumulator:
     `feed(event)` takes events in stream order. Recordings sometimes hold several responses back
     to back, so once the current response has had events, a `response.created` (or a
     `response.queued`/`response.in_progress` naming another response id) begins the next one;
-    it is never reported as an event after the end, even after `[DONE]`. `snapshot()` describes
-    the response in progress as if the stream ended now (live progress), `results()` gives every
-    response so far, `result()` the only one.
+    it is never reported as an event after the end, even after `[DONE]`.
+
+    A resumed stream (`GET /responses/{id}?stream=true&starting_after=N`) joins the response it
+    continues: an event naming a response already seen, or (after `begin_stream`) an item of
+    one, goes to that response, and events it already has are skipped as the resume's replay.
+    `snapshot()` describes the response in progress as if the stream ended now (live progress),
+    `results()` gives every response so far, `result()` the only one.
     """
 
     def __init__(self) -> None:
-        self._finished: list[StreamResult] = []
+        self._runs: list[_Run] = []
         self._run: _Run | None = None
         self._count = 0
+        self._boundary: tuple[str | None, int | None] | None = None
 
     @property
     def event_count(self) -> int:
@@ -515,33 +583,85 @@ class Accumulator:
     @property
     def response_count(self) -> int:
         """Responses begun so far."""
-        return len(self._finished) + (1 if self._run is not None else 0)
+        return len(self._runs)
+
+    def begin_stream(
+        self, *, response_id: str | None = None, starting_after: int | None = None
+    ) -> None:
+        """Say that the next events come from another HTTP stream: a resume of `response_id`
+        after sequence number `starting_after` (both from its request, where known), or a new
+        response. Without this call, a resume is still recognised by its events."""
+        self._boundary = (response_id, starting_after)
 
     def feed(self, event: Event) -> None:
         """Fold the next event of the stream in."""
         index = self._count
         self._count += 1
-        run = self._run
-        if run is None or (run.begun and _starts_response(run, event)):
-            if run is not None:
-                self._finished.append(run.result())
-            run = self._run = _Run()
+        boundary, self._boundary = self._boundary, None
+        run = self._route(event, boundary)
         run.feed(event, index)
+
+    def _route(self, event: Event, boundary: tuple[str | None, int | None] | None) -> _Run:
+        """The run `event` belongs to, begun or found."""
+        run = self._run
+        if isinstance(event, ResponseCreatedEvent):
+            if run is None or run.begun:
+                return self._new()
+            return run
+        target = self._continued(event, boundary)
+        if target is not None and target is not run:
+            if boundary is not None:
+                target.streams += 1
+                target.replaying = True  # what it already has is skipped, not a fault
+            self._run = target
+            return target
+        if run is None or (boundary is not None and target is None and run.begun):
+            run = self._new()
+            if boundary is not None and boundary[1] is not None:
+                run.resumed = True
+            return run
+        if boundary is not None and target is run:
+            run.streams += 1
+            run.replaying = True
+        elif run.begun and _starts_response(run, event):
+            return self._new()
+        return run
+
+    def _continued(
+        self, event: Event, boundary: tuple[str | None, int | None] | None
+    ) -> _Run | None:
+        """The response an event (or the stream it begins) continues, if one was seen."""
+        response = getattr(event, "response", None)
+        wanted = response.id if isinstance(response, Response) and response.id else None
+        if wanted is None and boundary is not None:
+            wanted = boundary[0]
+        if wanted is not None:
+            return next((r for r in reversed(self._runs) if r.response_id == wanted), None)
+        item_id = getattr(event, "item_id", None)
+        if boundary is not None and isinstance(item_id, str):
+            return next((r for r in reversed(self._runs) if item_id in r.items), None)
+        return None
+
+    def _new(self) -> _Run:
+        run = self._run = _Run()
+        self._runs.append(run)
+        return run
 
     def snapshot(self) -> StreamResult:
         """The response in progress (the last one), as if the stream ended now."""
         return (self._run or _Run()).result()
 
     def results(self) -> list[StreamResult]:
-        """One result per response fed so far, in stream order; the last as if the stream ended."""
-        return [*self._finished, self._run.result()] if self._run is not None else []
+        """One result per response fed so far, in the order they began; each as if the stream
+        ended now."""
+        return [run.result() for run in self._runs]
 
     def result(self) -> StreamResult:
         """The result of the one response fed (an empty, truncated one if nothing was fed).
 
         Raises `ValueError` when the events held several responses: use `results()`.
         """
-        if self._finished:
+        if len(self._runs) > 1:
             raise ValueError(
                 f"the events hold {self.response_count} responses; use results() "
                 "(or accumulate_all()) to get one StreamResult per response"
@@ -550,8 +670,6 @@ class Accumulator:
 
 
 def _starts_response(run: _Run, event: Event) -> bool:
-    if isinstance(event, ResponseCreatedEvent):
-        return True
     if isinstance(event, ResponseQueuedEvent | ResponseInProgressEvent):
         current = run.response_id
         return bool(event.response.id) and current is not None and event.response.id != current

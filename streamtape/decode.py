@@ -20,6 +20,7 @@ from streamtape.events import (
     ErrorEvent,
     Event,
     MalformedEvent,
+    OpaqueEvent,
     Response,
     TaggedEvent,
     UnknownEvent,
@@ -92,9 +93,11 @@ def decode_event(payload: bytes | str, *, strict: bool = True, offset: int = 0) 
     """Decode one `data:` payload into its event.
 
     An unknown `type` gives `UnknownEvent` (raw JSON kept); `[DONE]` gives `Done`; an object with no
-    `type` but an `error` key gives `ErrorEvent`. A payload that is not JSON, or an event whose
-    required fields are missing or mistyped, raises `DecodeError` (naming the type, field path,
-    `offset` and an excerpt) when `strict`, else returns `MalformedEvent`.
+    `type` but an `error` key gives `ErrorEvent`; any other JSON value with no `type` key (another
+    SSE dialect, such as Chat Completions chunks) gives `OpaqueEvent` (raw JSON kept). A payload
+    that is not JSON, or an event whose required fields are missing or mistyped, raises
+    `DecodeError` (naming the type, field path, `offset` and an excerpt) when `strict`, else
+    returns `MalformedEvent`.
     """
     if isinstance(payload, bytes):
         payload = _utf8(payload)
@@ -122,11 +125,14 @@ def _decode_slowly(
         message = "JSON nested deeper than the decoder goes (about 1,000 levels)"
         return _malformed(raw, None, None, message, strict, offset)
     if not isinstance(obj, dict):
-        return _malformed(raw, None, None, "not a JSON object", strict, offset)
+        return OpaqueEvent(type="[untyped]", raw=raw)
     kind = obj.get("type")
-    if not isinstance(kind, str):
-        if "type" not in obj and "error" in obj:
+    if "type" not in obj:
+        if "error" in obj:
             return _gateway_error(obj)
+        name = obj.get("object")
+        return OpaqueEvent(type=name if isinstance(name, str) else "[untyped]", raw=raw)
+    if not isinstance(kind, str):  # it claims to be a typed event, and is broken
         return _malformed(raw, None, "$.type", "no string `type` field", strict, offset)
     if kind not in EVENT_TYPES:
         return UnknownEvent(type=kind, raw=raw)
@@ -207,6 +213,11 @@ class EventDecoder:
     becomes a `MalformedEvent` and decoding goes on. Unknown event types always give
     `UnknownEvent`. Runs of standard frames are decoded in one msgspec call; everything else goes
     through the exact WHATWG parser, with the same events either way.
+
+    `feed_raw` / `close_raw` give each event with its exact payload bytes instead (for printing
+    what was sent rather than a re-encoding); a decoder is driven by one pair or the other.
+    After `close`, `cut_off` is the byte offset of a last frame the stream ended inside (no
+    blank line after it: delivered, but the stream lost its ending), else None.
     """
 
     def __init__(
@@ -217,6 +228,7 @@ class EventDecoder:
         self.strict = strict
         self._parser = SSEParser() if parser is None else parser
         self._feed = self._parser.feed_payloads
+        self.cut_off: int | None = None
 
     def feed(self, data: bytes) -> list[Event]:
         """Decode the next bytes of the stream; return the events they complete."""
@@ -246,8 +258,22 @@ class EventDecoder:
         return out
 
     def close(self) -> list[Event]:
-        """End of stream: decode a frame cut short (see `SSEParser.close`)."""
-        return [self._frame(frame) for frame in self._parser.close()]
+        """End of stream: decode a frame cut short (see `SSEParser.close`, and `cut_off`)."""
+        return [event for event, _ in self.close_raw()]
+
+    def feed_raw(self, data: bytes) -> list[tuple[Event, bytes]]:
+        """Like `feed`, each event with its payload bytes exactly as sent (the `data:` lines'
+        values joined by LF). Runs the exact parser: slower than `feed`, which it leaves as is."""
+        return [(self._frame(frame), _payload(frame)) for frame in self._parser.feed(data)]
+
+    def close_raw(self) -> list[tuple[Event, bytes]]:
+        """Like `close`, each event with its payload bytes."""
+        out: list[tuple[Event, bytes]] = []
+        for frame in self._parser.close():
+            if frame.truncated:
+                self.cut_off = frame.offset
+            out.append((self._frame(frame), _payload(frame)))
+        return out
 
     def _batch(self, batch: PayloadBatch) -> list[Event]:
         lines, count = batch.lines, batch.count
@@ -286,6 +312,10 @@ class EventDecoder:
 
     def _frame(self, frame: SSEFrame) -> Event:
         return decode_event(frame.data, strict=self.strict, offset=frame.offset)
+
+
+def _payload(frame: SSEFrame) -> bytes:
+    return frame.data.encode("utf-8", "surrogatepass")
 
 
 def _chunks(response: _Raw) -> Iterator[bytes]:

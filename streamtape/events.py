@@ -23,7 +23,8 @@ Leniency rules, so that real streams never break decoding:
   ``{"type": "unknown", "original_type": ..., "data": {...}}`` and decodes again.
 
 Structs use ``gc=False``: events hold no reference cycles, and untracked objects make long lists
-of events much cheaper to keep.
+of events much cheaper to keep. They encode with ``omit_defaults``: a field the wire did not send
+(and so holds its default) is not written back, so an encoded event adds no ``null`` keys.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ __all__ = [
     "McpCallItem",
     "McpListToolsItem",
     "MessageItem",
+    "OpaqueEvent",
     "OpenrouterAdvisorItem",
     "OpenrouterApplyPatchItem",
     "OpenrouterArmorBlockedItem",
@@ -208,11 +210,13 @@ class _WireTag:
 
 # msgspec inherits frozen/kw_only/gc/tag_field from a base, but type checkers treat every Struct
 # subclass as its own dataclass, so each class below repeats frozen=True, kw_only=True.
-class _Shape(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class _Shape(msgspec.Struct, frozen=True, kw_only=True, gc=False, omit_defaults=True):
     """Base of the untagged nested objects."""
 
 
-class _Tagged(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
+class _Tagged(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False, omit_defaults=True
+):
     """Base of the nested objects tagged on ``type`` (items, parts, annotations)."""
 
     if TYPE_CHECKING:
@@ -908,7 +912,8 @@ class ServerToolUseDetails(_Shape, frozen=True, kw_only=True):
 
 
 class Usage(_Shape, frozen=True, kw_only=True):
-    """Token usage; ``cost``, ``is_byok``, ``cost_details`` and tool details are OpenRouter's."""
+    """Token usage; ``cost``, ``is_byok``, ``cost_details`` and tool details are OpenRouter's,
+    the ``num_*`` and ``server_side_tool_usage_details`` keys those of xAI-style gateways."""
 
     input_tokens: int = 0
     input_tokens_details: InputTokensDetails | None = None
@@ -919,6 +924,9 @@ class Usage(_Shape, frozen=True, kw_only=True):
     is_byok: bool | None = None
     cost_details: CostDetails | None = None
     server_tool_use_details: ServerToolUseDetails | None = None
+    num_sources_used: int | None = None
+    num_server_side_tools_used: int | None = None
+    server_side_tool_usage_details: dict[str, Any] | None = None
 
 
 class ResponseError(_Shape, frozen=True, kw_only=True):
@@ -993,6 +1001,7 @@ class Response(_Shape, frozen=True, kw_only=True):
     openrouter_metadata: dict[str, Any] | None = None
     alignment: Any = None
     safeguard_results: list[Any] | None = None
+    content_filters: list[Any] | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1000,7 +1009,9 @@ class Response(_Shape, frozen=True, kw_only=True):
 # --------------------------------------------------------------------------------------------
 
 
-class BaseEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
+class BaseEvent(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False, omit_defaults=True
+):
     """Base of every tagged stream event; ``type`` is the wire tag of the subclass."""
 
     if TYPE_CHECKING:
@@ -1187,6 +1198,7 @@ class ResponseOutputTextDeltaEvent(
     """A fragment of answer text."""
 
     delta: str
+    obfuscation: str | None = None
     logprobs: list[Logprob] = []
 
 
@@ -1214,6 +1226,7 @@ class ResponseRefusalDeltaEvent(
     """A fragment of refusal text."""
 
     delta: str
+    obfuscation: str | None = None
 
 
 class ResponseRefusalDoneEvent(
@@ -1230,6 +1243,7 @@ class ResponseReasoningTextDeltaEvent(
     """A fragment of raw reasoning text."""
 
     delta: str
+    obfuscation: str | None = None
 
 
 class ResponseReasoningTextDoneEvent(
@@ -1263,6 +1277,7 @@ class ResponseReasoningSummaryTextDeltaEvent(
     """A fragment of reasoning-summary text."""
 
     delta: str
+    obfuscation: str | None = None
 
 
 class ResponseReasoningSummaryTextDoneEvent(
@@ -1284,6 +1299,7 @@ class ResponseFunctionCallArgumentsDeltaEvent(
     """A fragment of a function call's JSON arguments text."""
 
     delta: str
+    obfuscation: str | None = None
 
 
 class ResponseFunctionCallArgumentsDoneEvent(
@@ -1301,6 +1317,7 @@ class ResponseCustomToolCallInputDeltaEvent(
     """A fragment of a custom tool call's input."""
 
     delta: str
+    obfuscation: str | None = None
 
 
 class ResponseCustomToolCallInputDoneEvent(
@@ -1376,6 +1393,7 @@ class ResponseCodeInterpreterCallCodeDeltaEvent(
     """A fragment of the code a code-interpreter call will run."""
 
     delta: str
+    obfuscation: str | None = None
 
 
 class ResponseCodeInterpreterCallCodeDoneEvent(
@@ -1423,6 +1441,7 @@ class ResponseApplyPatchCallOperationDiffDeltaEvent(
     """A fragment of an apply_patch operation's diff."""
 
     delta: str
+    obfuscation: str | None = None
 
 
 class ResponseApplyPatchCallOperationDiffDoneEvent(
@@ -1515,6 +1534,7 @@ class ResponseAudioDeltaEvent(BaseEvent, frozen=True, kw_only=True, tag="respons
     """A chunk of base64 audio (no item or index on the wire)."""
 
     delta: str
+    obfuscation: str | None = None
 
 
 class ResponseAudioDoneEvent(BaseEvent, frozen=True, kw_only=True, tag="response.audio.done"):
@@ -1527,6 +1547,7 @@ class ResponseAudioTranscriptDeltaEvent(
     """A fragment of the audio transcript."""
 
     delta: str
+    obfuscation: str | None = None
 
 
 class ResponseAudioTranscriptDoneEvent(
@@ -1559,6 +1580,7 @@ class ResponseMcpCallArgumentsDeltaEvent(
     """A fragment of an MCP tool call's JSON arguments."""
 
     delta: str
+    obfuscation: str | None = None
 
 
 class ResponseMcpCallArgumentsDoneEvent(
@@ -1751,6 +1773,12 @@ class UnknownEvent(msgspec.Struct, frozen=True, gc=False):
     def data(self) -> Any:
         """The payload decoded as plain JSON values."""
         return msgspec.json.decode(self.raw)
+
+
+class OpaqueEvent(UnknownEvent, frozen=True, gc=False):
+    """A JSON payload with no string ``type``: an event of another SSE dialect (a Chat
+    Completions ``chat.completion.chunk``, ...), kept as its raw payload. ``type`` is the
+    payload's ``object`` when that is a string, else ``"[untyped]"``."""
 
 
 class _SequenceOnly(msgspec.Struct, gc=False):
