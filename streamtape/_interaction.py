@@ -12,10 +12,11 @@ import msgspec
 import zstandard
 
 from streamtape._records import ErrorInfo
-from streamtape.accumulate import StreamResult, accumulate, accumulate_all
+from streamtape.accumulate import StreamResult
 from streamtape.decode import EventDecoder
 from streamtape.errors import CassetteError
 from streamtape.events import Event
+from streamtape.reading import read_exchange
 
 
 class RecordedRequest(msgspec.Struct, frozen=True):
@@ -151,13 +152,24 @@ class Interaction:
         return events
 
     def result(self) -> StreamResult:
-        """Fold the events into the final state of the one response streamed (``accumulate``;
-        ValueError when the body holds several responses: use :meth:`results`)."""
-        return accumulate(self.events())
+        """The final state of the one response streamed (see :meth:`results`); ValueError when
+        the body holds several responses (use :meth:`results`) or is not a Responses stream."""
+        results = self.results()
+        if len(results) != 1:
+            reading = read_exchange(self)
+            raise ValueError(
+                f"interaction {self.id}: "
+                + (reading.note or f"the body holds {len(results)} responses; use results()")
+            )
+        return results[0]
 
     def results(self) -> list[StreamResult]:
-        """One result per response streamed back to back in the body (``accumulate_all``)."""
-        return accumulate_all(self.events())
+        """One result per response streamed in the body (``accumulate_all``), read with what the
+        recording knows: an HTTP error status gives outcome ``http_error``, a resumed stream
+        (``starting_after``) is marked ``resumed``, a last frame cut off is a ``cut_off_frame``
+        problem, a client that stopped reading early gives outcome ``stopped``; a body of
+        another SSE dialect gives no result. Raises DecodeError on a malformed payload."""
+        return read_exchange(self, strict=True).results
 
     def timing(self) -> Timing:
         """Timing facts of the recording, so a test can assert that a response really streamed:

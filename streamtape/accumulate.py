@@ -74,6 +74,7 @@ from streamtape.events import (
     UnknownObject,
 )
 from streamtape.results import (
+    ClientStop,
     FunctionCall,
     Outcome,
     Problem,
@@ -213,14 +214,24 @@ class _Run:
         self.streams = 1
         self.seen: dict[int, Event] = {}
         self.replaying = False
+        self.stopped: ClientStop | None = None
 
     @property
     def response_id(self) -> str | None:
         response = self.terminal.response if self.terminal is not None else self.snapshot
         return response.id if response is not None and response.id else None
 
-    def problem(self, kind: ProblemKind, message: str, index: int, seq: int | None) -> None:
-        self.problems.append(Problem(kind=kind, message=message, index=index, sequence_number=seq))
+    def problem(
+        self,
+        kind: ProblemKind,
+        message: str,
+        index: int,
+        seq: int | None,
+        offset: int | None = None,
+    ) -> None:
+        self.problems.append(
+            Problem(kind=kind, message=message, index=index, sequence_number=seq, offset=offset)
+        )
 
     # --- the fold --------------------------------------------------------------------------
 
@@ -487,6 +498,8 @@ class _Run:
             if self.snapshot is not None:
                 response = replace(self.snapshot, output=[item for _, item in placed])
             outcome = "error" if self.error is not None else "truncated"
+            if self.stopped is not None and outcome == "truncated":
+                outcome = "stopped"  # the client's partial view is not how the stream ended
         return _summarize(self, placed, response, outcome)
 
 
@@ -551,6 +564,7 @@ def _summarize(
         event_counts=dict(run.counts),
         resumed=run.resumed,
         streams=run.streams,
+        stopped=run.stopped,
     )
 
 
@@ -646,6 +660,24 @@ class Accumulator:
         run = self._run = _Run()
         self._runs.append(run)
         return run
+
+    def cut_off(self, offset: int) -> None:
+        """Report that the stream ended inside a frame starting at byte `offset` (the decoder's
+        `cut_off`): its event was delivered, but the stream lost its ending."""
+        run = self._run or self._new()
+        run.problem(
+            "cut_off_frame",
+            f"the stream ended inside the frame at byte offset {offset} (no blank line after "
+            "it): its event was delivered, but what followed it is lost",
+            max(self._count - 1, 0),
+            None,
+            offset,
+        )
+
+    def stop(self, stop: ClientStop) -> None:
+        """Report that the client stopped reading here (see `ClientStop`); a response with no
+        end then has outcome `stopped`, not `truncated`."""
+        (self._run or self._new()).stopped = stop
 
     def snapshot(self) -> StreamResult:
         """The response in progress (the last one), as if the stream ended now."""

@@ -25,11 +25,11 @@ from streamtape._cli_mutate import fault_option, faulted, mutate, parse_faults
 from streamtape._cli_report import report
 from streamtape._cli_serve import proxy, serve
 from streamtape.cassette import Cassette, CassetteWriter, Interaction
-from streamtape.convert import convert_yaml, event_json, export
+from streamtape.convert import convert_yaml, export, export_sse
 from streamtape.decode import EventDecoder
 from streamtape.errors import StreamtapeError
-from streamtape.events import ResponseOutputTextDeltaEvent
-from streamtape.render import render_cat, summarize, timed_events, timeline
+from streamtape.reading import read_exchange
+from streamtape.render import TextFollower, render_cat, summarize, timed_events, timeline
 from streamtape.scan import secrets_in
 from streamtape.transport import RecordingTransport
 
@@ -258,7 +258,8 @@ def _ms(value: float | None) -> str:
 
 
 def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -> None:
-    s = summarize(inter)
+    reading = read_exchange(inter)
+    s = summarize(inter, reading)
     ok = s.outcome == "complete" and (s.status or 0) < 400 and not s.problems
     head = f"#{s.id} {s.method} {s.url}"
     click.echo(_style(head, bold=True))
@@ -268,11 +269,26 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
         f"  status     {s.status if s.status is not None else '-'}, "
         + _style(outcome, fg="green" if ok else "red")
     )
+    if s.note is not None:
+        click.echo("  stream     " + _style(s.note, fg="yellow"))
     if s.response_status is not None:
         failed = s.response_error is not None or s.response_status != "completed"
         detail = f" ({s.response_error})" if s.response_error else ""
+        if s.http is not None:
+            code = s.http.get("code") or s.http.get("type") or "error"
+            detail = f" (HTTP {s.http['status']} {code}: {s.http.get('message', '')}"
+            retry = s.http.get("retry_after")
+            detail += f"; retry after {retry})" if retry else ")"
+        resumed = ", resumed mid-response" if s.resumed else ""
         click.echo(
-            "  response   " + _style(s.response_status + detail, fg="red" if failed else "green")
+            "  response   "
+            + _style(s.response_status + detail + resumed, fg="red" if failed else "green")
+        )
+    if s.stopped is not None:
+        click.echo(
+            f"  stopped    the client stopped reading ({s.stopped['reason']}) at "
+            f"{_ms(s.stopped['offset_ns'] / 1e6)}, after {s.stopped['bytes']} bytes and "
+            f"{s.stopped['events']} events; the stream's own end was not recorded"
         )
     click.echo(f"  chunks     {s.chunks} ({s.bytes} bytes), {s.events} events")
     click.echo(
@@ -312,9 +328,7 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
             click.echo(f"             ... ({len(text_lines) - 5} more lines)")
     # one write per block, not per event: the output path stays lean in long in-process loops
     if show_events:
-        rows = [
-            f"    {offset / 1e6:10.1f} ms  {event.type}\n" for offset, event in timed_events(inter)
-        ]
+        rows = [f"    {offset / 1e6:10.1f} ms  {event.type}\n" for offset, event in reading.timed]
         _write("".join(rows))
     if show_timeline:
         width = min(shutil.get_terminal_size((80, 24)).columns - 4, 100)
@@ -398,7 +412,9 @@ def _paced(inter: Interaction, speed: float | None) -> Iterator[tuple[int, bytes
 )
 @click.option("--instant", is_flag=True, help="No waiting between chunks.")
 @click.option("--raw", "mode", flag_value="raw", default=True, help="Raw SSE bytes (default).")
-@click.option("--events", "mode", flag_value="events", help="One event JSON per line.")
+@click.option(
+    "--events", "mode", flag_value="events", help="Each event's payload as sent, one per line."
+)
 @click.option("--text", "mode", flag_value="text", help="Only the output text.")
 @fault_option
 @_handled
@@ -407,6 +423,9 @@ def replay(
 ) -> None:
     """Re-emit the recorded streams to stdout with their original timing (with faults: as a
     client would meet them; what comes before a stream and how it broke go to stderr).
+
+    --text prints the text `inspect` shows: live as it streams, except that text a resumed
+    stream lacks the beginning of is printed once the stream has given it whole.
 
     \b
     Example:
@@ -422,20 +441,29 @@ def replay(
             click.echo(f"HTTP {head.status} {head.reason}: {inter.body.decode()}", err=True)
             continue
         decoder = EventDecoder(strict=False)
+        follower = TextFollower()
         for _, data in _paced(inter, None if instant else speed):
             if mode == "raw":
                 out.write(data)
+            elif mode == "events":
+                out.writelines(payload + b"\n" for _, payload in decoder.feed_raw(data))
             else:
-                for event in decoder.feed(data):
-                    if mode == "events":
-                        out.write(event_json(event) + b"\n")
-                    elif isinstance(event, ResponseOutputTextDeltaEvent):
-                        out.write(event.delta.encode())
+                out.writelines(follower.feed(e).encode() for e in decoder.feed(data))
             out.flush()
         if mode == "events":
-            for event in decoder.close():
-                out.write(event_json(event) + b"\n")
+            out.writelines(payload + b"\n" for _, payload in decoder.close_raw())
         if mode == "text":
+            out.writelines(follower.feed(e).encode() for e in decoder.close())
+            final = "".join(r.output_text for r in read_exchange(inter).results)
+            rest = follower.rest(final)
+            if rest is None:
+                click.echo(
+                    f"\ninteraction {inter.id}: the streamed text differs from the final text; "
+                    "`streamtape inspect` shows the final text and the problem",
+                    err=True,
+                )
+            else:
+                out.write(rest.encode())
             out.write(b"\n")
         out.flush()
         if fault_specs and inter.end is not None and inter.end.error is not None:
@@ -499,6 +527,17 @@ def verify(cassettes: tuple[str, ...], as_json: bool) -> None:
                 notes.append(
                     {"file": path, "interaction": s.id, "outcome": s.outcome, "error": s.error}
                 )
+            if s.note is not None:  # another SSE dialect: not ours to judge
+                notes.append({"file": path, "interaction": s.id, "outcome": s.note, "error": None})
+            elif s.response_status in ("http_error", "stopped"):
+                notes.append(
+                    {
+                        "file": path,
+                        "interaction": s.id,
+                        "outcome": s.response_status,
+                        "error": s.response_error,
+                    }
+                )
             for p in s.problems:
                 problems.append(
                     {
@@ -553,22 +592,48 @@ def _is_cassette(path: Path) -> bool:
     default=None,
     help="Output format (default: cassette from YAML).",
 )
+@click.option(
+    "--interaction",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --to sse: only this interaction's body, written to OUTPUT.",
+)
 @_handled
-def convert(src: str, output: str, to: str | None) -> None:
-    """Import a vcrpy / go-vcr YAML cassette, or export a cassette as SSE or JSON lines.
+def convert(src: str, output: str, to: str | None, interaction: int | None) -> None:
+    """Import a vcrpy / go-vcr YAML cassette, or export a cassette's SSE bodies or payloads.
+
+    --to sse writes each SSE body to a file of its own (OUTPUT itself when there is one, else
+    OUTPUT with the interaction id before its suffix: out.1.sse, out.3.sse) and says which
+    interactions it skipped (JSON answers, audio). --to ndjson writes every event's payload as
+    sent, one per line.
 
     \b
     Examples:
       streamtape convert tests/cassettes/test_chat.yaml -o test_chat.ndjson.zst
       streamtape convert chat.ndjson.zst --to ndjson -o events.jsonl
+      streamtape convert chat.ndjson.zst --to sse --interaction 2 -o stream.sse
     """
     source = Path(src)
+    if interaction is not None and to != "sse":
+        raise click.UsageError("--interaction goes with --to sse")
     if _is_cassette(source):
-        if to not in ("sse", "ndjson"):
+        if to == "sse":
+            for done in export_sse(source, output, interaction):
+                if done.path is None:
+                    click.echo(
+                        f"skipped interaction {done.id}: {done.skipped}, {done.bytes} bytes",
+                        err=True,
+                    )
+                else:
+                    click.echo(
+                        f"wrote interaction {done.id} ({done.bytes} bytes) to {done.path}",
+                        err=True,
+                    )
+            return
+        if to != "ndjson":
             raise click.UsageError("SRC is a cassette already: use --to sse or --to ndjson")
-        count = export(source, output, "sse" if to == "sse" else "ndjson")
-        what = "interaction(s)" if to == "sse" else "event(s)"
-        click.echo(f"wrote {count} {what} to {output}", err=True)
+        count = export(source, output, "ndjson")
+        click.echo(f"wrote {count} event(s) to {output}", err=True)
         return
     if to not in (None, "cassette"):
         raise click.UsageError("--to sse/ndjson needs a cassette as SRC")

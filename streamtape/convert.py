@@ -1,4 +1,4 @@
-"""Import vcrpy / go-vcr YAML cassettes, and export a cassette's body as raw SSE or JSON lines.
+"""Import vcrpy / go-vcr YAML cassettes, and export a cassette's SSE bodies or event payloads.
 
 YAML cassettes keep no chunk boundaries or timing, so a converted stream gets one chunk per SSE
 frame, all at offset zero. Reading YAML needs the optional ``yaml`` extra (pyyaml).
@@ -15,16 +15,19 @@ from typing import Any, Literal
 
 import msgspec
 
-from streamtape.cassette import Cassette, CassetteWriter
+from streamtape.cassette import Cassette, CassetteWriter, Interaction
 from streamtape.decode import EventDecoder
 from streamtape.errors import StreamtapeError
 from streamtape.events import Done, Event, MalformedEvent, UnknownEvent
 
 __all__ = [
+    "Exported",
     "YamlInteraction",
     "convert_yaml",
     "event_json",
     "export",
+    "export_sse",
+    "payloads",
     "read_yaml_cassette",
     "split_frames",
 ]
@@ -227,7 +230,8 @@ def convert_yaml(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> i
 
 
 def event_json(event: Event) -> bytes:
-    """One event as a JSON object (unknown events as their raw payload)."""
+    """One event as a JSON object (unknown events as their raw payload), fields the wire did not
+    send left out. To print what was sent, use the payloads (`EventDecoder.feed_raw`)."""
     if isinstance(event, UnknownEvent):
         return event.raw
     if isinstance(event, Done):
@@ -244,29 +248,93 @@ def event_json(event: Event) -> bytes:
     return msgspec.json.encode(event)
 
 
-def _events(cassette: Cassette) -> Iterator[Event]:
-    for inter in cassette:
-        decoder = EventDecoder(strict=False)
-        for data in inter.iter_body():
-            yield from decoder.feed(data)
-        yield from decoder.close()
+def payloads(inter: Interaction) -> Iterator[bytes]:
+    """The `data:` payload of every frame of an interaction's (content-decoded) body, exactly as
+    sent."""
+    decoder = EventDecoder(strict=False)
+    for data in inter.iter_body():
+        for _, payload in decoder.feed_raw(data):
+            yield payload
+    for _, payload in decoder.close_raw():
+        yield payload
 
 
-def export(
-    src: str | os.PathLike[str], dest: str | os.PathLike[str], to: Literal["sse", "ndjson"]
-) -> int:
-    """Write the bodies of a cassette as raw SSE, or its events as JSON lines; return the count
-    of interactions (sse) or events (ndjson) written."""
+@dataclass
+class Exported:
+    """One interaction of `export_sse`: the file its body went to, or why it was skipped."""
+
+    id: int
+    path: Path | None
+    bytes: int
+    skipped: str | None = None
+
+
+def _content_type(inter: Interaction) -> str:
+    value = inter.response.header("content-type") if inter.response is not None else None
+    return (value or "").split(";")[0].strip().lower()
+
+
+def _sse_body(inter: Interaction) -> tuple[bytes, str | None]:
+    """The body, and why it is not an SSE stream (None when it is one)."""
+    if inter.response is None:
+        return b"", "no response"
+    body = inter.body
+    if not _is_sse(inter.response.headers, body):
+        return body, f"not an SSE body ({_content_type(inter) or 'no content-type'})"
+    return body, None
+
+
+def _numbered(dest: Path, number: int) -> Path:
+    """`out.sse` -> `out.3.sse`."""
+    return dest.with_name(
+        f"{dest.stem}.{number}{dest.suffix}" if dest.suffix else f"{dest.name}.{number}"
+    )
+
+
+def export_sse(
+    src: str | os.PathLike[str], dest: str | os.PathLike[str], interaction: int | None = None
+) -> list[Exported]:
+    """Write each SSE body of a cassette (content-decoded) to a file of its own: `dest` when
+    there is one (or `interaction` picks one), else `dest` with the interaction id before its
+    suffix (`out.1.sse`, `out.3.sse`). Other bodies (JSON, audio) are skipped and say why.
+
+    Raises StreamtapeError when `interaction` names no interaction or one without an SSE body.
+    """
+    cassette = Cassette.load(src)
+    target = Path(dest)
+    if interaction is not None:
+        chosen = [i for i in cassette if i.id == interaction]
+        if not chosen:
+            ids = ", ".join(str(i.id) for i in cassette)
+            raise StreamtapeError(f"{src}: no interaction {interaction} (it has {ids or 'none'})")
+        body, why = _sse_body(chosen[0])
+        if why is not None:
+            raise StreamtapeError(f"{src}: interaction {interaction}: {why}, {len(body)} bytes")
+        target.write_bytes(body)
+        return [Exported(interaction, target, len(body))]
+    bodies = [(inter.id, *_sse_body(inter)) for inter in cassette]
+    streams = [number for number, _, why in bodies if why is None]
+    out: list[Exported] = []
+    for number, body, why in bodies:
+        if why is not None:
+            out.append(Exported(number, None, len(body), why))
+            continue
+        path = target if len(streams) == 1 else _numbered(target, number)
+        path.write_bytes(body)
+        out.append(Exported(number, path, len(body)))
+    return out
+
+
+def export(src: str | os.PathLike[str], dest: str | os.PathLike[str], to: Literal["ndjson"]) -> int:
+    """Write the payload of every event of a cassette, exactly as sent, one per line (JSON lines
+    for JSON payloads; `[DONE]` as sent); return how many. SSE bodies: see `export_sse`."""
+    if to != "ndjson":
+        raise ValueError(f"export writes ndjson; use export_sse for {to!r}")
     cassette = Cassette.load(src)
     count = 0
     with Path(dest).open("wb") as out:
-        if to == "sse":
-            for inter in cassette:
-                for data in inter.iter_body():
-                    out.write(data)
-                count += 1
-        else:
-            for event in _events(cassette):
-                out.write(event_json(event) + b"\n")
+        for inter in cassette:
+            for payload in payloads(inter):
+                out.write(payload + b"\n")
                 count += 1
     return count

@@ -14,13 +14,20 @@ from typing import Any
 
 import msgspec
 
-from streamtape.accumulate import StreamResult, accumulate_all
 from streamtape.cassette import Cassette, Interaction
 from streamtape.decode import EventDecoder
-from streamtape.events import Event, ResponseOutputTextDeltaEvent
+from streamtape.events import (
+    Event,
+    ResponseOutputItemAddedEvent,
+    ResponseOutputTextDeltaEvent,
+    UnknownObject,
+)
+from streamtape.reading import Reading, read_exchange
+from streamtape.results import StreamResult
 
 __all__ = [
     "InteractionSummary",
+    "TextFollower",
     "render_cat",
     "summarize",
     "timed_events",
@@ -101,7 +108,14 @@ def timed_events(inter: Interaction) -> Iterator[tuple[int, Event]]:
 
 @dataclass
 class InteractionSummary:
-    """What ``inspect`` reports about one interaction (also its ``--json`` form)."""
+    """What ``inspect`` reports about one interaction (also its ``--json`` form).
+
+    `outcome` is how the recording ended (the cassette's end record), `response_status` how the
+    response did (`StreamResult.outcome`: ``http_error`` for an HTTP error answer, ``stopped``
+    when the client stopped reading early). `dialect` is ``other`` for a body that is not a
+    Responses-API stream, with `note` saying what it holds; `http` the HTTP error's status,
+    code, message and Retry-After; `stopped` where and why the client stopped reading.
+    """
 
     id: int
     method: str
@@ -127,6 +141,11 @@ class InteractionSummary:
     client_end_ms: float | None = None
     """When the recording client stopped or finished reading, when apart from the wire's end."""
     backpressure_ms: float = 0.0
+    dialect: str = "responses"
+    note: str | None = None
+    resumed: bool = False
+    http: dict[str, Any] | None = None
+    stopped: dict[str, Any] | None = None
 
 
 def _model(body: bytes) -> str | None:
@@ -138,14 +157,17 @@ def _model(body: bytes) -> str | None:
     return model if isinstance(model, str) else None
 
 
-def summarize(inter: Interaction) -> InteractionSummary:
-    """Summarize one interaction: timing, events by type, usage, accumulate problems, text."""
-    timed = list(timed_events(inter))
+def summarize(inter: Interaction, reading: Reading | None = None) -> InteractionSummary:
+    """Summarize one interaction: timing, events by type, usage, results' problems, text
+    (``streamtape.reading.read_exchange``, given or read here)."""
+    if reading is None:
+        reading = read_exchange(inter)
+    timed = reading.timed
+    results = reading.results
     counts = Counter(event.type for _, event in timed)
     first_text = next(
         (at for at, e in timed if isinstance(e, ResponseOutputTextDeltaEvent) and e.delta), None
     )
-    results: list[StreamResult] = accumulate_all(e for _, e in timed) if timed else []
     end = inter.end
     duration = end.offset_ns if end else (inter.chunks[-1].offset_ns if inter.chunks else None)
     problems = [
@@ -159,6 +181,7 @@ def summarize(inter: Interaction) -> InteractionSummary:
         for p in r.problems
     ]
     usage = next((r.usage for r in reversed(results) if r.usage is not None), None)
+    last = results[-1] if results else None
     return InteractionSummary(
         id=inter.id,
         method=inter.request.method,
@@ -177,11 +200,16 @@ def summarize(inter: Interaction) -> InteractionSummary:
         usage=msgspec.to_builtins(usage) if usage is not None else None,
         problems=problems,
         output_text="".join(r.output_text for r in results),
-        response_status=results[-1].outcome if results else None,
+        response_status=last.outcome if last is not None else None,
         response_error=_error_text(results),
         client_chunks=end.client.chunks if end and end.client else None,
         client_end_ms=end.client.offset_ns / 1e6 if end and end.client else None,
         backpressure_ms=end.backpressure_ns / 1e6 if end else 0.0,
+        dialect=reading.dialect,
+        note=reading.note,
+        resumed=any(r.resumed for r in results),
+        http=msgspec.to_builtins(last.http) if last is not None and last.http else None,
+        stopped=msgspec.to_builtins(last.stopped) if last is not None and last.stopped else None,
     )
 
 
@@ -191,6 +219,41 @@ def _error_text(results: list[StreamResult]) -> str | None:
             code = r.error.code or r.error.type or "error"
             return f"{code}: {r.error.message}"
     return None
+
+
+class TextFollower:
+    """A stream's output text as it can be printed live, so that what is printed in the end is
+    the result's `output_text` (what `inspect` shows).
+
+    `feed(event)` returns the text to print now: the deltas of items this stream announced. From
+    the first delta of an item begun before the stream (a resumed stream lacks its beginning),
+    text waits: `rest(final)` then gives what is still to print, or None when the printed text
+    is not the beginning of `final` (the deltas disagreed with the final text).
+    """
+
+    def __init__(self) -> None:
+        self._announced: set[str] = set()
+        self._held = False
+        self._printed: list[str] = []
+
+    def feed(self, event: Event) -> str:
+        """The text to print for `event` now ("" for none)."""
+        if isinstance(event, ResponseOutputItemAddedEvent):
+            item = event.item
+            item_id = item.data.get("id") if isinstance(item, UnknownObject) else item.id
+            if isinstance(item_id, str):
+                self._announced.add(item_id)
+        elif isinstance(event, ResponseOutputTextDeltaEvent) and not self._held:
+            if event.item_id in self._announced:
+                self._printed.append(event.delta)
+                return event.delta
+            self._held = True
+        return ""
+
+    def rest(self, final: str) -> str | None:
+        """What remains to print of `final`, or None if the printed text does not begin it."""
+        printed = "".join(self._printed)
+        return final[len(printed) :] if final.startswith(printed) else None
 
 
 _BARS = " ▁▂▃▄▅▆▇█"

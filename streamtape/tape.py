@@ -63,6 +63,7 @@ from streamtape.diff import (
 from streamtape.errors import CassetteError, StreamtapeError, StreamtapeWarning
 from streamtape.faults import Fault
 from streamtape.matching import DEFAULT_MATCH_ON, Matcher
+from streamtape.reading import read_exchanges
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
 from streamtape.seal import Guard, aserve, serve
 from streamtape.transport import DRAIN_TIMEOUT, RecordingTransport, ReplayTransport
@@ -302,6 +303,11 @@ class Tape:
     def result(self, i: int = 0) -> StreamResult:
         """The accumulated stream of interaction ``i``: ``interactions[i].result()``."""
         return self.interactions[i].result()
+
+    def results(self) -> list[StreamResult]:
+        """One result per response across the cassette's interactions, a resumed stream joined
+        to the response it continues (``streamtape.reading.read_exchanges``)."""
+        return read_exchanges(self.interactions)
 
     def timing(self, i: int = 0) -> Timing:
         """When interaction ``i`` streamed (first chunk, first event, largest gap, duration)."""

@@ -276,9 +276,10 @@ def test_replay_modes() -> None:
     assert code == 0
     assert out.encode() == body
     code, out, _ = run("replay", "--instant", "--events", tape)
-    lines = [json.loads(line) for line in out.splitlines()]
+    lines = out.encode().splitlines()
     assert len(lines) == len(decode_all(body))
-    assert lines[-1] == {"type": "[DONE]"}
+    assert lines[-1] == b"[DONE]"  # the payload as sent
+    assert json.loads(lines[0])["type"] == "response.created"
     code, out, _ = run(
         "replay", "--speed", "1000", "--text", str(EXAMPLES / "text-answer.ndjson.zst")
     )
@@ -336,14 +337,17 @@ def test_convert_yaml_then_export(tmp_path: Path) -> None:
     code, _, err = run("convert", str(src), "-o", str(tmp_path / "c.ndjson.zst"))
     assert code == 0, err
     assert len(Cassette.load(tmp_path / "c.ndjson.zst")) == 2
-    code, _, _ = run(
-        "convert", str(tmp_path / "c.ndjson.zst"), "--to", "sse", "-o", str(tmp_path / "o")
+    code, _, err = run(
+        "convert", str(tmp_path / "c.ndjson.zst"), "--to", "sse", "-o", str(tmp_path / "o.sse")
     )
     assert code == 0
+    for n in (0, 1):  # one file per interaction, named by its id
+        fixture = FIXTURES / f"openllmetry/test_responses_streaming.{n}.sse"
+        assert (tmp_path / f"o.{n + 1}.sse").read_bytes() == fixture.read_bytes()
+        assert f"wrote interaction {n + 1} ({len(fixture.read_bytes())} bytes)" in err
     expected = b"".join(
         (FIXTURES / f"openllmetry/test_responses_streaming.{n}.sse").read_bytes() for n in (0, 1)
     )
-    assert (tmp_path / "o").read_bytes() == expected
     code, _, _ = run(
         "convert", str(tmp_path / "c.ndjson.zst"), "--to", "ndjson", "-o", str(tmp_path / "j")
     )

@@ -13,13 +13,15 @@ from hypothesis import strategies as st
 
 from streamtape.cassette import Cassette
 from streamtape.convert import (
+    Exported,
     convert_yaml,
     event_json,
     export,
+    export_sse,
     read_yaml_cassette,
     split_frames,
 )
-from streamtape.decode import EventDecoder
+from streamtape.decode import EventDecoder, decode_event
 from streamtape.errors import StreamtapeError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -147,15 +149,37 @@ def test_split_frames_examples(body: bytes, frames: list[bytes]) -> None:
     assert split_frames(body) == frames
 
 
+def sse_payloads(body: bytes) -> list[bytes]:
+    """The `data:` payloads of an LF-only SSE body: a reference independent of the parser."""
+    out = []
+    for frame in body.split(b"\n\n"):
+        lines = [line[5:] for line in frame.split(b"\n") if line.startswith(b"data:")]
+        if lines:
+            out.append(b"\n".join(line[1:] if line[:1] == b" " else line for line in lines))
+    return out
+
+
 def test_export_sse_and_ndjson(tmp_path: Path) -> None:
     src = FIXTURES / "pydantic-ai/test_openai_responses_raw_cot_stream_openrouter.yaml"
     sse = src.with_name(src.name.replace(".yaml", ".sse"))
     convert_yaml(src, tmp_path / "c.ndjson.zst")
-    assert export(tmp_path / "c.ndjson.zst", tmp_path / "out.sse", "sse") == 1
+    assert export_sse(tmp_path / "c.ndjson.zst", tmp_path / "out.sse") == [
+        Exported(1, tmp_path / "out.sse", len(sse.read_bytes()))
+    ]
     assert (tmp_path / "out.sse").read_bytes() == sse.read_bytes()
-    events = decode_all(sse.read_bytes())
-    assert export(tmp_path / "c.ndjson.zst", tmp_path / "out.jsonl", "ndjson") == len(events)
+    payloads = sse_payloads(sse.read_bytes())
+    assert export(tmp_path / "c.ndjson.zst", tmp_path / "out.jsonl", "ndjson") == len(payloads)
     lines = (tmp_path / "out.jsonl").read_bytes().splitlines()
-    assert lines == [event_json(e) for e in events]  # type: ignore[arg-type]
-    assert json.loads(lines[-1]) == {"type": "[DONE]"}
+    assert lines == payloads  # exactly as sent: no field added, none dropped
+    assert lines[-1] == b"[DONE]"
     assert json.loads(lines[0])["type"] == "response.created"
+
+
+def test_event_json_leaves_out_what_the_wire_did_not_send() -> None:
+    payload = (
+        b'{"type":"response.output_text.delta","item_id":"m","output_index":0,'
+        b'"content_index":0,"delta":"Hi","sequence_number":3,"obfuscation":"xY"}'
+    )
+    assert json.loads(event_json(decode_event(payload))) == json.loads(payload)
+    created = b'{"type":"response.created","response":{"id":"r","status":"in_progress"}}'
+    assert json.loads(event_json(decode_event(created))) == json.loads(created)
