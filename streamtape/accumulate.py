@@ -76,6 +76,7 @@ from streamtape.events import (
 from streamtape.results import (
     ClientStop,
     FunctionCall,
+    HttpError,
     Outcome,
     Problem,
     ProblemKind,
@@ -85,7 +86,9 @@ from streamtape.results import (
 
 __all__ = [
     "Accumulator",
+    "ClientStop",
     "FunctionCall",
+    "HttpError",
     "Outcome",
     "Problem",
     "ProblemKind",

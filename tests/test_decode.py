@@ -279,3 +279,49 @@ def test_events_round_trip_through_msgspec() -> None:
     for event in decode_all(data):
         if isinstance(event, ev.BaseEvent):
             assert decode_event(msgspec.json.encode(event)) == event
+
+
+# -- exact payloads, other dialects ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 7, 1 << 16], ids=["bytes", "7-bytes", "64k"])
+@pytest.mark.parametrize("path", SSE_FILES[:6], ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_feed_raw_gives_the_events_of_feed_with_their_exact_payloads(path: Path, size: int) -> None:
+    data = path.read_bytes()
+    decoder = EventDecoder()
+    pairs: list[tuple[ev.Event, bytes]] = []
+    for chunk in split_every(data, size):
+        pairs += decoder.feed_raw(chunk)
+    pairs += decoder.close_raw()
+    assert [event for event, _ in pairs] == decode_all(data)
+    assert [payload for _, payload in pairs] == [
+        line[6:] for line in data.splitlines() if line.startswith(b"data: ")
+    ]
+
+
+def test_feed_raw_keeps_crlf_multiline_and_non_ascii_payloads_as_sent() -> None:
+    data = (
+        b'data: {"type":"keepalive",\r\ndata: "sequence_number":1}\r\n\r\n'
+        b'data:{"type":"response.keep_alive","note":"\xe6\x97\xa5\xe6\x9c\xac"}\n\n'
+    )
+    decoder = EventDecoder()
+    pairs = decoder.feed_raw(data) + decoder.close_raw()
+    assert [payload for _, payload in pairs] == [
+        b'{"type":"keepalive",\n"sequence_number":1}',
+        b'{"type":"response.keep_alive","note":"\xe6\x97\xa5\xe6\x9c\xac"}',
+    ]
+    assert decoder.cut_off is None
+
+
+@FAST
+def test_payloads_without_a_type_are_opaque_through_every_path(
+    fast: type[SSEParser | PythonSSEParser],
+) -> None:
+    chunk = b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[]}\n\n'
+    stream = chunk * 3 + b'data: {"type":"keepalive"}\n\n' + chunk
+    for chunks in ([stream], split_every(stream, 5), [chunk]):
+        events = fed(chunks, fast=fast)
+        opaque = [e for e in events if isinstance(e, ev.OpaqueEvent)]
+        assert opaque
+        assert all(e.type == "chat.completion.chunk" for e in opaque)
+        assert all(e.raw == chunk[6:-2] for e in opaque)

@@ -991,3 +991,74 @@ def test_fixture_details_survive_decoding() -> None:
         if isinstance(p, OutputTextPart)
     ]
     assert texts
+
+
+# -- fields servers send today, and encoding without what the wire did not send ----------------
+
+DELTAS_WITH_OBFUSCATION = [
+    "response.output_text.delta",
+    "response.refusal.delta",
+    "response.reasoning_text.delta",
+    "response.reasoning_summary_text.delta",
+    "response.function_call_arguments.delta",
+    "response.custom_tool_call_input.delta",
+    "response.code_interpreter_call_code.delta",
+    "response.apply_patch_call_operation_diff.delta",
+    "response.mcp_call_arguments.delta",
+    "response.audio.delta",
+    "response.audio.transcript.delta",
+    "response.shell_call_command.delta",
+]
+
+
+@pytest.mark.parametrize("tag", DELTAS_WITH_OBFUSCATION)
+def test_openai_obfuscation_is_kept_on_every_delta(tag: str) -> None:
+    payload = {**minimal_payload(tag), "obfuscation": "aZ9"}
+    event = _decode(payload)
+    assert event.obfuscation == "aZ9"
+    assert json.loads(msgspec.json.encode(event)) == payload
+
+
+def test_azure_content_filters_and_gateway_usage_keys_are_kept() -> None:
+    payload = {
+        "type": "response.completed",
+        "response": {
+            "id": "resp_1",
+            "content_filters": [{"blocked": False, "source_type": "completion"}],
+            "usage": {
+                "input_tokens": 3,
+                "output_tokens": 2,
+                "total_tokens": 5,
+                "cost": 1.2e-05,
+                "is_byok": False,
+                "cost_details": {"upstream_inference_cost": 1e-05},
+                "num_sources_used": 0,
+                "num_server_side_tools_used": 1,
+                "server_side_tool_usage_details": {"web_search_calls": 1},
+            },
+        },
+    }
+    event = DECODER.decode(json.dumps(payload))
+    assert isinstance(event, ResponseCompletedEvent)
+    assert event.response.content_filters == [{"blocked": False, "source_type": "completion"}]
+    assert json.loads(msgspec.json.encode(event)) == payload
+
+
+def _keys(value: Any, path: str = "") -> set[str]:
+    if isinstance(value, dict):
+        return {p for k, v in value.items() for p in {f"{path}.{k}"} | _keys(v, f"{path}.{k}")}
+    if isinstance(value, list):
+        return {p for v in value for p in _keys(v, f"{path}[]")}
+    return set()
+
+
+def test_encoding_a_fixture_event_adds_no_key_the_wire_did_not_send() -> None:
+    checked = 0
+    for name, payload in _payloads():
+        event = DECODER.decode(payload)
+        if isinstance(event, ErrorEvent):
+            continue  # its flat fields are filled from the nested form on purpose
+        sent = _keys(json.loads(payload))
+        assert _keys(json.loads(msgspec.json.encode(event))) <= sent, (name, payload[:80])
+        checked += 1
+    assert checked > 8000

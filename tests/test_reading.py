@@ -15,6 +15,7 @@ import pytest
 
 from streamtape.accumulate import Accumulator
 from streamtape.cassette import Cassette, CassetteWriter, Interaction
+from streamtape.convert import convert_yaml
 from streamtape.decode import EventDecoder
 from streamtape.events import OpaqueEvent
 from streamtape.reading import read_exchange, read_exchanges, resume_point
@@ -351,3 +352,17 @@ def test_a_client_that_closed_after_the_end_keeps_the_outcome(tmp_path: Path) ->
     assert result.outcome == "completed"
     assert result.stopped is not None
     assert result.stopped.reason == "closed"
+
+
+def test_a_real_background_response_and_its_resume_from_0(tmp_path: Path) -> None:
+    # pydantic-ai recorded a background response streamed to its end, then fetched again with
+    # `GET /v1/responses/{id}?starting_after=0&stream=true`.
+    src = Path(__file__).parent / "fixtures/pydantic-ai"
+    convert_yaml(src / "test_background_mode_streaming_starting_after_vcr.yaml", tmp_path / "b.zst")
+    tape = Cassette.load(tmp_path / "b.zst")
+    assert [i.request.method for i in tape] == ["POST", "GET"]
+    [joined] = read_exchanges(tape)
+    assert (joined.outcome, joined.problems, joined.streams) == ("completed", (), 2)
+    alone = [i.result() for i in tape]
+    assert [r.output_text for r in alone] == [joined.output_text] * 2
+    assert [(r.resumed, r.problems) for r in alone] == [(False, ()), (True, ())]
