@@ -288,7 +288,12 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
         click.echo(
             f"  stopped    the client stopped reading ({s.stopped['reason']}) at "
             f"{_ms(s.stopped['offset_ns'] / 1e6)}, after {s.stopped['bytes']} bytes and "
-            f"{s.stopped['events']} events; the stream's own end was not recorded"
+            f"{s.stopped['events']} events; "
+            + (
+                "the stream's own end was not recorded"
+                if s.response_status == "stopped"
+                else f"the server's stream went on to {s.response_status}"
+            )
         )
     click.echo(f"  chunks     {s.chunks} ({s.bytes} bytes), {s.events} events")
     click.echo(

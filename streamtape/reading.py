@@ -205,8 +205,28 @@ def http_error(status: int, retry_after: str | None, body: bytes, events: int = 
 
 
 def _client_stop(inter: Exchange, size: int, events: int) -> ClientStop | None:
+    """Where and why the recording client stopped reading early, if it did.
+
+    Today's recorders end such a recording `closed` (or `interrupted`) where the client
+    stopped. A recorder that drains the stream to its real end after an early close records the
+    server's outcome instead, with where the client stopped in the end record's `client`
+    (`chunks`, `bytes`, `offset_ns`): that is read too when present.
+    """
     end = inter.end
-    if end is None or end.outcome not in ("closed", "interrupted"):
+    if end is None:
+        return None
+    client = getattr(end, "client", None)
+    taken = getattr(client, "chunks", None)
+    if isinstance(taken, int) and taken < len(inter.chunks):
+        decoder = EventDecoder(strict=False)
+        seen = sum(len(decoder.feed(data)) for _, data in inter.chunks[:taken])
+        return ClientStop(
+            reason="closed",
+            offset_ns=int(getattr(client, "offset_ns", end.offset_ns)),
+            bytes=int(getattr(client, "bytes", sum(len(d) for _, d in inter.chunks[:taken]))),
+            events=seen,
+        )
+    if end.outcome not in ("closed", "interrupted"):
         return None
     return ClientStop(reason=end.outcome, offset_ns=end.offset_ns, bytes=size, events=events)
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from streamtape.accumulate import Accumulator
-from streamtape.cassette import Cassette, CassetteWriter, Interaction
+from streamtape.cassette import Cassette, CassetteWriter, Interaction, StreamEnd
 from streamtape.convert import convert_yaml
 from streamtape.decode import EventDecoder
 from streamtape.events import OpaqueEvent
 from streamtape.reading import read_exchange, read_exchanges, resume_point
+from streamtape.results import ClientStop
 
 RESPONSES = "https://api.openai.com/v1/responses"
 SSE_HEAD = [("content-type", "text/event-stream; charset=utf-8")]
@@ -366,3 +367,39 @@ def test_a_real_background_response_and_its_resume_from_0(tmp_path: Path) -> Non
     alone = [i.result() for i in tape]
     assert [r.output_text for r in alone] == [joined.output_text] * 2
     assert [(r.resumed, r.problems) for r in alone] == [(False, ()), (True, ())]
+
+
+class WhereClientStopped(NamedTuple):
+    """The end record's `client` once recorders drain a stream after an early close."""
+
+    chunks: int
+    bytes: int
+    offset_ns: int
+
+
+class DrainedEnd(StreamEnd, frozen=True):
+    client: WhereClientStopped | None = None
+
+
+def test_a_drained_recording_keeps_the_servers_outcome_and_says_where_the_client_stopped(
+    tmp_path: Path,
+) -> None:
+    frames = [sse([p]) for p in answer()]
+    recorded = one(tmp_path, chunks=frames)
+    assert recorded.end is not None
+    drained = Interaction(
+        recorded.id,
+        recorded.request,
+        recorded.response,
+        recorded.chunks,
+        DrainedEnd(
+            offset_ns=recorded.end.offset_ns,
+            outcome="complete",
+            client=WhereClientStopped(6, sum(map(len, frames[:6])), 7_500_000),
+        ),
+    )
+    result = drained.result()
+    assert (result.outcome, result.output_text) == ("completed", TEXT)  # the server's
+    assert result.stopped == ClientStop(
+        reason="closed", offset_ns=7_500_000, bytes=sum(map(len, frames[:6])), events=6
+    )
