@@ -7,6 +7,7 @@ event reference), recorded into a real cassette and read back.
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -26,9 +27,10 @@ SSE_HEAD = [("content-type", "text/event-stream; charset=utf-8")]
 TEXT = "Hello, resumed world"
 
 
-def answer(response_id: str = "resp_1", text: str = TEXT) -> list[dict[str, Any]]:
+def answer(
+    response_id: str = "resp_1", text: str = TEXT, msg: str = "msg_1"
+) -> list[dict[str, Any]]:
     """The payloads of a streamed one-message answer, numbered from 0 as OpenAI numbers them."""
-    msg = "msg_1"
     deltas = [text[i : i + 4] for i in range(0, len(text), 4)]
     part = {"type": "output_text", "text": "", "annotations": []}
     final_part = {**part, "text": text}
@@ -403,3 +405,86 @@ def test_a_drained_recording_keeps_the_servers_outcome_and_says_where_the_client
     assert result.stopped == ClientStop(
         reason="closed", offset_ns=7_500_000, bytes=sum(map(len, frames[:6])), events=6
     )
+
+
+def test_a_resume_replaying_deltas_with_new_obfuscation_joins_without_a_boundary() -> None:
+    # OpenAI pads each delta with random `obfuscation`, new on every send: a replayed delta is
+    # the same event but for it. Here the two streams come as one flat list of events.
+    payloads = answer()
+    again = [{**p, "obfuscation": "new"} if "delta" in p else p for p in payloads[5:]]
+    acc = Accumulator()
+    for event in EventDecoder().feed(sse(payloads + again)):
+        acc.feed(event)
+    result = acc.result()
+    assert (result.outcome, result.problems, result.output_text) == ("completed", (), TEXT)
+    assert result.streams == 2
+
+
+def test_a_resume_that_replays_something_else_is_a_sequence_fault() -> None:
+    payloads = answer()
+    wrong = [payloads[5], {**payloads[6], "type": "response.refusal.delta"}, *payloads[7:]]
+    acc = Accumulator()
+    for event in EventDecoder().feed(sse(payloads + wrong)):
+        acc.feed(event)
+    [problem] = acc.result().problems
+    assert problem.kind == "sequence"
+    assert "response.refusal.delta at sequence_number 6" in problem.message
+
+
+def test_a_resume_found_by_its_item_when_the_request_names_no_response() -> None:
+    first, second = answer("resp_1", msg="msg_a"), answer("resp_2", "Other", msg="msg_b")
+    acc = Accumulator()
+    for event in EventDecoder().feed(sse(first[:6] + second)):
+        acc.feed(event)
+    acc.begin_stream()
+    for event in EventDecoder().feed(sse(first[6:])):  # its first event names item msg_a only
+        acc.feed(event)
+    results = acc.results()
+    assert [(r.outcome, r.output_text, r.problems) for r in results] == [
+        ("completed", TEXT, ()),
+        ("completed", "Other", ()),
+    ]
+    assert [r.streams for r in results] == [2, 1]
+
+
+def test_http_errors_between_streams_keep_their_place(tmp_path: Path) -> None:
+    tape = cassette(
+        tmp_path,
+        {"chunks": [sse(answer("resp_1", "one"))]},
+        {"status": 500, "headers": [], "chunks": [b'{"error": "overloaded"}']},
+        {"chunks": [sse(answer("resp_2", "two"))]},
+    )
+    results = read_exchanges(tape)
+    assert [(r.outcome, r.output_text) for r in results] == [
+        ("completed", "one"),
+        ("http_error", ""),
+        ("completed", "two"),
+    ]
+    assert results[1].http is not None
+    assert results[1].http.message == "overloaded"
+
+
+def test_a_gzip_stream_reads_as_its_decoded_body(tmp_path: Path) -> None:
+    body = gzip.compress(sse(answer()))
+    head = [*SSE_HEAD, ("content-encoding", "gzip")]
+    inter = one(tmp_path, headers=head, chunks=[body[:40], body[40:]])
+    reading = read_exchange(inter)
+    assert reading.bytes == len(sse(answer()))
+    assert reading.results[0].output_text == TEXT
+
+
+@pytest.mark.parametrize(
+    ("types", "dialect"),
+    [(["message_start", "content_block_delta"], "other"), (["response.future_thing"], "responses")],
+)
+def test_the_dialect_of_typed_payloads_no_class_knows(
+    tmp_path: Path, types: list[str], dialect: str
+) -> None:
+    body = sse([{"type": t} for t in types])
+    assert read_exchange(one(tmp_path, chunks=[body])).dialect == dialect
+
+
+def test_an_empty_body_is_a_responses_stream_only_at_a_responses_url(tmp_path: Path) -> None:
+    assert read_exchange(one(tmp_path, chunks=[])).dialect == "responses"
+    other = one(tmp_path, url="https://example.test/v1/chat/completions", chunks=[])
+    assert read_exchange(other).dialect == "other"
