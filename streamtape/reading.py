@@ -14,7 +14,7 @@ The interaction is duck-typed (`Exchange`): this module sits below the cassette 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
@@ -91,7 +91,9 @@ class Reading:
 
     `results` is empty for a body of another dialect, which `note` then describes ("not a
     Responses-API stream: N frames, M bytes"). `frames` counts the SSE payloads, `bytes` the
-    (content-decoded) body. `cut_off` is the byte offset of a last frame the body ended inside.
+    (content-decoded) body. `cut_off` is the byte offset of a last frame the body ended inside,
+    `status` the HTTP status, `resume` the request's `(response id, starting_after)` when it
+    fetched a stored response's stream (see `resume_point`).
     """
 
     dialect: Dialect
@@ -102,7 +104,7 @@ class Reading:
     cut_off: int | None = None
     note: str | None = None
     status: int | None = None
-    resume: tuple[str, int | None] | None = field(default=None)
+    resume: tuple[str, int | None] | None = None
 
 
 def resume_point(method: str, url: str) -> tuple[str, int | None] | None:

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
+import streamtape
 from streamtape.accumulate import Accumulator
 from streamtape.cassette import Cassette, CassetteWriter, Interaction, StreamEnd
 from streamtape.convert import convert_yaml
@@ -488,3 +489,16 @@ def test_an_empty_body_is_a_responses_stream_only_at_a_responses_url(tmp_path: P
     assert read_exchange(one(tmp_path, chunks=[])).dialect == "responses"
     other = one(tmp_path, url="https://example.test/v1/chat/completions", chunks=[])
     assert read_exchange(other).dialect == "other"
+
+
+def test_tape_results_join_a_resume_across_the_cassette(tmp_path: Path) -> None:
+    payloads = answer()
+    cassette(
+        tmp_path,
+        {"chunks": [sse(payloads[:7])], "end": "error"},
+        {"method": "GET", "url": resume_url(6), "chunks": [sse(payloads[7:])]},
+    )
+    with streamtape.use_cassette(tmp_path / "t.ndjson.zst", record_mode="none") as tape:
+        [result] = tape.results()
+        assert (result.outcome, result.output_text, result.streams) == ("completed", TEXT, 2)
+        assert tape.result(1).resumed  # each interaction on its own: the resume alone
