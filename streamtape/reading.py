@@ -36,6 +36,7 @@ __all__ = [
     "Dialect",
     "Exchange",
     "Reading",
+    "decode_timed",
     "http_error",
     "read_exchange",
     "read_exchanges",
@@ -123,7 +124,7 @@ def resume_point(method: str, url: str) -> tuple[str, int | None] | None:
     return segments[-1], int(after) if after is not None and after.isdigit() else None
 
 
-def _timed(inter: Exchange, decoder: EventDecoder) -> tuple[list[tuple[int, Event]], int]:
+def decode_timed(inter: Exchange, decoder: EventDecoder) -> tuple[list[tuple[int, Event]], int]:
     """Each event with the offset of the chunk that completed it, and the body's size.
     Content-encoded bodies are decoded whole, their events placed at the last chunk's offset."""
     out: list[tuple[int, Event]] = []
@@ -236,7 +237,7 @@ def _client_stop(inter: Exchange, size: int, events: int) -> ClientStop | None:
 def _fold(inter: Exchange, acc: Accumulator, strict: bool) -> Reading:
     """Read one interaction, folding a Responses stream into `acc`."""
     decoder = EventDecoder(strict=strict)
-    timed, size = _timed(inter, decoder)
+    timed, size = decode_timed(inter, decoder)
     status = inter.response.status if inter.response is not None else None
     resume = resume_point(inter.request.method, inter.request.url)
     reading = Reading(

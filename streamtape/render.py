@@ -22,7 +22,7 @@ from streamtape.events import (
     ResponseOutputTextDeltaEvent,
     UnknownObject,
 )
-from streamtape.reading import Reading, read_exchange
+from streamtape.reading import Reading, decode_timed, read_exchange
 from streamtape.results import StreamResult
 
 __all__ = [
@@ -88,22 +88,9 @@ def render_cat(cassette: Cassette) -> str:
 
 
 def timed_events(inter: Interaction) -> Iterator[tuple[int, Event]]:
-    """Each event with the offset (ns) of the chunk that completed it. Content-encoded bodies
-    are decoded whole, their events placed at the last chunk's offset."""
-    decoder = EventDecoder(strict=False)
-    if inter.response is not None and inter.response.content_encodings:
-        at = inter.chunks[-1].offset_ns if inter.chunks else 0
-        for data in inter.iter_body():
-            for event in decoder.feed(data):
-                yield at, event
-    else:
-        at = 0
-        for chunk in inter.chunks:
-            at = chunk.offset_ns
-            for event in decoder.feed(chunk.data):
-                yield at, event
-    for event in decoder.close():
-        yield at, event
+    """Each event with the offset (ns) of the chunk that completed it (lenient decoding, see
+    `streamtape.reading.decode_timed`)."""
+    return iter(decode_timed(inter, EventDecoder(strict=False))[0])
 
 
 @dataclass
