@@ -74,25 +74,25 @@ from streamtape.events import (
     UnknownObject,
 )
 from streamtape.results import (
-    ClientStop,
     FunctionCall,
     HttpError,
     Outcome,
     Problem,
     ProblemKind,
     Reasoning,
+    Stopped,
     StreamResult,
 )
 
 __all__ = [
     "Accumulator",
-    "ClientStop",
     "FunctionCall",
     "HttpError",
     "Outcome",
     "Problem",
     "ProblemKind",
     "Reasoning",
+    "Stopped",
     "StreamResult",
     "accumulate",
     "accumulate_all",
@@ -217,7 +217,7 @@ class _Run:
         self.streams = 1
         self.seen: dict[int, Event] = {}
         self.replaying = False
-        self.stopped: ClientStop | None = None
+        self.stopped: Stopped | None = None
 
     @property
     def response_id(self) -> str | None:
@@ -677,8 +677,8 @@ class Accumulator:
             offset,
         )
 
-    def stop(self, stop: ClientStop) -> None:
-        """Report that the client stopped reading here (see `ClientStop`); a response with no
+    def stop(self, stop: Stopped) -> None:
+        """Report that the client stopped reading here (see `Stopped`); a response with no
         end then has outcome `stopped`, not `truncated`."""
         (self._run or self._new()).stopped = stop
 

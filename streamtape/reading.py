@@ -30,7 +30,7 @@ from streamtape.events import (
     ResponseError,
     UnknownEvent,
 )
-from streamtape.results import ClientStop, HttpError, StreamResult
+from streamtape.results import HttpError, Stopped, StreamResult
 
 __all__ = [
     "Dialect",
@@ -207,7 +207,7 @@ def http_error(status: int, retry_after: str | None, body: bytes, events: int = 
     )
 
 
-def _client_stop(inter: Exchange, size: int, events: int) -> ClientStop | None:
+def _client_stop(inter: Exchange, size: int, events: int) -> Stopped | None:
     """Where and why the recording client stopped reading early, if it did.
 
     Today's recorders end such a recording `closed` (or `interrupted`) where the client
@@ -223,7 +223,7 @@ def _client_stop(inter: Exchange, size: int, events: int) -> ClientStop | None:
     if isinstance(taken, int) and taken < len(inter.chunks):
         decoder = EventDecoder(strict=False)
         seen = sum(len(decoder.feed(data)) for _, data in inter.chunks[:taken])
-        return ClientStop(
+        return Stopped(
             reason="closed",
             offset_ns=int(getattr(client, "offset_ns", end.offset_ns)),
             bytes=int(getattr(client, "bytes", sum(len(d) for _, d in inter.chunks[:taken]))),
@@ -231,7 +231,7 @@ def _client_stop(inter: Exchange, size: int, events: int) -> ClientStop | None:
         )
     if end.outcome not in ("closed", "interrupted"):
         return None
-    return ClientStop(reason=end.outcome, offset_ns=end.offset_ns, bytes=size, events=events)
+    return Stopped(reason=end.outcome, offset_ns=end.offset_ns, bytes=size, events=events)
 
 
 def _fold(inter: Exchange, acc: Accumulator, strict: bool) -> Reading:

@@ -10,13 +10,13 @@ import msgspec
 from streamtape.events import OutputItem, Response, ResponseError, Usage
 
 __all__ = [
-    "ClientStop",
     "FunctionCall",
     "HttpError",
     "Outcome",
     "Problem",
     "ProblemKind",
     "Reasoning",
+    "Stopped",
     "StreamResult",
 ]
 
@@ -77,7 +77,7 @@ class HttpError(msgspec.Struct, frozen=True, kw_only=True):
     """The body as text, cut to 2,000 characters (for bodies that are not the JSON above)."""
 
 
-class ClientStop(msgspec.Struct, frozen=True, kw_only=True):
+class Stopped(msgspec.Struct, frozen=True, kw_only=True):
     """Where and why the recording client stopped reading before the stream's end.
 
     `reason` is the cassette's end outcome: ``closed`` (the client closed the response) or
@@ -148,7 +148,7 @@ class StreamResult(msgspec.Struct, frozen=True, kw_only=True):
     resumed: bool = False
     streams: int = 1
     http: HttpError | None = None
-    stopped: ClientStop | None = None
+    stopped: Stopped | None = None
 
     @property
     def reasoning_summary(self) -> str:

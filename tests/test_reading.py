@@ -21,7 +21,7 @@ from streamtape.convert import convert_yaml
 from streamtape.decode import EventDecoder
 from streamtape.events import OpaqueEvent
 from streamtape.reading import read_exchange, read_exchanges, resume_point
-from streamtape.results import ClientStop
+from streamtape.results import Stopped
 
 RESPONSES = "https://api.openai.com/v1/responses"
 SSE_HEAD = [("content-type", "text/event-stream; charset=utf-8")]
@@ -403,7 +403,7 @@ def test_a_drained_recording_keeps_the_servers_outcome_and_says_where_the_client
     )
     result = drained.result()
     assert (result.outcome, result.output_text) == ("completed", TEXT)  # the server's
-    assert result.stopped == ClientStop(
+    assert result.stopped == Stopped(
         reason="closed", offset_ns=7_500_000, bytes=sum(map(len, frames[:6])), events=6
     )
 
