@@ -1002,6 +1002,10 @@ class Response(_Shape, frozen=True, kw_only=True):
     alignment: Any = None
     safeguard_results: list[Any] | None = None
     content_filters: list[Any] | None = None
+    access_programs: dict[str, Any] | None = None
+    image: dict[str, Any] | None = None
+    input_transformations: list[Any] | None = None
+    prompt_cache_diagnostics: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------------------------

@@ -1062,3 +1062,58 @@ def test_encoding_a_fixture_event_adds_no_key_the_wire_did_not_send() -> None:
         assert _keys(json.loads(msgspec.json.encode(event))) <= sent, (name, payload[:80])
         checked += 1
     assert checked > 8000
+
+
+# -- the current SDKs' models: every field they define for stream events is a field here --------
+
+
+def _sdk_event_models(package: Any) -> dict[str, Any]:
+    """The models of an SDK package whose `type` is one literal wire tag, by tag."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import pydantic
+
+    found: dict[str, Any] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for obj in vars(module).values():
+            if not (inspect.isclass(obj) and issubclass(obj, pydantic.BaseModel)):
+                continue
+            if obj.__module__ != module.__name__ or "type" not in obj.model_fields:
+                continue
+            tags = get_args(obj.model_fields["type"].annotation)
+            if len(tags) == 1 and tags[0] in EVENT_TYPES:
+                found.setdefault(tags[0], obj)
+    return found
+
+
+def _sdk_fields(model: Any) -> set[str]:
+    return {field.alias or name for name, field in model.model_fields.items()}
+
+
+def _our_fields(cls: Any) -> set[str]:
+    return {field.encode_name for field in msgspec.structs.fields(cls)} | {"type"}
+
+
+def test_every_field_of_the_sdks_stream_events_is_a_field_here() -> None:
+    import openai.types.responses
+    import openrouter.components
+
+    for package in (openai.types.responses, openrouter.components):
+        models = _sdk_event_models(package)
+        assert len(models) > 40, package.__name__
+        for tag, model in models.items():
+            missing = _sdk_fields(model) - _our_fields(EVENT_TYPES[tag])
+            assert not missing, f"{package.__name__} {tag}: {sorted(missing)}"
+
+
+def test_every_field_of_the_sdks_response_and_usage_is_a_field_here() -> None:
+    from openai.types.responses.response import Response as OpenAIResponse
+    from openai.types.responses.response_usage import ResponseUsage
+    from openrouter.components.openresponsesresult import OpenResponsesResult
+
+    assert _sdk_fields(OpenAIResponse) <= _our_fields(Response)
+    assert _sdk_fields(OpenResponsesResult) <= _our_fields(Response)
+    assert _sdk_fields(ResponseUsage) <= _our_fields(events.Usage)
