@@ -24,11 +24,12 @@ from streamtape._cli_diff import diff
 from streamtape._cli_mutate import fault_option, faulted, mutate, parse_faults
 from streamtape._cli_report import report
 from streamtape._cli_serve import proxy, serve
+from streamtape.accumulate import StreamResult
 from streamtape.cassette import Cassette, CassetteWriter, Interaction
 from streamtape.convert import convert_yaml, export, export_sse
 from streamtape.decode import EventDecoder
 from streamtape.errors import StreamtapeError
-from streamtape.reading import read_exchange
+from streamtape.reading import read_exchange, read_exchanges
 from streamtape.render import TextFollower, render_cat, summarize, timed_events, timeline
 from streamtape.scan import secrets_in
 from streamtape.transport import RecordingTransport
@@ -364,6 +365,15 @@ def inspect(cassette: str, show_events: bool, show_timeline: bool, as_json: bool
                 for d in (tape.header.derived_from or [] if tape.header else [])
             ],
             "interactions": [asdict(summarize(i)) for i in tape],
+            "joined": [
+                {
+                    "response_id": r.response.id if r.response else None,
+                    "outcome": r.outcome,
+                    "streams": r.streams,
+                    "output_text": r.output_text,
+                }
+                for r in _joined(tape)
+            ],
         }
         if show_events:
             for entry, inter in zip(doc["interactions"], tape, strict=True):
@@ -384,8 +394,22 @@ def inspect(cassette: str, show_events: bool, show_timeline: bool, as_json: bool
             )
     for inter in tape:
         _print_summary(inter, show_events, show_timeline)
+    for r in _joined(tape):
+        first = (r.output_text.splitlines() or [""])[0]
+        click.echo(
+            f"joined: response {r.response.id if r.response else '-'} streamed over "
+            f"{r.streams} interactions: {r.outcome}, {len(r.output_text)} chars of text"
+            + (f": {first[:60]}" if first else "")
+        )
     if tape.truncated:
         click.echo(_style(f"truncated: {tape.error}", fg="red"), err=True)
+
+
+def _joined(tape: Cassette) -> list[StreamResult]:
+    """The responses a resumed stream continued across interactions (`Tape.results()`)."""
+    if len(tape) < 2:
+        return []
+    return [r for r in read_exchanges(tape) if r.streams > 1]
 
 
 # -- replay -------------------------------------------------------------------------------------

@@ -86,6 +86,12 @@ def test_commands_agree_on_a_resumed_stream_and_a_429(tmp_path: Path) -> None:
     _, human, _ = run("inspect", tape)
     assert "HTTP 429 rate_limit_exceeded: Rate limit reached; retry after 20" in human
     assert "completed, resumed mid-response" in human
+    # ... and the response the two streams carried, joined
+    assert f"joined: response resp_1 streamed over 2 interactions: completed, {len(TEXT)}" in human
+    joined = json.loads(inspect_json)["joined"]
+    assert joined == [
+        {"response_id": "resp_1", "outcome": "completed", "streams": 2, "output_text": TEXT}
+    ]
 
 
 def test_commands_agree_as_subprocesses(tmp_path: Path) -> None:
