@@ -88,7 +88,12 @@ def cli_run(*args: str) -> subprocess.CompletedProcess[str]:
             1,
             rf"interaction 1: at [\d.]+ ms: malformed: cannot decode event: {TOO_DEEP}",
         ),
-        (["replay", "--events", "--instant"], 0, f'"error":"cannot decode event: {TOO_DEEP}'),
+        # the payload exactly as sent (verify and inspect report it as malformed)
+        (
+            ["replay", "--events", "--instant"],
+            0,
+            re.escape('{"type":"response.output_text.delta","delta":"x","n":[[[['),
+        ),
         (["cat"], 0, re.escape('"data: {\\"type\\":\\"x.future\\",\\"n\\":[[[[')),
         (["scan"], 0, ""),
     ],
