@@ -501,7 +501,7 @@ class _Run:
             if self.snapshot is not None:
                 response = replace(self.snapshot, output=[item for _, item in placed])
             outcome = "error" if self.error is not None else "truncated"
-            if self.stopped is not None and outcome == "truncated":
+            if self.stopped is not None and outcome == "truncated" and not self.done_seen:
                 outcome = "stopped"  # the client's partial view is not how the stream ended
         return _summarize(self, placed, response, outcome)
 
@@ -679,7 +679,7 @@ class Accumulator:
 
     def stop(self, stop: Stopped) -> None:
         """Report that the client stopped reading here (see `Stopped`); a response with no
-        end then has outcome `stopped`, not `truncated`."""
+        end (no terminal event, no `[DONE]`) then has outcome `stopped`, not `truncated`."""
         (self._run or self._new()).stopped = stop
 
     def snapshot(self) -> StreamResult:

@@ -502,3 +502,12 @@ def test_tape_results_join_a_resume_across_the_cassette(tmp_path: Path) -> None:
         [result] = tape.results()
         assert (result.outcome, result.output_text, result.streams) == ("completed", TEXT, 2)
         assert tape.result(1).resumed  # each interaction on its own: the resume alone
+
+
+def test_a_client_that_closed_after_done_saw_the_streams_end(tmp_path: Path) -> None:
+    # No terminal event, but `[DONE]` came: the client closed after the stream's end, so the
+    # missing terminal event is the stream's fault (truncated), not the client's.
+    body = sse(answer()[:6]) + b"data: [DONE]\n\n"
+    result = one(tmp_path, chunks=[body], end="closed").result()
+    assert result.outcome == "truncated"
+    assert result.stopped is not None
