@@ -10,13 +10,13 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
 import streamtape
 from streamtape.accumulate import Accumulator
-from streamtape.cassette import Cassette, CassetteWriter, Interaction, StreamEnd
+from streamtape.cassette import Cassette, CassetteWriter, ClientStop, Interaction, StreamEnd
 from streamtape.convert import convert_yaml
 from streamtape.decode import EventDecoder
 from streamtape.events import OpaqueEvent
@@ -372,18 +372,6 @@ def test_a_real_background_response_and_its_resume_from_0(tmp_path: Path) -> Non
     assert [(r.resumed, r.problems) for r in alone] == [(False, ()), (True, ())]
 
 
-class WhereClientStopped(NamedTuple):
-    """The end record's `client` once recorders drain a stream after an early close."""
-
-    chunks: int
-    bytes: int
-    offset_ns: int
-
-
-class DrainedEnd(StreamEnd, frozen=True):
-    client: WhereClientStopped | None = None
-
-
 def test_a_drained_recording_keeps_the_servers_outcome_and_says_where_the_client_stopped(
     tmp_path: Path,
 ) -> None:
@@ -395,10 +383,10 @@ def test_a_drained_recording_keeps_the_servers_outcome_and_says_where_the_client
         recorded.request,
         recorded.response,
         recorded.chunks,
-        DrainedEnd(
+        StreamEnd(
             offset_ns=recorded.end.offset_ns,
             outcome="complete",
-            client=WhereClientStopped(6, sum(map(len, frames[:6])), 7_500_000),
+            client=ClientStop(chunks=6, bytes=sum(map(len, frames[:6])), offset_ns=7_500_000),
         ),
     )
     result = drained.result()
