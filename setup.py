@@ -1,11 +1,14 @@
-"""Build the optional C fast path of the SSE parser (streamtape/_speedups.c).
+"""Build the optional C fast path of the SSE decoder (streamtape/_speedups.c).
 
 Everything else is in pyproject.toml. The extension is optional: without a C compiler (or without
 the Python headers) the build goes on with a warning that says so, and streamtape.sse uses the
-same fast path written in Python (``streamtape.sse.SPEEDUPS`` is then False).
+same function written in Python (``streamtape.sse.SPEEDUPS`` is then False). It uses only the
+limited C API of Python 3.10, so a wheel built once (tagged abi3) serves every later CPython;
+free-threaded builds, which have no limited API, get a version-specific build.
 """
 
 import sys
+import sysconfig
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -37,7 +40,17 @@ class OptionalBuildExt(build_ext):
         )
 
 
+LIMITED = not sysconfig.get_config_var("Py_GIL_DISABLED")
+
 setup(
-    ext_modules=[Extension("streamtape._speedups", ["streamtape/_speedups.c"])],
+    ext_modules=[
+        Extension(
+            "streamtape._speedups",
+            ["streamtape/_speedups.c"],
+            py_limited_api=LIMITED,
+            define_macros=[("Py_LIMITED_API", "0x030A0000")] if LIMITED else [],
+        ),
+    ],
     cmdclass={"build_ext": OptionalBuildExt},
+    options={"bdist_wheel": {"py_limited_api": "cp310"}} if LIMITED else {},
 )

@@ -25,7 +25,7 @@ from streamtape.events import (
     TaggedEvent,
     UnknownEvent,
 )
-from streamtape.sse import PayloadBatch, PythonSSEParser, SSEFrame, SSEParser
+from streamtape.sse import SSEFrame, SSEParser, _PayloadBatch
 
 __all__ = ["EventDecoder", "aiter_events", "decode_event", "iter_events"]
 
@@ -220,14 +220,10 @@ class EventDecoder:
     blank line after it: delivered, but the stream lost its ending), else None.
     """
 
-    def __init__(
-        self, strict: bool = True, *, parser: SSEParser | PythonSSEParser | None = None
-    ) -> None:
-        """`parser`: the SSE parser to feed, e.g. `SSEParser.resume_at(offset)` to decode a stream
-        from a frame boundary with offsets counted from its start (default: a new `SSEParser`)."""
+    def __init__(self, strict: bool = True) -> None:
         self.strict = strict
-        self._parser = SSEParser() if parser is None else parser
-        self._feed = self._parser.feed_payloads
+        self._parser = SSEParser()
+        self._feed = self._parser._feed_payloads
         self.cut_off: int | None = None
 
     def feed(self, data: bytes) -> list[Event]:
@@ -247,11 +243,11 @@ class EventDecoder:
                     return [Done()]
                 text = first.decode("utf-8", "replace")
                 return [decode_event(text, strict=self.strict, offset=self._parser.last_offset)]
-        if len(items) == 1 and type(items[0]) is PayloadBatch:
+        if len(items) == 1 and type(items[0]) is _PayloadBatch:
             return self._batch(items[0])
         out: list[Event] = []
         for item in items:
-            if type(item) is PayloadBatch:
+            if type(item) is _PayloadBatch:
                 out += self._batch(item)
             else:
                 out.append(self._frame(item))  # type: ignore[arg-type]
@@ -275,7 +271,7 @@ class EventDecoder:
             out.append((self._frame(frame), _payload(frame)))
         return out
 
-    def _batch(self, batch: PayloadBatch) -> list[Event]:
+    def _batch(self, batch: _PayloadBatch) -> list[Event]:
         lines, count = batch.lines, batch.count
         done = lines[-7:] == b"\n[DONE]" or lines == _DONE
         if done:
@@ -295,7 +291,7 @@ class EventDecoder:
             events.append(Done())
         return events
 
-    def _one_by_one(self, batch: PayloadBatch) -> list[Event]:
+    def _one_by_one(self, batch: _PayloadBatch) -> list[Event]:
         """A batch with a sentinel, an unknown type or a bad payload among standard ones."""
         events: list[Event] = []
         for payload in batch.payloads:
@@ -305,8 +301,7 @@ class EventDecoder:
             except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                 event = decode_event(payload.decode("utf-8", "replace"), strict=False)
             if isinstance(event, MalformedEvent):  # re-parse exactly, for the error's offset
-                parser = SSEParser.resume_at(batch.offset)
-                return [self._frame(frame) for frame in parser.feed(batch.region)]
+                return [self._frame(frame) for frame in batch.frames()]
             events.append(event)
         return events
 

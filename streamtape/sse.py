@@ -1,7 +1,8 @@
 """A sans-IO, incremental parser for server-sent events (the WHATWG "event stream interpretation").
 
 Feed it bytes split anywhere; it returns the frames completed so far and never raises on any input.
-It does no IO: transports, the decoder and the CLI feed it.
+It does no IO: transports, the decoder and the CLI feed it. Every path through it costs time linear
+in the bytes fed, whatever their shape or however they are split.
 
 Spec: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
 """
@@ -11,42 +12,81 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
-__all__ = ["PayloadBatch", "SSEFrame", "SSEParser"]
+__all__ = ["SPEEDUPS", "SSEFrame", "SSEParser"]
 
 _BOM = b"\xef\xbb\xbf"
 
-# A standard frame: one `data:` line and a blank line, with one `event:` line before the data
-# (OpenAI) or after it (AWS Bedrock), or none (OpenRouter), its payload opening a JSON object or
-# array (see _FRAME_START for why). Group 1: the payload. (In a bytes pattern without DOTALL `.`
-# is any byte but LF, and sre scans `.*` faster than `[^\n]*`.)
-_STANDARD_FRAME = re.compile(rb"(?:event:.*\n)?data: ?([{[].*)\n(?:event:.*\n)?\n")
-# One whole standard frame (with `fullmatch`, on CR-free input), any payload.
-_SINGLE_FRAME = re.compile(rb"(?:event:.*\n)?data: ?(.*)\n(?:event:.*\n)?\n")
-# What starts every standard frame of the usual order (event line first), seen from the blank
-# line that ends the frame before it: the payload follows. Only payloads that open a JSON object
-# or array (`[DONE]`) qualify, so no payload in a batch is blank: msgspec's `decode_lines` skips
-# blank lines, and would then accept two values on one line without the count showing it.
-_FRAME_START = re.compile(rb"\n\n(?:event:.*\n)?data: ?(?=[{[])")
+# A standard frame, the grammar `find_frames` matches (`.` is any byte but LF in a bytes pattern
+# without DOTALL): an optional `event:` line, one `data:` line whose payload opens a JSON object or
+# array, an optional `event:` line (AWS Bedrock's order), a blank line. Group 1: the payload. Only
+# payloads that open `{` or `[` qualify, so no payload of a run is blank: msgspec's `decode_lines`
+# skips blank lines, and would then accept two values on one line without the count showing it.
+# Each part can match in one way only, so an anchored match costs time linear in the frame.
+_FRAME = rb"(?:event:.*\n)?data: ?([{[].*)\n(?:event:.*\n)?\n"
+_STANDARD_FRAME = re.compile(_FRAME)
+_RUN = re.compile(rb"(?:" + _FRAME.replace(b"([{[].*)", b"[{[].*") + rb")+")
+
+FindFrames = Callable[[bytes, int], tuple[bytes, int, int, int | None]]
 
 
-def _joined_payloads(region: bytes) -> tuple[bytes, int] | None:
-    """(payloads joined by LF, count) when `region` (CR-free, ending in a blank line, at a frame
-    boundary) is only standard frames with any `event:` line before the `data:` line, each
-    payload starting with `{` or `[`.
+def _py_find_frames(buf: bytes, start: int) -> tuple[bytes, int, int, int | None]:
+    """The run of standard frames at `buf[start:]`, and where the frame after it ends.
 
-    One C-level substitution turns each frame start into an LF. Every stretch it leaves between
-    two matches is then exactly one payload, and the result holds exactly one LF per match plus
-    the region's final two, unless something else (a comment, another field, a second `data:`
-    line, a blank line too many, a frame start the pattern missed) hides between the matches.
+    Contract (the C `streamtape._speedups.find_frames` is the same function, tested equal on every
+    input): `buf` is `bytes`, `0 <= start <= len(buf)` (else `TypeError` / `ValueError`), and
+    `start` should be a frame boundary. Returns `(joined, count, end, odd)`:
+
+    - `count` consecutive standard frames (see `_FRAME`; LF is the only line end here, a CR is an
+      ordinary byte) start at `start` and end at `end`; `joined` is their payloads joined by LF
+      (`b""` when `count` is 0);
+    - `odd` is the offset just past the blank line that ends the frame at `end` (a frame that is
+      not standard), or `None` when no blank line follows `end` (`end == len(buf)`, or the frame
+      there is unfinished).
+
+    Matching happens only at frame starts, and nothing at or after `odd` is read: one call costs
+    time linear in `(odd or len(buf)) - start`.
     """
-    joined, count = _FRAME_START.subn(b"\n", b"\n\n" + region)
-    if joined.count(b"\n") != count + 2:
-        return None
-    return joined[1:-2], count
+    if type(buf) is not bytes:
+        raise TypeError("find_frames() argument 1 must be bytes")
+    n = len(buf)
+    if not 0 <= start <= n:
+        raise ValueError("find_frames() start out of range")
+    first = _STANDARD_FRAME.match(buf, start)
+    if first is None:
+        joined, count, end = b"", 0, start
+    elif (end := first.end()) == n or (run := _RUN.match(buf, end)) is None:
+        joined, count = first[1], 1  # one frame: no join
+    else:
+        payloads = _STANDARD_FRAME.findall(buf, start, run.end())  # frame after frame, no gaps
+        joined, count, end = b"\n".join(payloads), len(payloads), run.end()
+    if end == n:
+        return joined, count, end, None
+    if buf[end] == 10:  # a blank line right at the frame start
+        return joined, count, end, end + 1
+    blank = buf.find(b"\n\n", end)
+    return joined, count, end, None if blank < 0 else blank + 2
+
+
+def _load() -> FindFrames:
+    """`find_frames` in C when it was built and not turned off, else in Python."""
+    if os.environ.get("STREAMTAPE_PURE_PYTHON"):
+        return _py_find_frames
+    try:
+        from streamtape._speedups import find_frames
+    except ImportError:  # not built (no C compiler at install)
+        return _py_find_frames
+    return find_frames
+
+
+_find_frames = _load()
+
+SPEEDUPS = _find_frames is not _py_find_frames
+"""Whether the decoder's fast path (`find_frames`) runs in C (`streamtape._speedups`, built at
+install when a C compiler is there; the environment variable STREAMTAPE_PURE_PYTHON=1 turns it
+off)."""
 
 
 class SSEFrame(msgspec.Struct, frozen=True, gc=False):
@@ -68,13 +108,11 @@ class SSEFrame(msgspec.Struct, frozen=True, gc=False):
     truncated: bool = False
 
 
-class PayloadBatch(msgspec.Struct, frozen=True, gc=False):
-    """Payloads of consecutive standard frames (see `SSEParser.feed_payloads`).
+class _PayloadBatch(msgspec.Struct, frozen=True, gc=False):
+    """Payloads of consecutive standard frames (an item of `SSEParser._feed_payloads`).
 
     `lines` holds the `count` payloads joined by LF (a payload never holds one), ready for
-    msgspec's `decode_lines`. `region` holds the frames' bytes, starting at stream byte `offset`;
-    re-parsing it with `SSEParser.resume_at(offset)` gives the exact frames (used only when an
-    error needs offsets).
+    msgspec's `decode_lines`. `region` holds the frames' bytes, starting at stream byte `offset`.
     """
 
     offset: int
@@ -87,30 +125,36 @@ class PayloadBatch(msgspec.Struct, frozen=True, gc=False):
         """The payloads, one by one."""
         return self.lines.split(b"\n")
 
+    def frames(self) -> list[SSEFrame]:
+        """The exact frames of the region, with their stream offsets (for error messages)."""
+        return SSEParser._resume_at(self.offset).feed(self.region)
 
-_P = TypeVar("_P", bound="_ExactParser")
 
+class SSEParser:
+    """Incremental SSE parser: `feed(bytes) -> list[SSEFrame]`, then `close()` at the end of stream.
 
-class _ExactParser:
-    """The exact WHATWG parser and the state the fast path shares with it (see `SSEParser`)."""
-
-    # the fast path (`_PyFastPath`, or `FastPath` in C) hands unusual input back to the methods here
-    feed_payloads: Callable[[bytes], list[SSEFrame | PayloadBatch | bytes]]
+    Line ends may be LF, CRLF or a lone CR, including a CR ending one chunk and its LF starting the
+    next. A UTF-8 byte order mark at the start of the stream is skipped. Bytes that are not valid
+    UTF-8 are replaced with U+FFFD. `close()` dispatches a frame the stream cut before its blank
+    line (with `truncated=True`) so a recording that was cut never silently loses its last event;
+    fields without any `data:` line and a trailing comment are dropped there, as the spec says.
+    """
 
     def __init__(self) -> None:
+        self._find = _find_frames  # the decoder's fast path: C when built (tests swap it)
         self._reset()
 
     def _reset(self) -> None:
         self._offset = 0  # stream offset of the first byte not yet split into lines
-        # bytes after the last line end (fast path: after the last frame); a bytearray grows in
-        # place, so a long line fed a byte at a time costs linear time and about its own size
+        # bytes after the last line end (payload route: after the last frame); a bytearray grows
+        # in place, so a long line fed a byte at a time costs linear time and about its own size
         self._tail = bytearray()
         self._bom = b""  # the first bytes, held until we know whether they are a byte order mark
         self._bom_pending = True
-        self._special = True  # bom_pending or exact_only: the fast queueing test must not run
-        self.last_offset = 0  # offset of the frame whose payload `feed_payloads` last returned
+        self._special = True  # bom_pending or exact_only: the payload route must not run
+        self.last_offset = 0  # offset of the frame whose payload `_feed_payloads` last returned
         self._skip_lf = False  # the previous chunk ended with CR: an LF now would finish a CRLF
-        self._exact_only = False  # fast path off for good once a CR is seen
+        self._exact_only = False  # payload route off for good once a CR is seen
         self._event = ""
         self._data: list[str] = []
         self._last_id = ""
@@ -119,7 +163,7 @@ class _ExactParser:
         self._start: int | None = None
 
     @classmethod
-    def resume_at(cls: type[_P], offset: int) -> _P:
+    def _resume_at(cls, offset: int) -> SSEParser:
         """A parser for bytes that start at a frame boundary `offset` bytes into a stream."""
         parser = cls()
         parser._offset = offset
@@ -173,8 +217,92 @@ class _ExactParser:
         self._reset()
         return out
 
-    def _special_feed(self, data: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
-        """`feed_payloads` at the start of the stream, or with a CR."""
+    # --- the decoder's route: standard frames as raw payloads ---------------------------------
+
+    def _feed_payloads(self, data: bytes) -> list[SSEFrame | _PayloadBatch | bytes]:
+        """Like `feed`, but standard frames come as raw payload bytes (the decoder's route).
+
+        A read that completes exactly one standard frame gives `[payload]`, the frame's offset in
+        `last_offset`; runs of standard frames come as `_PayloadBatch`es; every other frame (and
+        the whole stream from its first CR on) goes through the exact parser as `SSEFrame`s.
+        Bytes are queued until a blank line ends a frame, and only new bytes are searched for it,
+        so every byte is scanned and copied a bounded number of times. Do not mix with `feed`.
+        """
+        if type(data) is not bytes:
+            data = bytes(data)  # a bytearray or memoryview: payloads are always bytes
+        if self._special or data.find(b"\r") >= 0:
+            return self._special_feed(data)
+        tail = self._tail
+        if tail:
+            line_end = data.find(b"\n")
+            if line_end < 0:
+                tail += data  # no line ends here: only queue it
+                return []
+            end = data.rfind(b"\n\n", line_end)
+            if end >= 0:
+                cut = len(tail) + end + 2
+            elif line_end == 0 and tail[-1] == 10:  # an LF ending the queued bytes, and one here
+                cut = len(tail) + 1
+            else:
+                tail += data
+                return []
+            tail += data
+            region = bytes(tail[:cut])
+            del tail[:cut]  # cheap: a bytearray drops its head in place
+        elif data[-2:] == b"\n\n":
+            region = data  # a live stream's usual read: whole frames
+        else:
+            end = data.rfind(b"\n\n")
+            if end < 0:
+                tail += data
+                return []
+            region = data[: end + 2]
+            tail += data[end + 2 :]
+        joined, count, end, odd = self._find(region, 0)
+        if odd is None:  # only standard frames
+            offset = self._offset
+            self._offset = offset + len(region)
+            if self._comments or self._retry is not None:
+                self._comments = []  # they belonged to the first frame
+                self._retry = None
+            if count == 1:
+                self.last_offset = offset
+                return [joined]
+            return [_PayloadBatch(offset, region, joined, count)]
+        return self._mixed(region, joined, count, end, odd)
+
+    def _mixed(
+        self, region: bytes, joined: bytes, count: int, end: int, odd: int | None
+    ) -> list[SSEFrame | _PayloadBatch | bytes]:
+        """Items for a region (CR-free, whole frames) holding frames that are not standard: each
+        run of standard frames as a batch, each other frame parsed exactly, in stream order.
+
+        `find_frames` starts only where the previous frame ended, so each byte is matched once.
+        """
+        out: list[SSEFrame | _PayloadBatch | bytes] = []
+        frames: list[SSEFrame] = []
+        base = self._offset
+        pos = 0
+        while True:
+            if count:
+                out.append(_PayloadBatch(base + pos, region[pos:end], joined, count))
+                self._comments = []  # they belonged to the first frame of the batch
+                self._retry = None
+            if odd is None:  # end == len(region): a region always ends in a blank line
+                break
+            self._offset = base + end
+            self._lines(region[end:odd], frames)
+            out += frames
+            frames.clear()
+            pos = odd
+            if pos == len(region):
+                break
+            joined, count, end, odd = self._find(region, pos)
+        self._offset = base + len(region)
+        return out
+
+    def _special_feed(self, data: bytes) -> list[SSEFrame | _PayloadBatch | bytes]:
+        """`_feed_payloads` at the start of the stream, or with a CR."""
         if self._bom_pending:
             data = self._start_of_stream(data)
             if not data:
@@ -182,39 +310,9 @@ class _ExactParser:
         if self._exact_only or data.find(b"\r") >= 0:
             self._exact_only = self._special = True
             return [*self.feed(data)]
-        return self.feed_payloads(data)  # the byte order mark is settled: the usual path
+        return self._feed_payloads(data)  # the byte order mark is settled: the usual route
 
-    def _batch(self, region: bytes, lines: bytes, count: int) -> PayloadBatch:
-        batch = PayloadBatch(self._offset, region, lines, count)
-        self._offset += len(region)
-        self._comments = []  # they belonged to the first frame of the batch
-        self._retry = None
-        return batch
-
-    def _mixed(self, region: bytes) -> list[SSEFrame | PayloadBatch]:
-        """A region with unusual frames: batch the standard runs, parse the rest exactly."""
-        out: list[SSEFrame | PayloadBatch] = []
-        frames: list[SSEFrame] = []
-        run: list[bytes] = []
-        run_start = pos = 0
-        for match in _STANDARD_FRAME.finditer(region):
-            if match.start() == pos:
-                run.append(match.group(1))
-            else:  # an unusual frame: parse through the end of this match exactly
-                if run:
-                    out.append(self._batch(region[run_start:pos], b"\n".join(run), len(run)))
-                    run = []
-                self._lines(region[pos : match.end()], frames)
-                out += frames
-                frames.clear()
-                run_start = match.end()
-            pos = match.end()
-        if run:
-            out.append(self._batch(region[run_start:pos], b"\n".join(run), len(run)))
-        if pos < len(region):
-            self._lines(region[pos:], frames)
-            out += frames
-        return out
+    # --- the exact parser ---------------------------------------------------------------------
 
     def _start_of_stream(self, data: bytes) -> bytes:
         """Skip a byte order mark at the very start, even when it arrives split over chunks."""
@@ -303,93 +401,3 @@ class _ExactParser:
             self._data = []
         self._event = ""
         self._start = None
-
-
-class _PyFastPath(_ExactParser):
-    """`feed_payloads` in Python: what `SSEParser` runs when `streamtape._speedups` (the same
-    fast path in C, with the same results) is not built."""
-
-    def feed_payloads(self, data: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
-        """Like `feed`, but return standard frames as raw payload bytes (the decoder's fast path).
-
-        A read that completes exactly one standard frame (an optional `event:` line, one `data:`
-        line, a blank line) gives `[payload]`, its offset in `last_offset`. Runs of several come as
-        a `PayloadBatch`, proven standard with C-level calls. Anything unusual (a CR, a comment,
-        several `data:` lines, an `id:` or `retry:` field, a blank line too many) goes through
-        the exact parser and comes back as `SSEFrame`s. Do not mix with `feed`.
-        """
-        if type(data) is not bytes:
-            data = bytes(data)  # a bytearray or memoryview: payloads are always bytes
-        tail = self._tail
-        if self._special or data.find(b"\r") >= 0:
-            return self._special_feed(data)
-        if tail:
-            line_end = data.find(b"\n")
-            if line_end < 0:
-                tail += data  # no line ends here: only queue it
-                return []
-            end = data.rfind(b"\n\n", line_end)
-            if end >= 0:
-                cut = len(tail) + end + 2
-            elif line_end == 0 and tail[-1] == 10:  # an LF ending the queued bytes, and one here
-                cut = len(tail) + 1
-            else:
-                tail += data
-                return []
-            tail += data
-            data = bytes(tail)
-            del tail[:cut]  # cheap: a bytearray drops its head in place
-        elif data[-2:] == b"\n\n":
-            cut = len(data)  # a live stream's usual read: whole frames
-        else:
-            end = data.rfind(b"\n\n")
-            if end < 0:
-                tail += data
-                return []
-            cut = end + 2
-            tail += data[cut:]
-        single = _SINGLE_FRAME.fullmatch(data, 0, cut)
-        if single is not None:
-            self.last_offset = offset = self._offset
-            self._offset = offset + cut
-            if self._comments or self._retry is not None:
-                self._comments = []  # they belonged to this frame
-                self._retry = None
-            return [single[1]]
-        return self._frames(data[:cut])
-
-    def _frames(self, region: bytes) -> list[SSEFrame | PayloadBatch | bytes]:
-        """Items for CR-free `region` of several frames, ending in a blank line."""
-        joined = _joined_payloads(region)
-        if joined is not None:
-            return [self._batch(region, *joined)]
-        return [*self._mixed(region)]
-
-
-if TYPE_CHECKING or os.environ.get("STREAMTAPE_PURE_PYTHON"):
-    _FastPath = _PyFastPath
-else:
-    try:
-        from streamtape._speedups import FastPath as _FastPath
-    except ImportError:  # not built (no C compiler at install): the Python fast path
-        _FastPath = _PyFastPath
-
-SPEEDUPS = _FastPath is not _PyFastPath
-"""Whether `SSEParser.feed_payloads` runs in C (`streamtape._speedups`, built at install when a C
-compiler is there; the environment variable STREAMTAPE_PURE_PYTHON=1 turns it off)."""
-
-
-class SSEParser(_FastPath, _ExactParser):
-    """Incremental SSE parser: `feed(bytes) -> list[SSEFrame]`, then `close()` at the end of stream.
-
-    Line ends may be LF, CRLF or a lone CR, including a CR ending one chunk and its LF starting the
-    next. A UTF-8 byte order mark at the start of the stream is skipped. Bytes that are not valid
-    UTF-8 are replaced with U+FFFD. `close()` dispatches a frame the stream cut before its blank
-    line (with `truncated=True`) so a recording that was cut never silently loses its last event;
-    fields without any `data:` line and a trailing comment are dropped there, as the spec says.
-    """
-
-
-class PythonSSEParser(_PyFastPath):
-    """`SSEParser` with its fast path in Python whether or not the C one is built (for tests and
-    benchmarks that compare the two)."""

@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 from sse_server import Route, SSEServer, sse_chunks
 
 from streamtape import events as ev
+from streamtape import sse
 from streamtape.decode import EventDecoder, aiter_events, decode_all, decode_event, iter_events
 from streamtape.errors import DecodeError
-from streamtape.sse import PythonSSEParser, SSEParser
+from streamtape.sse import SSEParser
 
-# The decoder over the parser's fast path in C (when built) and in Python.
-FAST = pytest.mark.parametrize("fast", [SSEParser, PythonSSEParser], ids=["default", "python"])
+# The decoder over its fast path, `find_frames`, in C (when built) and in Python.
+FINDS: dict[str, sse.FindFrames] = {"default": sse._find_frames, "python": sse._py_find_frames}
+FAST = pytest.mark.parametrize("find", FINDS.values(), ids=FINDS.keys())
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SSE_FILES = sorted(FIXTURES.rglob("*.sse"))
@@ -35,9 +37,10 @@ def exact(data: bytes, strict: bool = True) -> list[ev.Event]:
 
 
 def fed(
-    chunks: list[bytes], strict: bool = True, fast: type[SSEParser | PythonSSEParser] = SSEParser
+    chunks: list[bytes], strict: bool = True, find: sse.FindFrames = sse._find_frames
 ) -> list[ev.Event]:
-    decoder = EventDecoder(strict, parser=fast())
+    decoder = EventDecoder(strict)
+    decoder._parser._find = find
     out: list[ev.Event] = []
     for chunk in chunks:
         out += decoder.feed(chunk)
@@ -76,17 +79,17 @@ def test_every_jsonl_fixture_line_decodes_to_its_type(path: Path) -> None:
 @pytest.mark.parametrize("size", [1, 7, 200, 65536])
 @FAST
 def test_fast_path_gives_the_exact_events_under_every_chunking(
-    path: Path, size: int, fast: type[SSEParser]
+    path: Path, size: int, find: sse.FindFrames
 ) -> None:
     data = path.read_bytes()
-    assert fed(split_every(data, size), fast=fast) == exact(data)
+    assert fed(split_every(data, size), find=find) == exact(data)
 
 
 @FAST
-def test_fast_path_one_chunk_per_frame_equals_exact(fast: type[SSEParser]) -> None:
+def test_fast_path_one_chunk_per_frame_equals_exact(find: sse.FindFrames) -> None:
     for path in SSE_FILES:
         data = path.read_bytes()
-        assert fed(list(sse_chunks(data)), fast=fast) == exact(data)
+        assert fed(list(sse_chunks(data)), find=find) == exact(data)
 
 
 UNUSUAL = [
@@ -129,7 +132,7 @@ def test_fast_path_equals_exact_on_mixed_standard_and_unusual_frames(
     cuts = sorted(data.draw(st.sets(st.integers(0, len(raw)), max_size=10)))
     pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     expected = exact(raw, strict=False)
-    assert fed(pieces, strict=False) == fed(pieces, False, PythonSSEParser) == expected
+    assert fed(pieces, strict=False) == fed(pieces, False, sse._py_find_frames) == expected
 
 
 @settings(max_examples=200, deadline=None)
@@ -204,13 +207,13 @@ MALFORMED = [
 @pytest.mark.parametrize("size", [0, 3, -1], ids=["whole", "3-bytes", "per-frame"])
 @FAST
 def test_strict_error_names_type_field_and_offset(
-    payload: bytes, kind: str | None, path: str | None, size: int, fast: type[SSEParser]
+    payload: bytes, kind: str | None, path: str | None, size: int, find: sse.FindFrames
 ) -> None:
     stream = b'data: {"type":"response.keep_alive"}\n\n' + b"data: " + payload + b"\n\n"
     offset = stream.index(b"data: " + payload)
     chunks = {0: [stream], 3: split_every(stream, 3), -1: [stream[:offset], stream[offset:]]}
     with pytest.raises(DecodeError) as info:
-        fed(chunks[size], fast=fast)
+        fed(chunks[size], find=find)
     error = info.value
     message = str(error)
     assert f"byte offset {offset}" in message
@@ -225,10 +228,10 @@ def test_strict_error_names_type_field_and_offset(
 @pytest.mark.parametrize(("payload", "kind", "path"), MALFORMED)
 @FAST
 def test_lenient_yields_malformed_and_goes_on(
-    payload: bytes, kind: str | None, path: str | None, fast: type[SSEParser]
+    payload: bytes, kind: str | None, path: str | None, find: sse.FindFrames
 ) -> None:
     stream = b"data: " + payload + b'\n\ndata: {"type":"response.keep_alive"}\n\n'
-    bad, good = fed(split_every(stream, 3), strict=False, fast=fast)
+    bad, good = fed(split_every(stream, 3), strict=False, find=find)
     assert isinstance(bad, ev.MalformedEvent)
     assert (bad.raw, bad.offset) == (payload, 0)
     assert isinstance(good, ev.ResponseKeepAliveEvent)
@@ -314,13 +317,11 @@ def test_feed_raw_keeps_crlf_multiline_and_non_ascii_payloads_as_sent() -> None:
 
 
 @FAST
-def test_payloads_without_a_type_are_opaque_through_every_path(
-    fast: type[SSEParser | PythonSSEParser],
-) -> None:
+def test_payloads_without_a_type_are_opaque_through_every_path(find: sse.FindFrames) -> None:
     chunk = b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[]}\n\n'
     stream = chunk * 3 + b'data: {"type":"keepalive"}\n\n' + chunk
     for chunks in ([stream], split_every(stream, 5), [chunk]):
-        events = fed(chunks, fast=fast)
+        events = fed(chunks, find=find)
         opaque = [e for e in events if isinstance(e, ev.OpaqueEvent)]
         assert opaque
         assert all(e.type == "chat.completion.chunk" for e in opaque)

@@ -12,10 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamtape import sse
-from streamtape.sse import PayloadBatch, PythonSSEParser, SSEFrame, SSEParser
+from streamtape.sse import SSEFrame, SSEParser, _PayloadBatch
 
-# The fast path of `feed_payloads` in C (when built) and in Python: both must match the exact one.
-FAST = pytest.mark.parametrize("fast", [SSEParser, PythonSSEParser], ids=["default", "python"])
+# The decoder's fast path, `find_frames`, in C (when built) and in Python: both must give what the
+# exact parser gives.
+FINDS: dict[str, sse.FindFrames] = {"default": sse._find_frames, "python": sse._py_find_frames}
+FAST = pytest.mark.parametrize("find", FINDS.values(), ids=FINDS.keys())
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SSE_FILES = sorted(FIXTURES.rglob("*.sse"))
@@ -30,30 +32,37 @@ def parse(chunks: Iterable[bytes], parser: SSEParser | None = None) -> list[SSEF
     return frames + parser.close()
 
 
-def parse_fast(
-    chunks: Iterable[bytes], fast: type[SSEParser | PythonSSEParser] = SSEParser
-) -> list[tuple[str, int, bool]]:
-    """(data, offset, truncated) of each frame through `feed_payloads`, batches re-parsed exactly.
+def fast_parser(find: sse.FindFrames = sse._find_frames) -> SSEParser:
+    """A parser whose payload route uses `find`."""
+    parser = SSEParser()
+    parser._find = find
+    return parser
 
-    The fast path serves the decoder, which needs neither comments nor event names.
+
+def parse_fast(
+    chunks: Iterable[bytes], find: sse.FindFrames = sse._find_frames
+) -> list[tuple[str, int, bool]]:
+    """(data, offset, truncated) of each frame through `_feed_payloads`, batches re-parsed exactly.
+
+    The payload route serves the decoder, which needs neither comments nor event names.
     """
-    parser = fast()
+    parser = fast_parser(find)
     out: list[tuple[str, int, bool]] = []
 
-    def take(items: list[SSEFrame | PayloadBatch | bytes]) -> None:
+    def take(items: list[SSEFrame | _PayloadBatch | bytes]) -> None:
         for item in items:
             if isinstance(item, bytes):
                 assert len(items) == 1
                 out.append((item.decode(), parser.last_offset, False))
-            elif isinstance(item, PayloadBatch):
-                batch = parse([item.region], SSEParser.resume_at(item.offset))
+            elif isinstance(item, _PayloadBatch):
+                batch = item.frames()
                 assert [f.data.encode() for f in batch] == item.payloads
                 out.extend(bare(batch))
             else:
                 out.extend(bare([item]))
 
     for chunk in chunks:
-        take(parser.feed_payloads(chunk))
+        take(parser._feed_payloads(chunk))
     take([*parser.close()])
     return out
 
@@ -262,9 +271,9 @@ def test_fixture_whole_equals_byte_by_byte(fixture_bytes: bytes, end: bytes) -> 
     assert all(not f.truncated for f in whole)
     assert parse([data[i : i + 1] for i in range(len(data))]) == whole
     if end == b"\n":
-        for fast in (SSEParser, PythonSSEParser):
-            assert parse_fast([data], fast) == bare(whole)
-            assert parse_fast([data[i : i + 1] for i in range(len(data))], fast) == bare(whole)
+        for find in FINDS.values():
+            assert parse_fast([data], find) == bare(whole)
+            assert parse_fast([data[i : i + 1] for i in range(len(data))], find) == bare(whole)
     else:
         assert [f.data for f in whole] == [f.data for f in parse([fixture_bytes])]
 
@@ -275,25 +284,25 @@ def test_fixture_split_at_every_offset(fixture_bytes: bytes, end: bytes) -> None
     # A split only changes how the frame it falls in is parsed, so each frame is checked on its
     # own, from a parser resumed at that frame's boundary: every offset, linear total cost.
     for start, seg in segments(data, end):
-        expected = parse([seg], SSEParser.resume_at(start))
+        expected = parse([seg], SSEParser._resume_at(start))
         for cut in range(1, len(seg)):
-            got = parse([seg[:cut], seg[cut:]], SSEParser.resume_at(start))
+            got = parse([seg[:cut], seg[cut:]], SSEParser._resume_at(start))
             assert got == expected, f"split at byte {start + cut}"
     whole = parse([data])
     for cut in (1, len(data) // 3, len(data) // 2, len(data) - 1):
         assert parse([data[:cut], data[cut:]]) == whole
         if end == b"\n":
-            for fast in (SSEParser, PythonSSEParser):
-                assert parse_fast([data[:cut], data[cut:]], fast) == bare(whole)
+            for find in FINDS.values():
+                assert parse_fast([data[:cut], data[cut:]], find) == bare(whole)
 
 
 @FAST
-def test_fixture_every_offset_fast_path(fast: type[SSEParser]) -> None:
+def test_fixture_every_offset_fast_path(find: sse.FindFrames) -> None:
     data = FIXTURES / "fantasy/TestOpenAIResponsesCommon/openai-gpt-4o/simple_streaming.sse"
     raw = data.read_bytes()
     whole = parse([raw])
     for cut in range(1, len(raw)):
-        assert parse_fast([raw[:cut], raw[cut:]], fast) == bare(whole), cut
+        assert parse_fast([raw[:cut], raw[cut:]], find) == bare(whole), cut
 
 
 @settings(max_examples=60, deadline=None)
@@ -307,7 +316,7 @@ def test_fixture_random_splits(data: st.DataObject) -> None:
     whole = parse([raw])
     assert parse(pieces) == whole
     if end == b"\n":
-        assert parse_fast(pieces) == parse_fast(pieces, PythonSSEParser) == bare(whole)
+        assert parse_fast(pieces) == parse_fast(pieces, sse._py_find_frames) == bare(whole)
 
 
 # --- arbitrary bytes --------------------------------------------------------------------------
@@ -346,7 +355,7 @@ def test_arbitrary_input_never_raises_and_chunking_never_changes_frames(
     pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     whole = parse([raw])
     assert parse(pieces) == whole
-    assert parse_fast(pieces) == parse_fast(pieces, PythonSSEParser) == bare(whole)
+    assert parse_fast(pieces) == parse_fast(pieces, sse._py_find_frames) == bare(whole)
 
 
 @settings(max_examples=200, deadline=None)
@@ -362,29 +371,29 @@ def test_the_c_fast_path_is_used_when_built() -> None:
     if os.environ.get("STREAMTAPE_REQUIRE_SPEEDUPS"):  # set by CI, which has a C compiler
         assert built, "streamtape/_speedups.c was not built"
     assert (built and not os.environ.get("STREAMTAPE_PURE_PYTHON")) == sse.SPEEDUPS
-    assert (SSEParser.feed_payloads is PythonSSEParser.feed_payloads) is not sse.SPEEDUPS
+    assert (SSEParser()._find is sse._py_find_frames) is not sse.SPEEDUPS
 
 
 @FAST
-def test_fast_path_queues_a_huge_line_fed_a_byte_at_a_time(fast: type[SSEParser]) -> None:
+def test_fast_path_queues_a_huge_line_fed_a_byte_at_a_time(find: sse.FindFrames) -> None:
     payload = b'{"type":"x","b64":"' + b"A" * 200_000 + b'"}'
     raw = b"event: x\ndata: " + payload + b"\n\n" + b"data: [DONE]\n\n"
-    parser = fast()
-    items: list[SSEFrame | PayloadBatch | bytes] = []
+    parser = fast_parser(find)
+    items: list[SSEFrame | _PayloadBatch | bytes] = []
     for i in range(len(raw)):
-        items += parser.feed_payloads(raw[i : i + 1])
+        items += parser._feed_payloads(raw[i : i + 1])
     assert items == [payload, b"[DONE]"]
     assert parser.offset == len(raw)
 
 
 @FAST
 @pytest.mark.parametrize("kind", [bytearray, memoryview])
-def test_fast_path_takes_any_bytes_like_and_gives_bytes(fast: type[SSEParser], kind: type) -> None:
-    parser = fast()
+def test_fast_path_takes_any_bytes_like_and_gives_bytes(find: sse.FindFrames, kind: type) -> None:
+    parser = fast_parser(find)
     frame = b'event: x\ndata: {"a":1}\n\n'
-    assert parser.feed_payloads(kind(frame)) == [b'{"a":1}']
-    assert type(parser.feed_payloads(kind(frame))[0]) is bytes
-    (batch,) = parser.feed_payloads(kind(frame * 3))
-    assert isinstance(batch, PayloadBatch)
+    assert parser._feed_payloads(kind(frame)) == [b'{"a":1}']
+    assert type(parser._feed_payloads(kind(frame))[0]) is bytes
+    (batch,) = parser._feed_payloads(kind(frame * 3))
+    assert isinstance(batch, _PayloadBatch)
     assert batch.payloads == [b'{"a":1}'] * 3
     assert type(batch.region) is bytes

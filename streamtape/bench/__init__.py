@@ -51,7 +51,7 @@ from streamtape.bench._report import (
 )
 from streamtape.decode import EventDecoder, iter_events
 from streamtape.events import Done, TaggedEvent
-from streamtape.sse import SPEEDUPS, PythonSSEParser, SSEParser
+from streamtape.sse import SPEEDUPS, SSEParser, _py_find_frames
 
 __all__ = [
     "ANCHORS",
@@ -122,9 +122,13 @@ def _count(events: Iterable[object]) -> int:
     return n
 
 
-def _streamtape(parser: type[SSEParser | PythonSSEParser] = SSEParser) -> Decode:
+def _streamtape(python: bool = False) -> Decode:
+    """`python`: with the decoder's fast path in Python even where the C one is built."""
+
     def decode(chunks: list[bytes]) -> int:
-        decoder = EventDecoder(parser=parser())
+        decoder = EventDecoder()
+        if python:
+            decoder._parser._find = _py_find_frames
         feed = decoder.feed
         n = 0
         last: list[Any] = []
@@ -297,7 +301,7 @@ ANCHORS: dict[str, Anchor] = {
         Anchor(
             "streamtape-python", "variant", "EventDecoder.feed with the parser's fast path in "
             "Python (what runs without a C compiler at install)",
-            lambda: _streamtape(PythonSSEParser),
+            lambda: _streamtape(python=True),
         ),
         Anchor(
             "streamtape-httpx", "variant", "iter_events() over an httpx response",
