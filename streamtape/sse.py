@@ -247,7 +247,7 @@ class SSEParser:
                 tail += data
                 return []
             tail += data
-            region = bytes(tail[:cut])
+            region = bytes(tail) if cut == len(tail) else bytes(tail[:cut])
             del tail[:cut]  # cheap: a bytearray drops its head in place
         elif data[-2:] == b"\n\n":
             region = data  # a live stream's usual read: whole frames

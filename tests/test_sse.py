@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
+import sysconfig
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -397,3 +399,187 @@ def test_fast_path_takes_any_bytes_like_and_gives_bytes(find: sse.FindFrames, ki
     assert isinstance(batch, _PayloadBatch)
     assert batch.payloads == [b'{"a":1}'] * 3
     assert type(batch.region) is bytes
+
+
+# --- find_frames: the contract of the decoder's fast path -------------------------------------
+
+RUN = b'data: {"a":1}\n\nevent: x\ndata:[2]\n\ndata: {"b":3}\nevent: y\n\n'
+
+
+@FAST
+def test_find_frames_joins_a_run_of_standard_frames(find: sse.FindFrames) -> None:
+    assert find(RUN, 0) == (b'{"a":1}\n[2]\n{"b":3}', 3, len(RUN), None)
+    assert find(RUN, len(RUN)) == (b"", 0, len(RUN), None)
+    one = b'data: {"a":1}\n\n'
+    joined = find(one, 0)[0]
+    assert (joined, type(joined)) == (b'{"a":1}', bytes)
+
+
+@FAST
+def test_find_frames_stops_at_the_first_other_frame_and_says_where_it_ends(
+    find: sse.FindFrames,
+) -> None:
+    odd = b"id: 7\ndata: {}\n\n"
+    buf = RUN + odd + RUN
+    assert find(buf, 0) == (b'{"a":1}\n[2]\n{"b":3}', 3, len(RUN), len(RUN) + len(odd))
+    assert find(buf, len(RUN) + len(odd)) == (b'{"a":1}\n[2]\n{"b":3}', 3, len(buf), None)
+    assert find(b"\n" + RUN, 0) == (b"", 0, 0, 1)  # a blank line too many is a frame of its own
+    # the run is matched from `start` only: a frame start inside a line is no frame start
+    inside = b'data: x data: {"a":1}\n\n'
+    assert find(inside, 0) == (b"", 0, 0, len(inside))
+
+
+@FAST
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"data: {}\ndata: {}\n\n",  # two data lines
+        b"data:  {}\n\n",  # a second space belongs to the payload, which then opens with one
+        b"data: x\n\n",  # not a JSON object or array
+        b"data:\n\n",
+        b": comment\ndata: {}\n\n",
+        b"retry: 5\ndata: {}\n\n",
+        b"event: a\ndata: {}\nevent: b\nevent: c\n\n",
+        b"event:a\nevent:b\ndata: {}\n\n",
+        b"event: a\n\n",
+        b"Data: {}\n\n",
+    ],
+)
+def test_find_frames_leaves_every_other_frame_to_the_exact_parser(
+    find: sse.FindFrames, frame: bytes
+) -> None:
+    assert find(frame + RUN, 0) == (b"", 0, 0, len(frame))
+
+
+@FAST
+def test_find_frames_needs_the_blank_line(find: sse.FindFrames) -> None:
+    for cut in range(len(RUN)):
+        joined, count, end, odd = find(RUN[:cut], 0)
+        assert odd is None
+        assert end == [0, 15, 34, len(RUN)][count]
+        assert joined.count(b"\n") == max(count - 1, 0)
+    assert find(b"id: 1\ndata: {}\n", 0) == (b"", 0, 0, None)
+
+
+@FAST
+def test_find_frames_sees_lf_as_the_only_line_end(find: sse.FindFrames) -> None:
+    """A CR is an ordinary byte to it: the parser never hands it input with one."""
+    assert find(b"data: {\r}\n\n", 0) == (b"{\r}", 1, 11, None)
+    assert find(b"data: {}\r\n\r\n", 0) == (b"", 0, 0, None)
+
+
+@FAST
+def test_find_frames_rejects_what_its_contract_excludes(find: sse.FindFrames) -> None:
+    with pytest.raises(TypeError, match="must be bytes"):
+        find(bytearray(RUN), 0)  # type: ignore[arg-type]
+    for start in (-1, len(RUN) + 1):
+        with pytest.raises(ValueError, match="start out of range"):
+            find(RUN, start)
+
+
+# --- linear work on hostile input -------------------------------------------------------------
+
+MB = 1 << 20
+
+
+def hostile_streams(line: int, size: int) -> dict[str, bytes]:
+    """Shapes that made a fast path or a parser do work growing faster than the input: lines of
+    `line` bytes, and `size` bytes of many short lines."""
+    return {
+        # frame starts inside a line: a search would try each one
+        "long line, id after": b'data: {"a":"' + b"data: {" * (line // 7) + b'"}\nid: 1\n\n' + RUN,
+        "long line, event and retry after": (
+            b'data: {"a":"' + b"event:" * (line // 6) + b'"}\nevent: x\nretry: 1\n\n' + RUN
+        ),
+        "long plain line, id after": b"data: " + b"x" * line + b"\nid: 1\n\n",
+        "many fields in one frame": b"id: 1\n" * (size // 6) + b"data: {}\n\n",
+        "many data lines": b"data: {}\n" * (size // 9) + b"\n",
+        "unusual frames among standard ones": (b": keep-alive\n\n" + RUN) * (size // 70),
+        "blank lines": b"\n" * size,
+        "cr-only ends": (b'data: {"a":1}\r\r' + b"id: 2\rdata: x\r\r") * (size // 30),
+    }
+
+
+def count_work(parser: SSEParser) -> list[int]:
+    """Make `parser` add to the returned counter the bytes each step may read: what a
+    `find_frames` call may read by contract (from `start` to the end of the frame after the run)
+    and what the exact parser splits into lines."""
+    work = [0]
+    find, lines = parser._find, parser._lines
+
+    def counted_find(buf: bytes, start: int) -> tuple[bytes, int, int, int | None]:
+        result = find(buf, start)
+        work[0] += (len(buf) if result[3] is None else result[3]) - start
+        return result
+
+    def counted_lines(buf: bytes, out: list[SSEFrame]) -> None:
+        work[0] += len(buf)
+        lines(buf, out)
+
+    parser._find = counted_find
+    parser._lines = counted_lines  # type: ignore[method-assign]
+    return work
+
+
+@FAST
+@pytest.mark.parametrize("read", [1, 4096, 4 * MB], ids=["1 B", "4 KiB", "whole"])
+def test_every_byte_is_read_a_bounded_number_of_times(find: sse.FindFrames, read: int) -> None:
+    """Linear time, proven by counting rather than timing: whatever the shape of the input and
+    however it is split, the bytes the payload route hands to `find_frames` and to the exact
+    parser add up to at most twice the input. (Each `find_frames` call costs time linear in what
+    it may read: its implementations match only at frame starts.) The first shape, with 2 MB of
+    `data: {` inside one line, is the reproduction of the quadratic case: before `find_frames`,
+    a regular expression search restarted inside that line at each frame-start look-alike."""
+    line, size = (2 * MB, 100_000) if read > 1 else (20_000, 20_000)  # 1 B: a call per byte
+    for name, raw in hostile_streams(line, size).items():
+        expected = bare(parse([raw]))
+        parser = fast_parser(find)
+        work = count_work(parser)
+        out: list[tuple[str, int, bool]] = []
+        for i in range(0, len(raw), read):
+            for item in parser._feed_payloads(raw[i : i + read]):
+                if isinstance(item, bytes):
+                    out.append((item.decode(), parser.last_offset, False))
+                elif isinstance(item, _PayloadBatch):
+                    out.extend(bare(item.frames()))
+                else:
+                    out.extend(bare([item]))
+        out.extend(bare(parser.close()))
+        assert out == expected, name
+        assert work[0] <= 2 * len(raw) + 64, (name, work[0], len(raw))
+
+
+@pytest.mark.parametrize("read", [1, 4096], ids=["1 B", "4 KiB"])
+def test_the_exact_parser_splits_each_byte_into_lines_once(read: int) -> None:
+    """The same count for `feed` alone: a line fed a byte at a time is only queued until its
+    line end arrives, then split once; a line cut by a read is split at most twice (a megabyte of
+    one `data:` line, CR-only line ends, many fields per frame)."""
+    payload = b"x" * (MB if read > 1 else 100_000)  # 1 B: a call per byte
+    shapes = {
+        "one data line": b"data: " + payload + b"\n\n",
+        "cr-only ends": b"data: " + payload[:1000] + b"\r" + b"id: 1\r" * 1000 + b"\r",
+        **hostile_streams(100_000, 30_000),
+    }
+    for name, raw in shapes.items():
+        parser = SSEParser()
+        work = count_work(parser)
+        frames: list[SSEFrame] = []
+        for i in range(0, len(raw), read):
+            frames += parser.feed(raw[i : i + read])
+        frames += parser.close()
+        assert frames == parse([raw]), name
+        assert work[0] <= 2 * len(raw), (name, work[0], len(raw))
+
+
+def test_the_c_fast_path_uses_only_the_limited_api() -> None:
+    """No private CPython API (`_Py...`) and, when built, an abi3 module: one wheel serves every
+    CPython from 3.10 on."""
+    source = (Path(sse.__file__).parent / "_speedups.c").read_text()
+    assert re.findall(r"\b_Py\w*", source) == []
+    assert (
+        '"Py_LIMITED_API", "0x030A0000"' in (Path(sse.__file__).parents[1] / "setup.py").read_text()
+    )
+    spec = importlib.util.find_spec("streamtape._speedups")
+    if spec is not None and not sysconfig.get_config_var("Py_GIL_DISABLED"):
+        assert spec.origin is not None
+        assert spec.origin.endswith(".abi3.so") or spec.origin.endswith(".pyd"), spec.origin
