@@ -21,13 +21,16 @@ _BOM = b"\xef\xbb\xbf"
 
 # A standard frame, the grammar `find_frames` matches (`.` is any byte but LF in a bytes pattern
 # without DOTALL): an optional `event:` line, one `data:` line whose payload opens a JSON object or
-# array, an optional `event:` line (AWS Bedrock's order), a blank line. Group 1: the payload. Only
-# payloads that open `{` or `[` qualify, so no payload of a run is blank: msgspec's `decode_lines`
-# skips blank lines, and would then accept two values on one line without the count showing it.
-# Each part can match in one way only, so an anchored match costs time linear in the frame.
-_FRAME = rb"(?:event:.*\n)?data: ?([{[].*)\n(?:event:.*\n)?\n"
-_STANDARD_FRAME = re.compile(_FRAME)
-_RUN = re.compile(rb"(?:" + _FRAME.replace(b"([{[].*)", b"[{[].*") + rb")+")
+# array, an optional `event:` line (AWS Bedrock's order), a blank line. Only payloads that open `{`
+# or `[` qualify, so no payload of a run is blank: msgspec's `decode_lines` skips blank lines, and
+# would then accept two values on one line without the count showing it. Each part can match in
+# one way only, so an anchored match costs time linear in the frame; `.*` is directly followed by
+# a literal LF, which lets sre give a failed match back at memchr speed (a capture group there
+# would make each byte of a long line a backtracking step: ten times slower).
+_FRAME = rb"(?:event:.*\n)?data: ?[{[].*\n(?:event:.*\n)?\n"
+_RUN = re.compile(rb"(?:" + _FRAME + rb")+")
+# Group 1: the payload. Only for `findall` over a run `_RUN` matched, where nothing backtracks.
+_PAYLOADS = re.compile(_FRAME.replace(b"[{[].*", b"([{[].*)"))
 
 FindFrames = Callable[[bytes, int], tuple[bytes, int, int, int | None]]
 
@@ -54,14 +57,13 @@ def _py_find_frames(buf: bytes, start: int) -> tuple[bytes, int, int, int | None
     n = len(buf)
     if not 0 <= start <= n:
         raise ValueError("find_frames() start out of range")
-    first = _STANDARD_FRAME.match(buf, start)
-    if first is None:
+    run = _RUN.match(buf, start)
+    if run is None:
         joined, count, end = b"", 0, start
-    elif (end := first.end()) == n or (run := _RUN.match(buf, end)) is None:
-        joined, count = first[1], 1  # one frame: no join
     else:
-        payloads = _STANDARD_FRAME.findall(buf, start, run.end())  # frame after frame, no gaps
-        joined, count, end = b"\n".join(payloads), len(payloads), run.end()
+        end = run.end()
+        payloads = _PAYLOADS.findall(buf, start, end)  # frame after frame, from `start`
+        joined, count = b"\n".join(payloads), len(payloads)  # one payload: itself, no copy
     if end == n:
         return joined, count, end, None
     if buf[end] == 10:  # a blank line right at the frame start
