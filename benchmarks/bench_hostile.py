@@ -84,7 +84,8 @@ def payload_route(find: sse.FindFrames) -> Callable[[bytes, int], int]:
         feed = parser._feed_payloads
         n = 0
         for i in range(0, len(data), read):
-            n += len(feed(data[i : i + read]))
+            items = feed(data[i : i + read])
+            n += 1 if type(items) is bytes else len(items)
         return n + len(parser.close())
 
     return run

@@ -11,20 +11,32 @@
 #include <Python.h>
 #include <string.h>
 
+/* Offset of the LF ending the line that starts at r[pos], or -1 when there is none or a CR comes
+ * before it. */
+static Py_ssize_t
+line_end(const char *r, Py_ssize_t pos, Py_ssize_t n)
+{
+    const char *nl = memchr(r + pos, '\n', (size_t)(n - pos));
+    if (nl == NULL || memchr(r + pos, '\r', (size_t)(nl - r - pos)) != NULL) {
+        return -1;
+    }
+    return nl - r;
+}
+
 /* The standard frame at r[pos] (a frame boundary) in r[0:n]:
- * `(?:event:.*\n)?data: ?([{[].*)\n(?:event:.*\n)?\n`, `.` any byte but LF (the event line
- * after the data line is AWS Bedrock's order). Sets the payload's span [*start, *stop) and
- * returns the offset just past the frame, or -1 when the bytes at pos are not such a frame.
- * It reads only the lines of the frame at pos. */
+ * `(?:event:[^\r\n]*\n)?data: ?([{[][^\r\n]*)\n(?:event:[^\r\n]*\n)?\n` (the event line after
+ * the data line is AWS Bedrock's order). Sets the payload's span [*start, *stop) and returns the
+ * offset just past the frame, or -1 when the bytes at pos are not such a frame. It reads only the
+ * lines of the frame at pos. */
 static Py_ssize_t
 parse_frame(const char *r, Py_ssize_t pos, Py_ssize_t n, Py_ssize_t *start, Py_ssize_t *stop)
 {
+    Py_ssize_t nl;
     if (n - pos >= 6 && memcmp(r + pos, "event:", 6) == 0) {
-        const char *nl = memchr(r + pos + 6, '\n', (size_t)(n - pos - 6));
-        if (nl == NULL) {
+        if ((nl = line_end(r, pos + 6, n)) < 0) {
             return -1;
         }
-        pos = nl - r + 1;
+        pos = nl + 1;
     }
     if (n - pos < 5 || memcmp(r + pos, "data:", 5) != 0) {
         return -1;
@@ -36,23 +48,22 @@ parse_frame(const char *r, Py_ssize_t pos, Py_ssize_t n, Py_ssize_t *start, Py_s
     if (pos >= n || (r[pos] != '{' && r[pos] != '[')) {
         return -1;
     }
-    const char *nl = memchr(r + pos, '\n', (size_t)(n - pos));
-    if (nl == NULL) {
+    Py_ssize_t data_end = line_end(r, pos, n);
+    if (data_end < 0) {
         return -1;
     }
-    Py_ssize_t next = nl - r + 1;
+    Py_ssize_t next = data_end + 1;
     if (n - next >= 6 && memcmp(r + next, "event:", 6) == 0) {
-        const char *after = memchr(r + next + 6, '\n', (size_t)(n - next - 6));
-        if (after == NULL) {
+        if ((nl = line_end(r, next + 6, n)) < 0) {
             return -1;
         }
-        next = after - r + 1;
+        next = nl + 1;
     }
     if (next >= n || r[next] != '\n') {
         return -1;
     }
     *start = pos;
-    *stop = nl - r;
+    *stop = data_end;
     return next + 1;
 }
 

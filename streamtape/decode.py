@@ -229,20 +229,19 @@ class EventDecoder:
     def feed(self, data: bytes) -> list[Event]:
         """Decode the next bytes of the stream; return the events they complete."""
         items = self._feed(data)
+        if type(items) is bytes:  # exactly one standard frame's payload: the common case
+            try:
+                event = _decode(items)
+                if items.isascii() or _raws_valid(event):
+                    return [event]
+                return [_DECODER.decode(_utf8(items))]
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+                if items == _DONE:
+                    return [Done()]
+                text = items.decode("utf-8", "replace")
+                return [decode_event(text, strict=self.strict, offset=self._parser.last_offset)]
         if not items:
             return []
-        first = items[0]
-        if type(first) is bytes:  # exactly one standard frame: the common case
-            try:
-                event = _decode(first)
-                if first.isascii() or _raws_valid(event):
-                    return [event]
-                return [_DECODER.decode(_utf8(first))]
-            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-                if first == _DONE:
-                    return [Done()]
-                text = first.decode("utf-8", "replace")
-                return [decode_event(text, strict=self.strict, offset=self._parser.last_offset)]
         if len(items) == 1 and type(items[0]) is _PayloadBatch:
             return self._batch(items[0])
         out: list[Event] = []

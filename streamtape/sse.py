@@ -19,18 +19,20 @@ __all__ = ["SPEEDUPS", "SSEFrame", "SSEParser"]
 
 _BOM = b"\xef\xbb\xbf"
 
-# A standard frame, the grammar `find_frames` matches (`.` is any byte but LF in a bytes pattern
-# without DOTALL): an optional `event:` line, one `data:` line whose payload opens a JSON object or
-# array, an optional `event:` line (AWS Bedrock's order), a blank line. Only payloads that open `{`
-# or `[` qualify, so no payload of a run is blank: msgspec's `decode_lines` skips blank lines, and
-# would then accept two values on one line without the count showing it. Each part can match in
-# one way only, so an anchored match costs time linear in the frame; `.*` is directly followed by
-# a literal LF, which lets sre give a failed match back at memchr speed (a capture group there
-# would make each byte of a long line a backtracking step: ten times slower).
-_FRAME = rb"(?:event:.*\n)?data: ?[{[].*\n(?:event:.*\n)?\n"
+# A standard frame, the grammar `find_frames` matches: an optional `event:` line, one `data:` line
+# whose payload opens a JSON object or array, an optional `event:` line (AWS Bedrock's order), a
+# blank line; each line ends in LF and holds no CR, so a frame that matches reads the same to the
+# WHATWG parser, and whole reads of standard frames need no separate search for a CR. Only
+# payloads that open `{` or `[` qualify, so no payload of a run is blank: msgspec's `decode_lines`
+# skips blank lines, and would then accept two values on one line without the count showing it.
+# Each part can match in one way only, so an anchored match costs time linear in the frame; each
+# `[^\r\n]*` is directly followed by a literal LF, which lets sre give a failed match back at
+# memchr speed (a capture group there would make each byte of a long line a backtracking step).
+_EVENT = rb"(?:event:[^\r\n]*\n)?"
+_FRAME = _EVENT + rb"data: ?[{[][^\r\n]*\n" + _EVENT + rb"\n"
 _RUN = re.compile(rb"(?:" + _FRAME + rb")+")
 # Group 1: the payload. Only for `findall` over a run `_RUN` matched, where nothing backtracks.
-_PAYLOADS = re.compile(_FRAME.replace(b"[{[].*", b"([{[].*)"))
+_PAYLOADS = re.compile(_EVENT + rb"data: ?([{[][^\r\n]*)\n" + _EVENT + rb"\n")
 
 FindFrames = Callable[[bytes, int], tuple[bytes, int, int, int | None]]
 
@@ -42,12 +44,11 @@ def _py_find_frames(buf: bytes, start: int) -> tuple[bytes, int, int, int | None
     input): `buf` is `bytes`, `0 <= start <= len(buf)` (else `TypeError` / `ValueError`), and
     `start` should be a frame boundary. Returns `(joined, count, end, odd)`:
 
-    - `count` consecutive standard frames (see `_FRAME`; LF is the only line end here, a CR is an
-      ordinary byte) start at `start` and end at `end`; `joined` is their payloads joined by LF
-      (`b""` when `count` is 0);
-    - `odd` is the offset just past the blank line that ends the frame at `end` (a frame that is
-      not standard), or `None` when no blank line follows `end` (`end == len(buf)`, or the frame
-      there is unfinished).
+    - `count` consecutive standard frames (see `_FRAME`: LF line ends, no CR) start at `start`
+      and end at `end`; `joined` is their payloads joined by LF (`b""` when `count` is 0);
+    - `odd` is the offset just past the first LF LF (or the LF at `end`) after `end`, which ends
+      the frame there (one that is not standard), or `None` when there is none (`end ==
+      len(buf)`, or the frame there is unfinished). A CR is an ordinary byte in this search.
 
     Matching happens only at frame starts, and nothing at or after `odd` is read: one call costs
     time linear in `(odd or len(buf)) - start`.
@@ -221,7 +222,7 @@ class SSEParser:
 
     # --- the decoder's route: standard frames as raw payloads ---------------------------------
 
-    def _feed_payloads(self, data: bytes) -> list[SSEFrame | _PayloadBatch | bytes]:
+    def _feed_payloads(self, data: bytes) -> bytes | list[SSEFrame | _PayloadBatch]:
         """Like `feed`, but standard frames come as raw payload bytes (the decoder's route).
 
         A read that completes exactly one standard frame gives `[payload]`, the frame's offset in
@@ -230,58 +231,86 @@ class SSEParser:
         Bytes are queued until a blank line ends a frame, and only new bytes are searched for it,
         so every byte is scanned and copied a bounded number of times. Do not mix with `feed`.
         """
+        if self._special or self._tail:
+            return self._queue(data)
+        try:
+            joined, count, end, odd = self._find(data, 0)
+        except TypeError:  # a bytearray or memoryview: payloads are always bytes
+            return self._queue(bytes(data))
+        if end == len(data) and count:  # a live stream's usual read: whole standard frames
+            self.last_offset = offset = self._offset
+            self._offset = offset + end
+            return joined if count == 1 else [_PayloadBatch(offset, data, joined, count)]
+        return self._rest(data, joined, count, end, odd)
+
+    def _rest(
+        self, data: bytes, joined: bytes, count: int, end: int, odd: int | None
+    ) -> bytes | list[SSEFrame | _PayloadBatch]:
+        """`_feed_payloads` for a read from a frame boundary with more than standard frames in
+        it: `find_frames(data, 0)` gave the rest of the arguments."""
+        if odd is None:  # standard frames (which hold no CR: see _FRAME), then part of one
+            if data.find(13, end) >= 0:  # a CR
+                return self._special_feed(data)
+            self._tail += data[end:]
+            if not count:
+                return []
+            self.last_offset = offset = self._offset
+            self._offset = offset + end
+            return joined if count == 1 else [_PayloadBatch(offset, data[:end], joined, count)]
+        if 13 in data:  # a CR
+            return self._special_feed(data)
+        cut = data.rfind(b"\n\n") + 2  # at least `odd`: only what follows the last frame waits
+        if cut < len(data):
+            self._tail += data[cut:]
+            data = data[:cut]
+        return self._mixed(data, joined, count, end, odd)
+
+    def _queue(self, data: bytes) -> bytes | list[SSEFrame | _PayloadBatch]:
+        """`_feed_payloads` for a read after queued bytes (or of another type, or with a CR): queue
+        all that follows the last blank line, and take the frames before it. Only the new bytes
+        are searched."""
         if type(data) is not bytes:
             data = bytes(data)  # a bytearray or memoryview: payloads are always bytes
-        if self._special or data.find(b"\r") >= 0:
+        if self._special or 13 in data:  # a CR
             return self._special_feed(data)
         tail = self._tail
-        if tail:
-            line_end = data.find(b"\n")
-            if line_end < 0:
-                tail += data  # no line ends here: only queue it
-                return []
-            end = data.rfind(b"\n\n", line_end)
-            if end >= 0:
-                cut = len(tail) + end + 2
-            elif line_end == 0 and tail[-1] == 10:  # an LF ending the queued bytes, and one here
-                cut = len(tail) + 1
-            else:
-                tail += data
-                return []
-            tail += data
-            region = bytes(tail) if cut == len(tail) else bytes(tail[:cut])
-            del tail[:cut]  # cheap: a bytearray drops its head in place
-        elif data[-2:] == b"\n\n":
-            region = data  # a live stream's usual read: whole frames
+        if 10 not in data:
+            tail += data  # no line end: only queue it
+            return []
+        blank = data.rfind(b"\n\n")
+        if blank >= 0:
+            cut = blank + 2
+        elif tail and data[0] == 10 and tail[-1] == 10:  # the queued bytes end a line
+            cut = 1
         else:
-            end = data.rfind(b"\n\n")
-            if end < 0:
-                tail += data
-                return []
-            region = data[: end + 2]
-            tail += data[end + 2 :]
+            tail += data
+            return []
+        if cut == len(data):
+            region = b"".join((tail, data)) if tail else data
+        else:  # a view: the bytes are copied once, into the region
+            region = b"".join((tail, memoryview(data)[:cut] if cut > 4096 else data[:cut]))
+        tail.clear()
+        if cut < len(data):
+            tail += data[cut:]
         joined, count, end, odd = self._find(region, 0)
         if odd is None:  # only standard frames
             offset = self._offset
-            self._offset = offset + len(region)
-            if self._comments or self._retry is not None:
-                self._comments = []  # they belonged to the first frame
-                self._retry = None
+            self._offset = offset + end
             if count == 1:
                 self.last_offset = offset
-                return [joined]
+                return joined
             return [_PayloadBatch(offset, region, joined, count)]
         return self._mixed(region, joined, count, end, odd)
 
     def _mixed(
         self, region: bytes, joined: bytes, count: int, end: int, odd: int | None
-    ) -> list[SSEFrame | _PayloadBatch | bytes]:
+    ) -> list[SSEFrame | _PayloadBatch]:
         """Items for a region (CR-free, whole frames) holding frames that are not standard: each
         run of standard frames as a batch, each other frame parsed exactly, in stream order.
 
         `find_frames` starts only where the previous frame ended, so each byte is matched once.
         """
-        out: list[SSEFrame | _PayloadBatch | bytes] = []
+        out: list[SSEFrame | _PayloadBatch] = []
         frames: list[SSEFrame] = []
         base = self._offset
         pos = 0
@@ -301,9 +330,13 @@ class SSEParser:
                 break
             joined, count, end, odd = self._find(region, pos)
         self._offset = base + len(region)
+        # Comments and a retry field after the last frame would belong to the next one; the
+        # payload route gives neither for standard frames, so they go now, not on its hot path.
+        self._comments = []
+        self._retry = None
         return out
 
-    def _special_feed(self, data: bytes) -> list[SSEFrame | _PayloadBatch | bytes]:
+    def _special_feed(self, data: bytes) -> bytes | list[SSEFrame | _PayloadBatch]:
         """`_feed_payloads` at the start of the stream, or with a CR."""
         if self._bom_pending:
             data = self._start_of_stream(data)

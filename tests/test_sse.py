@@ -41,6 +41,16 @@ def fast_parser(find: sse.FindFrames = sse._find_frames) -> SSEParser:
     return parser
 
 
+def as_items(
+    result: bytes | list[SSEFrame | _PayloadBatch],
+) -> list[SSEFrame | _PayloadBatch | bytes]:
+    """The items of one `_feed_payloads` call: a lone payload comes bare, all else in a list."""
+    if isinstance(result, bytes):
+        return [result]
+    assert not any(isinstance(item, bytes) for item in result)
+    return [*result]
+
+
 def parse_fast(
     chunks: Iterable[bytes], find: sse.FindFrames = sse._find_frames
 ) -> list[tuple[str, int, bool]]:
@@ -64,7 +74,7 @@ def parse_fast(
                 out.extend(bare([item]))
 
     for chunk in chunks:
-        take(parser._feed_payloads(chunk))
+        take(as_items(parser._feed_payloads(chunk)))
     take([*parser.close()])
     return out
 
@@ -383,7 +393,7 @@ def test_fast_path_queues_a_huge_line_fed_a_byte_at_a_time(find: sse.FindFrames)
     parser = fast_parser(find)
     items: list[SSEFrame | _PayloadBatch | bytes] = []
     for i in range(len(raw)):
-        items += parser._feed_payloads(raw[i : i + 1])
+        items += as_items(parser._feed_payloads(raw[i : i + 1]))
     assert items == [payload, b"[DONE]"]
     assert parser.offset == len(raw)
 
@@ -393,9 +403,9 @@ def test_fast_path_queues_a_huge_line_fed_a_byte_at_a_time(find: sse.FindFrames)
 def test_fast_path_takes_any_bytes_like_and_gives_bytes(find: sse.FindFrames, kind: type) -> None:
     parser = fast_parser(find)
     frame = b'event: x\ndata: {"a":1}\n\n'
-    assert parser._feed_payloads(kind(frame)) == [b'{"a":1}']
-    assert type(parser._feed_payloads(kind(frame))[0]) is bytes
-    (batch,) = parser._feed_payloads(kind(frame * 3))
+    assert parser._feed_payloads(kind(frame)) == b'{"a":1}'
+    assert type(parser._feed_payloads(kind(frame))) is bytes
+    (batch,) = as_items(parser._feed_payloads(kind(frame * 3)))
     assert isinstance(batch, _PayloadBatch)
     assert batch.payloads == [b'{"a":1}'] * 3
     assert type(batch.region) is bytes
@@ -410,6 +420,8 @@ RUN = b'data: {"a":1}\n\nevent: x\ndata:[2]\n\ndata: {"b":3}\nevent: y\n\n'
 def test_find_frames_joins_a_run_of_standard_frames(find: sse.FindFrames) -> None:
     assert find(RUN, 0) == (b'{"a":1}\n[2]\n{"b":3}', 3, len(RUN), None)
     assert find(RUN, len(RUN)) == (b"", 0, len(RUN), None)
+    many = RUN * 100  # more frames than the C version keeps on its stack
+    assert find(many, 0) == (b"\n".join([b'{"a":1}\n[2]\n{"b":3}'] * 100), 300, len(many), None)
     one = b'data: {"a":1}\n\n'
     joined = find(one, 0)[0]
     assert (joined, type(joined)) == (b'{"a":1}', bytes)
@@ -462,10 +474,13 @@ def test_find_frames_needs_the_blank_line(find: sse.FindFrames) -> None:
 
 
 @FAST
-def test_find_frames_sees_lf_as_the_only_line_end(find: sse.FindFrames) -> None:
-    """A CR is an ordinary byte to it: the parser never hands it input with one."""
-    assert find(b"data: {\r}\n\n", 0) == (b"{\r}", 1, 11, None)
+def test_find_frames_takes_no_frame_with_a_cr_for_standard(find: sse.FindFrames) -> None:
+    """A CR is a line end to the spec: a frame holding one is left to the exact parser, so whole
+    reads of standard frames need no search for a CR. Only LF LF ends a frame in the search."""
+    for frame in [b"data: {\r}\n\n", b"event: \r\ndata: {}\n\n", b"data: {}\nevent: a\rb\n\n"]:
+        assert find(frame, 0) == (b"", 0, 0, len(frame))
     assert find(b"data: {}\r\n\r\n", 0) == (b"", 0, 0, None)
+    assert find(b"data: {}\r\r" + RUN, 0) == (b"", 0, 0, 10 + 15)
 
 
 @FAST
@@ -526,8 +541,10 @@ def count_work(parser: SSEParser) -> list[int]:
 def test_every_byte_is_read_a_bounded_number_of_times(find: sse.FindFrames, read: int) -> None:
     """Linear time, proven by counting rather than timing: whatever the shape of the input and
     however it is split, the bytes the payload route hands to `find_frames` and to the exact
-    parser add up to at most twice the input. (Each `find_frames` call costs time linear in what
-    it may read: its implementations match only at frame starts.) The first shape, with 2 MB of
+    parser add up to at most three times the input: a read that starts at a frame boundary is
+    tried whole, what it leaves unfinished is queued and matched once more when complete, and an
+    unusual frame is parsed exactly once. (Each `find_frames` call costs time linear in what it
+    may read: its implementations match only at frame starts.) The first shape, with 2 MB of
     `data: {` inside one line, is the reproduction of the quadratic case: before `find_frames`,
     a regular expression search restarted inside that line at each frame-start look-alike."""
     line, size = (2 * MB, 100_000) if read > 1 else (20_000, 20_000)  # 1 B: a call per byte
@@ -537,7 +554,7 @@ def test_every_byte_is_read_a_bounded_number_of_times(find: sse.FindFrames, read
         work = count_work(parser)
         out: list[tuple[str, int, bool]] = []
         for i in range(0, len(raw), read):
-            for item in parser._feed_payloads(raw[i : i + read]):
+            for item in as_items(parser._feed_payloads(raw[i : i + read])):
                 if isinstance(item, bytes):
                     out.append((item.decode(), parser.last_offset, False))
                 elif isinstance(item, _PayloadBatch):
@@ -546,7 +563,7 @@ def test_every_byte_is_read_a_bounded_number_of_times(find: sse.FindFrames, read
                     out.extend(bare([item]))
         out.extend(bare(parser.close()))
         assert out == expected, name
-        assert work[0] <= 2 * len(raw) + 64, (name, work[0], len(raw))
+        assert work[0] <= 3 * len(raw) + 64, (name, work[0], len(raw))
 
 
 @pytest.mark.parametrize("read", [1, 4096], ids=["1 B", "4 KiB"])

@@ -224,7 +224,8 @@ def through_payload_route(chunks: list[bytes], find: sse.FindFrames) -> list[tup
     parser._find = find
     out: list[tuple[str, int, bool]] = []
     for chunk in chunks:
-        items = parser._feed_payloads(chunk)
+        result = parser._feed_payloads(chunk)
+        items = [result] if isinstance(result, bytes) else result  # a lone payload comes bare
         for item in items:
             if isinstance(item, bytes):
                 assert len(items) == 1
