@@ -3,9 +3,9 @@
 Each shape is parsed at 64 KB .. 4 MB (1-byte reads: 16 KB .. 1 MB) through the two routes the
 package has: the decoder's (`SSEParser._feed_payloads`, with `find_frames` in C and in Python) and
 the exact parser (`SSEParser.feed`). For each curve the table gives the time per input byte at
-each size, its growth (largest over smallest time per byte: ~1 is linear, 4 per size step is
-quadratic) and its ratio to the typical stream (`bench.synthetic_stream`) through the same route
-and reads, at the largest size.
+each size (least CPU time of `--repeat` runs), its growth (largest over smallest time per byte:
+~1 is linear, quadratic work gives 4 per size step) and its ratio to the typical stream
+(`bench.synthetic_stream`) through the same route and reads, at the largest size.
 
     python benchmarks/bench_hostile.py [--repeat 3] [--quick] [--write-docs]
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -120,13 +119,15 @@ class Curve:
 
 
 def ns_per_byte(run: Callable[[bytes, int], int], data: bytes, read: int, repeat: int) -> float:
+    """The least CPU time of `repeat` runs, per byte: the process's own time, so other work on a
+    shared machine does not count (its cache pressure still does)."""
     times = []
     for _ in range(repeat):
         gc.collect()
-        start = time.perf_counter()
+        start = time.process_time()
         run(data, read)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e9 / len(data)
+        times.append(time.process_time() - start)
+    return min(times) * 1e9 / len(data)
 
 
 def measure(repeat: int, quick: bool, progress: Callable[[str], None]) -> list[Curve]:
