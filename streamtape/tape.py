@@ -174,13 +174,37 @@ class Tape:
     block recorded, :attr:`played` / :attr:`unplayed` what replay used and left. In drift mode
     :attr:`interactions` are the live ones, :attr:`played` the recordings they were compared
     with, and :attr:`drift_results` the verdicts.
+
+    Record or replay the HTTP requests made in a block, by ``record_mode``.
+
+    Use as ``with`` / ``async with`` (giving the :class:`Tape`) or as a decorator of sync and
+    async functions. ``match_on`` names the request fields compared (or is a Matcher);
+    ``speed`` divides the recorded gaps (``INSTANT``: none), each wait capped at ``max_gap``
+    seconds; ``redact`` cleans requests before they are written or matched (None keeps all).
+    While the block replays (``none``, and ``once`` / ``new_episodes`` with an existing file)
+    it is sealed: any other connection is refused with NetworkBlockedError before anything
+    leaves, except to loopback and to ``allow_hosts`` (names, addresses, networks; ``"*"``: all);
+    a recording block warns (StreamtapeWarning) about connections it could not record, and one
+    that recorded nothing writes no file and warns.
+    Recording holds the cassette's lock: a block recording a cassette that another process
+    records waits up to ``lock_timeout`` seconds for it, then raises CassetteError; in modes
+    other than ``new_episodes`` it also raises, writing nothing, when that process wrote the file
+    meanwhile (``new_episodes`` adds to what it wrote).
+    ``faults`` (:mod:`streamtape.faults`) change each interaction as it replays (the file stays
+    as it is); a tape with faults that would record raises StreamtapeError on entry.
+    ``drain_timeout``: while recording, how long to keep reading a stream the client closed
+    early, so the cassette holds the server's whole answer (0: stop at once).
+    ``drift_fail`` is the verdict from which drift mode fails (``changed`` is stricter).
+    Raises ValueError for an unknown mode; entering raises CassetteError for a missing file in
+    mode ``none``; a request with no recorded match raises NoMatchError in ``none`` and in
+    ``once`` with an existing file.
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
+        record_mode: RecordMode = "once",
         *,
-        record_mode: str = "once",
         match_on: Sequence[str] | Matcher = DEFAULT_MATCH_ON,
         speed: float = 1.0,
         max_gap: float | None = None,
@@ -193,6 +217,10 @@ class Tape:
         drain_timeout: float = DRAIN_TIMEOUT,
         drift_fail: str = "different",
     ) -> None:
+        # The one list of options: what this call was given, for copies (the decorator).
+        self._options: dict[str, Any] = {
+            name: value for name, value in locals().items() if name not in ("self", "path")
+        }
         if record_mode not in RECORD_MODES:
             raise ValueError(
                 f"record_mode must be one of {', '.join(RECORD_MODES)}; got {record_mode!r}"
@@ -316,20 +344,8 @@ class Tape:
     # -- entering and leaving --
 
     def _settings(self) -> dict[str, Any]:
-        return {
-            "record_mode": self.mode,
-            "match_on": self.matcher,
-            "speed": self.speed,
-            "max_gap": self.max_gap,
-            "redact": self.redactor,
-            "lock_timeout": self.lock_timeout,
-            "sleep": self._sleep,
-            "async_sleep": self._async_sleep,
-            "allow_hosts": self.allow_hosts,
-            "faults": self.faults,
-            "drain_timeout": self.drain_timeout,
-            "drift_fail": self.drift_fail,
-        }
+        """The options this tape was made with, to make another like it."""
+        return dict(self._options)
 
     def _hint(self) -> str:
         if self.record_hint is not None:
@@ -615,58 +631,5 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def use_cassette(
-    path: str | os.PathLike[str],
-    record_mode: str = "once",
-    *,
-    match_on: Sequence[str] | Matcher = DEFAULT_MATCH_ON,
-    speed: float = 1.0,
-    max_gap: float | None = None,
-    redact: Redactor | None = DEFAULT_REDACTOR,
-    sleep: Callable[[float], object] | None = None,
-    async_sleep: Callable[[float], Awaitable[object]] | None = None,
-    allow_hosts: Sequence[str] = (),
-    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
-    faults: Sequence[Fault] = (),
-    drain_timeout: float = DRAIN_TIMEOUT,
-    drift_fail: str = "different",
-) -> Tape:
-    """Record or replay the HTTP requests made in a block, by ``record_mode``.
-
-    Use as ``with`` / ``async with`` (giving the :class:`Tape`) or as a decorator of sync and
-    async functions. ``match_on`` names the request fields compared (or is a Matcher);
-    ``speed`` divides the recorded gaps (``INSTANT``: none), each wait capped at ``max_gap``
-    seconds; ``redact`` cleans requests before they are written or matched (None keeps all).
-    While the block replays (``none``, and ``once`` / ``new_episodes`` with an existing file)
-    it is sealed: any other connection is refused with NetworkBlockedError before anything
-    leaves, except to loopback and to ``allow_hosts`` (names, addresses, networks; ``"*"``: all);
-    a recording block warns (StreamtapeWarning) about connections it could not record, and one
-    that recorded nothing writes no file and warns.
-    Recording holds the cassette's lock: a block recording a cassette that another process
-    records waits up to ``lock_timeout`` seconds for it, then raises CassetteError; in modes
-    other than ``new_episodes`` it also raises, writing nothing, when that process wrote the file
-    meanwhile (``new_episodes`` adds to what it wrote).
-    ``faults`` (:mod:`streamtape.faults`) change each interaction as it replays (the file stays
-    as it is); a tape with faults that would record raises StreamtapeError on entry.
-    ``drain_timeout``: while recording, how long to keep reading a stream the client closed
-    early, so the cassette holds the server's whole answer (0: stop at once).
-    ``drift_fail`` is the verdict from which drift mode fails (``changed`` is stricter).
-    Raises ValueError for an unknown mode; entering raises CassetteError for a missing file in
-    mode ``none``; a request with no recorded match raises NoMatchError in ``none`` and in
-    ``once`` with an existing file.
-    """
-    return Tape(
-        path,
-        record_mode=record_mode,
-        match_on=match_on,
-        speed=speed,
-        max_gap=max_gap,
-        redact=redact,
-        sleep=sleep,
-        async_sleep=async_sleep,
-        allow_hosts=allow_hosts,
-        lock_timeout=lock_timeout,
-        faults=faults,
-        drain_timeout=drain_timeout,
-        drift_fail=drift_fail,
-    )
+use_cassette = Tape
+"""``use_cassette(path, record_mode="once", **options)``: a :class:`Tape` for a block."""

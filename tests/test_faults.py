@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from sse_server import FIXTURES, Route, SSEServer, sse_chunks
 
 from streamtape import INSTANT, faults, use_cassette
+from streamtape._vocabulary import RecordMode
 from streamtape.accumulate import accumulate
 from streamtape.cassette import Cassette, Interaction
 from streamtape.decode import EventDecoder
@@ -844,7 +845,7 @@ def test_the_same_fault_twice_gives_the_same_chunks_and_waits(tape_path: Path) -
 
 
 @pytest.mark.parametrize("mode", ["all", "rewrite", "new_episodes"])
-def test_faults_refuse_to_record(tape_path: Path, mode: str) -> None:
+def test_faults_refuse_to_record(tape_path: Path, mode: RecordMode) -> None:
     with (
         pytest.raises(StreamtapeError, match=f"faults apply to replay only.*in mode '{mode}'"),
         use_cassette(tape_path, record_mode=mode, faults=[crlf()]),

@@ -33,6 +33,7 @@ import requests
 from sse_server import Route, SSEServer
 
 from streamtape import NetworkBlockedError, StreamtapeWarning, use_cassette
+from streamtape._vocabulary import RecordMode
 from streamtape.cassette import Cassette, CassetteWriter
 from streamtape.errors import NoMatchError
 from streamtape.seal import Guard
@@ -295,7 +296,7 @@ def test_a_raw_socket_connect_is_refused_and_the_original_never_runs(
 
 @pytest.mark.parametrize("mode", ["once", "new_episodes"])
 def test_replaying_sides_of_once_and_new_episodes_are_sealed(
-    mode: str, cassette: Path, below: Below
+    mode: RecordMode, cassette: Path, below: Below
 ) -> None:
     with use_cassette(cassette, record_mode=mode), pytest.raises(NetworkBlockedError):
         use_urllib(f"http://{BLOCKED_NAME}/")
@@ -405,7 +406,7 @@ def test_separate_blocks_a_thread_outside_them_passes_only_what_every_sealed_one
     opened, done = threading.Barrier(3), threading.Event()
     results: dict[str, BaseException | None] = {}
 
-    def hold(name: str, mode: str) -> None:
+    def hold(name: str, mode: RecordMode) -> None:
         try:
             with use_cassette(cassette if mode == "none" else tmp_path / "rec.ndjson.zst", mode):
                 opened.wait(5)

@@ -21,6 +21,7 @@ import openrouter
 import pytest
 from sse_server import FIXTURES, Route, SSEServer, sse_chunks
 
+from streamtape._vocabulary import RecordMode
 from streamtape.cassette import Cassette
 from streamtape.errors import CassetteError, NoMatchError, StreamtapeError, StreamtapeWarning
 from streamtape.redact import DEFAULT_REDACTOR
@@ -87,7 +88,7 @@ async def apost(lib: ModuleType, url: str, body: str = "hi") -> list[bytes]:
 
 def test_an_invalid_mode_names_the_valid_ones(path: Path) -> None:
     with pytest.raises(ValueError, match="none, once, new_episodes, all, rewrite, drift"):
-        use_cassette(path, record_mode="sometimes")
+        use_cassette(path, record_mode="sometimes")  # type: ignore[arg-type]
     assert RECORD_MODES == ("none", "once", "new_episodes", "all", "rewrite", "drift")
 
 
@@ -232,7 +233,7 @@ def test_unplayed_lists_what_replay_left(sse_server: SSEServer, path: Path) -> N
 
 @pytest.mark.parametrize("mode", ["all", "rewrite"])
 def test_all_and_rewrite_record_afresh_and_overwrite(
-    sse_server: SSEServer, path: Path, mode: str
+    sse_server: SSEServer, path: Path, mode: RecordMode
 ) -> None:
     url = sse_server.add(Route("/v1/responses", sse_chunks(FIXTURE)))
     with use_cassette(path, record_mode="once"):
@@ -543,7 +544,7 @@ def test_fifty_concurrent_streams_replay_to_the_right_callers(
         async with client.stream("POST", urls[n], json={"n": n}) as response:
             return b"".join([c async for c in response.aiter_raw()])
 
-    async def run(mode: str, order: list[int]) -> tuple[list[bytes], Tape]:
+    async def run(mode: RecordMode, order: list[int]) -> tuple[list[bytes], Tape]:
         tape = use_cassette(path, record_mode=mode, speed=INSTANT)
         async with tape, httpx2.AsyncClient() as client:
             return list(await asyncio.gather(*(one(client, n) for n in order))), tape
