@@ -186,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         f"| {first}: lag the proxy adds, p90 | {lag['added_p90_ms']:.2f} ms |",
         "",
         "The proxy's added lag includes a whole extra HTTP hop on loopback (the client's "
-        "request is received, forwarded on a new connection and its answer relayed); the "
-        "recording itself adds what `bench_record_replay.py`'s time-to-first-chunk rows show.",
+        "request is received, forwarded over a kept-alive upstream connection and its answer "
+        "relayed, all in Python); the recording itself adds what `bench_record_replay.py`'s "
+        "time-to-first-chunk rows show.",
     ]
     section = "\n".join(lines)
     print(section)

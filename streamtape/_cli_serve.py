@@ -217,6 +217,7 @@ def proxy(
     """
     with _one_line_errors():
         app = ProxyApp(upstream, output, mode=cast(ProxyMode, mode))
+        app.keep_alive = True  # uvicorn's lifespan shutdown closes the upstream connections
 
         def announce(url: str) -> str:
             return (

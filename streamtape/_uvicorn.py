@@ -55,7 +55,7 @@ def url_of(sock: socket.socket) -> str:
 
 
 def uvicorn_server(app: Any) -> Any:
-    """A ``uvicorn.Server`` for ``app`` (quiet, no lifespan), or a clear error without uvicorn."""
+    """A quiet ``uvicorn.Server`` for ``app``, or a clear error without uvicorn."""
     try:
         import uvicorn
     except ImportError:
@@ -65,7 +65,7 @@ def uvicorn_server(app: Any) -> Any:
     config = uvicorn.Config(
         app,
         log_level="warning",
-        lifespan="off",
+        lifespan="on",  # the proxy closes its upstream connections at shutdown
         access_log=False,
         server_header=False,  # the recorded head says which server it was
         date_header=False,

@@ -19,8 +19,10 @@ miss answers 404 with an OpenAI-shaped JSON error holding that text, and is logg
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
@@ -116,12 +118,16 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(parts)
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(
+    receive: Receive, send: Send, on_shutdown: Callable[[], Awaitable[None]] | None = None
+) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if on_shutdown is not None:
+                await on_shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
@@ -427,7 +433,7 @@ class ProxyApp:
             )
         self.records = not exists or mode != "once"
         self._transport = transport
-        self._ssl = httpx.create_ssl_context()  # once: loading the CA bundle takes milliseconds
+        self._pool: httpx.AsyncHTTPTransport | None = None  # made in the server's event loop
         self._writer: CassetteWriter | None = None
         self._recorder: RecordingTransport | None = None
         self._lock = threading.Lock()
@@ -468,7 +474,7 @@ class ProxyApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, on_shutdown=self.aclose_upstream)
             return
         if scope["type"] != "http":
             raise StreamtapeError(f"streamtape proxies HTTP only, not {scope['type']}")
@@ -478,6 +484,24 @@ class ProxyApp:
             self.requests += 1
             if self.on_request is not None:
                 self.on_request()
+
+    keep_alive = False
+    """Keep upstream connections open between requests; set by a server that closes them at
+    shutdown through :meth:`aclose_upstream` (the ASGI lifespan), as ``streamtape proxy`` does.
+    Without it each request opens its own connection, so none outlives the event loop."""
+
+    def _upstream(self) -> httpx.AsyncBaseTransport:
+        if self._transport is not None:
+            return self._transport
+        if self._pool is None:
+            self._pool = httpx.AsyncHTTPTransport(verify=_ssl_context())
+        return self._pool
+
+    async def aclose_upstream(self) -> None:
+        """Close the kept upstream connections (call in the event loop that served)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.aclose()
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await _read_body(receive)
@@ -501,8 +525,7 @@ class ProxyApp:
             scope["method"], self.upstream + _target(scope), headers=headers, content=body
         )
         recorder = self._recording()
-        # A connection per request, closed with it: the pool would outlive the server's loop.
-        inner = self._transport or httpx.AsyncHTTPTransport(verify=self._ssl)
+        inner = self._upstream()
         try:
             try:
                 response = await recorder.arecord(request, inner.handle_async_request)
@@ -517,8 +540,15 @@ class ProxyApp:
             finally:
                 await response.aclose()
         finally:
-            if self._transport is None:
+            if self._transport is None and not self.keep_alive:
                 await inner.aclose()
+                self._pool = None
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context for every upstream connection: loading the CA bundle takes milliseconds."""
+    return httpx.create_ssl_context()
 
 
 def _header_pairs_of(response: httpx.Response) -> list[tuple[str, str]]:
