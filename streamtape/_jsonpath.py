@@ -1,14 +1,15 @@
 """JSON paths such as `a.b[0].c`, `items[*].x` or `["dotted.key"]`, parsed into steps.
 
-Shared by redaction (paths to replace) and matching (paths to ignore).
+Shared by redaction (paths to replace) and matching (paths to ignore): both parse with
+`parse_path` and find what a path points at with `targets`, then each does its own change.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
-__all__ = ["STAR", "Step", "Wildcard", "parse_path"]
+__all__ = ["STAR", "Step", "Wildcard", "parse_path", "targets"]
 
 _PATH_TOKEN = re.compile(r"\.?([^.\[\]\"]+)|\[(-?\d+|\*)\]|\[\"([^\"]*)\"\]")
 
@@ -44,3 +45,35 @@ def parse_path(path: str) -> tuple[Step, ...]:
     if not steps:
         raise ValueError("empty JSON path")
     return tuple(steps)
+
+
+def targets(doc: Any, steps: tuple[Step, ...]) -> list[tuple[Any, Any]]:
+    """Each ``(container, key)`` that ``steps`` points at in ``doc`` (a dict and its key, or a
+    list and a non-negative index), found before anything changes, so the caller may delete or
+    replace them in any order. Steps that do not fit the document select nothing."""
+    found: list[tuple[Any, Any]] = []
+    frontier = [doc]
+    for depth, step in enumerate(steps):
+        last = depth == len(steps) - 1
+        deeper: list[Any] = []
+        for node in frontier:
+            for key in _keys(node, step):
+                if last:
+                    found.append((node, key))
+                else:
+                    deeper.append(node[key])
+        frontier = deeper
+    return found
+
+
+def _keys(node: Any, step: Step) -> list[Any]:
+    if isinstance(node, dict):
+        if isinstance(step, Wildcard):
+            return list(node)
+        return [step] if isinstance(step, str) and step in node else []
+    if isinstance(node, list):
+        if isinstance(step, Wildcard):
+            return list(range(len(node)))
+        if isinstance(step, int) and -len(node) <= step < len(node):
+            return [step % len(node)]
+    return []

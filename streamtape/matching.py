@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, urlsplit
 import msgspec
 
 from streamtape._jsonpath import Step as _Step
-from streamtape._jsonpath import Wildcard as _Wildcard
 from streamtape._jsonpath import parse_path as _parse_path
+from streamtape._jsonpath import targets as _targets
 from streamtape.errors import NoMatchError
 
 __all__ = [
@@ -104,31 +104,11 @@ def _parse_url(url: str) -> _URL:
 def _drop(doc: Any, steps: tuple[_Step, ...]) -> None:
     """Remove what ``steps`` points at: object keys are deleted, array items become null
     (so the items after them keep their indices)."""
-    step, rest = steps[0], steps[1:]
-    if isinstance(doc, dict):
-        if isinstance(step, _Wildcard):
-            keys: list[Any] = list(doc)
-        elif isinstance(step, str) and step in doc:
-            keys = [step]
+    for container, key in _targets(doc, steps):
+        if isinstance(container, dict):
+            del container[key]
         else:
-            return
-        for key in keys:
-            if rest:
-                _drop(doc[key], rest)
-            else:
-                del doc[key]
-    elif isinstance(doc, list):
-        if isinstance(step, _Wildcard):
-            indices = range(len(doc))
-        elif isinstance(step, int) and -len(doc) <= step < len(doc):
-            indices = range(step % len(doc), step % len(doc) + 1)
-        else:
-            return
-        for i in indices:
-            if rest:
-                _drop(doc[i], rest)
-            else:
-                doc[i] = None
+            container[key] = None
 
 
 def _label(path: str, step: str | int) -> str:

@@ -19,8 +19,8 @@ from urllib.parse import quote, unquote_plus
 import msgspec
 
 from streamtape._jsonpath import Step as _Step
-from streamtape._jsonpath import Wildcard as _Wildcard
 from streamtape._jsonpath import parse_path as _parse_path
+from streamtape._jsonpath import targets as _targets
 
 __all__ = [
     "DEFAULT_HEADERS",
@@ -805,32 +805,10 @@ def _redact_pair(pair: str) -> str:
 
 def _set_path(doc: Any, steps: tuple[_Step, ...]) -> tuple[Any, bool]:
     """Set the value(s) at ``steps`` to the marker; return the document and whether it changed."""
-    if not steps:
-        if doc == MARKER and isinstance(doc, str):
-            return doc, False
-        return MARKER, True
-    step, rest = steps[0], steps[1:]
     changed = False
-    if isinstance(doc, dict):
-        if isinstance(step, _Wildcard):
-            keys: list[Any] = list(doc)
-        elif isinstance(step, str) and step in doc:
-            keys = [step]
-        else:
-            keys = []
-    elif isinstance(doc, list):
-        if isinstance(step, _Wildcard):
-            keys = list(range(len(doc)))
-        elif isinstance(step, int) and -len(doc) <= step < len(doc):
-            keys = [step]
-        else:
-            keys = []
-    else:
-        keys = []
-    for key in keys:
-        new, hit = _set_path(doc[key], rest)
-        if hit:
-            doc[key] = new
+    for container, key in _targets(doc, steps):
+        if not (isinstance(container[key], str) and container[key] == MARKER):
+            container[key] = MARKER
             changed = True
     return doc, changed
 
