@@ -22,8 +22,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-import httpx
-
+from streamtape._httpx_compat import installed
 from streamtape._stacks import StackPatch
 from streamtape.errors import StreamtapeError
 
@@ -47,10 +46,7 @@ class HttpxStack:
     @staticmethod
     def libraries() -> list[ModuleType]:
         """httpx, and httpx2 when it is installed."""
-        libs = [httpx]
-        if importlib.util.find_spec("httpx2") is not None:
-            libs.append(importlib.import_module("httpx2"))
-        return libs
+        return installed()
 
     def install(self, resolve: Callable[[Any], Any]) -> None:
         with self._lock:

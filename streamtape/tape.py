@@ -28,8 +28,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import importlib
-import importlib.util
 import inspect
 import os
 import tempfile
@@ -37,11 +35,12 @@ import threading
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import TracebackType
 from typing import Any, NamedTuple, TypeVar, cast
 
 import httpx
 
+from streamtape._httpx_compat import module_of
 from streamtape._patching import Patcher
 from streamtape._stacks import Route, WireRequest
 from streamtape._vocabulary import RECORD_MODES, RecordMode
@@ -107,14 +106,6 @@ def _stats(used: Sequence[Interaction], unplayed: int, recorded: int) -> TapeSta
 _PATCHER = Patcher(_ACTIVE)
 
 
-def _module_of(request: object) -> ModuleType:
-    for cls in type(request).__mro__:
-        root = cls.__module__.partition(".")[0]
-        if root in ("httpx", "httpx2"):
-            return importlib.import_module(root)
-    raise TypeError(f"not an httpx or httpx2 request: {request!r}")
-
-
 # -- explicit transports ------------------------------------------------------------------------
 
 
@@ -127,7 +118,7 @@ class _TapeSyncTransport(httpx.BaseTransport):
         self._inner: dict[str, Any] = {}
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        lib = _module_of(request)
+        lib = module_of(request)
         inner = self._inner.get(lib.__name__)
         if inner is None:
             inner = self._inner[lib.__name__] = lib.HTTPTransport(**self._options)
@@ -149,7 +140,7 @@ class _TapeAsyncTransport(httpx.AsyncBaseTransport):
         self._inner: dict[str, Any] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        lib = _module_of(request)
+        lib = module_of(request)
         inner = self._inner.get(lib.__name__)
         if inner is None:
             inner = self._inner[lib.__name__] = lib.AsyncHTTPTransport(**self._options)

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import httpx
 
 from streamtape import faults as _faults
+from streamtape._httpx_compat import library_name
 from streamtape._readahead import DRAIN_TIMEOUT, READ_AHEAD_LIMIT, AsyncReadAhead, SyncReadAhead
 from streamtape._vocabulary import INSTANT
 from streamtape.cassette import (
@@ -159,11 +160,7 @@ def _lib_named(name: str) -> _Lib:
 
 def _lib_of(request: object) -> _Lib:
     """The adapter for the library that made ``request`` (httpx2 is imported only if used)."""
-    for cls in type(request).__mro__:
-        root = cls.__module__.partition(".")[0]
-        if root in ("httpx", "httpx2"):
-            return _lib_named(root)
-    raise TypeError(f"not an httpx or httpx2 request: {request!r}")
+    return _lib_named(library_name(request))
 
 
 def _headers(headers: Any) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).parent.parent / "streamtape"
 ALLOWED: dict[str, set[str] | None] = {
     "_version": set(),
     "_vocabulary": set(),
+    "_httpx_compat": set(),
     "errors": set(),
     "sse": {"_speedups"},  # its fast path in C, when built
     "events": set(),
@@ -37,6 +38,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "faults": {"_fault_body", "cassette", "errors"},
     "_readahead": {"cassette"},
     "transport": {
+        "_httpx_compat",
         "_readahead",
         "_vocabulary",
         "cassette",
@@ -51,8 +53,9 @@ ALLOWED: dict[str, set[str] | None] = {
     "_stacks": {"transport", "cassette"},
     "_aiohttp": {"_stacks", "transport", "cassette", "seal"},
     "_urllib3": {"_stacks", "transport", "cassette", "seal"},
-    "_patching": {"_stacks", "_aiohttp", "_urllib3", "errors"},
+    "_patching": {"_httpx_compat", "_stacks", "_aiohttp", "_urllib3", "errors"},
     "tape": {
+        "_httpx_compat",
         "_vocabulary",
         "transport",
         "cassette",
