@@ -12,9 +12,9 @@ from typing import Any
 import click
 
 from streamtape import faults as _faults
+from streamtape._cli_errors import handled
 from streamtape._fault_body import pauses_as_gaps
 from streamtape.cassette import Cassette, CassetteWriter, Derivation, Interaction
-from streamtape.errors import StreamtapeError
 
 __all__ = ["fault_option", "faulted", "mutate", "mutate_cassette", "parse_faults"]
 
@@ -117,6 +117,7 @@ def fault_option(func: Any) -> Any:
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Cassette to write."
 )
 @fault_option
+@handled
 def mutate(src: str, output: str, fault_specs: tuple[str, ...]) -> None:
     """Write a cassette derived from SRC with faults applied (SRC is left as it is).
 
@@ -132,10 +133,7 @@ def mutate(src: str, output: str, fault_specs: tuple[str, ...]) -> None:
     faults = parse_faults(fault_specs)
     if Path(output).resolve() == Path(src).resolve():
         raise click.UsageError("OUTPUT must not be SRC: a derived cassette is a new file")
-    try:
-        count = mutate_cassette(src, output, faults)
-    except (StreamtapeError, OSError) as exc:
-        raise click.ClickException(str(exc).splitlines()[0]) from None
+    count = mutate_cassette(src, output, faults)
     click.echo(
         f"wrote {count} interaction(s) to {output}: {src} with "
         + ", ".join(repr(f) for f in faults),

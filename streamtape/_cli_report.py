@@ -6,7 +6,7 @@ import webbrowser
 
 import click
 
-from streamtape.errors import StreamtapeError
+from streamtape._cli_errors import handled
 from streamtape.report import write_report
 
 __all__ = ["report"]
@@ -23,6 +23,7 @@ __all__ = ["report"]
     help="The HTML file to write.",
 )
 @click.option("--open", "open_", is_flag=True, help="Open the report in a web browser.")
+@handled
 def report(cassettes: tuple[str, ...], output: str, open_: bool) -> None:
     """Write one self-contained HTML page showing each recorded stream: request, outcome,
     problems, usage, a timeline of chunks and events, output rate, final text, function calls
@@ -32,10 +33,7 @@ def report(cassettes: tuple[str, ...], output: str, open_: bool) -> None:
     Example:
       streamtape report cassettes/reasoning.ndjson.zst -o report.html --open
     """
-    try:
-        path = write_report(cassettes, output)
-    except (StreamtapeError, OSError) as exc:
-        raise click.ClickException(str(exc).splitlines()[0]) from None
+    path = write_report(cassettes, output)
     click.echo(f"wrote {path}")
     if open_:
         webbrowser.open(path.resolve().as_uri())

@@ -3,30 +3,50 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from typing import cast
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, TypeVar, cast
 
 import click
 
+from streamtape._cli_errors import handled
 from streamtape._cli_mutate import fault_option, parse_faults
-from streamtape.errors import StreamtapeError
+from streamtape._vocabulary import INSTANT
 from streamtape.server import ProxyApp, ProxyMode, ReplayApp, base_path
 
 __all__ = ["proxy", "serve"]
 
-_INSTANT = float("inf")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    try:
-        yield
-    except (StreamtapeError, OSError, ValueError) as exc:
-        ctx = click.get_current_context(silent=True)
-        if ctx is not None and ctx.find_root().params.get("debug"):
-            raise
-        raise click.ClickException(str(exc).splitlines()[0] or type(exc).__name__) from None
+def _listening(func: F) -> F:
+    """The options both servers take: where to listen, and when to stop."""
+    options = [
+        click.option(
+            "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+        ),
+        click.option(
+            "--port",
+            type=click.IntRange(0, 65535),
+            default=0,
+            show_default=True,
+            help="Port to listen on (0: a free one, printed).",
+        ),
+        click.option(
+            "--exit-after",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Stop after answering this many requests.",
+        ),
+        click.option(
+            "--allow-remote",
+            is_flag=True,
+            help="Allow --host to be a non-loopback address (prints a warning).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 def _run(
@@ -67,14 +87,6 @@ def _run(
 
 @click.command()
 @click.argument("cassettes", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=0,
-    show_default=True,
-    help="Port to listen on (0: a free one, printed).",
-)
 @click.option(
     "--speed",
     type=click.FloatRange(min=0, min_open=True),
@@ -89,18 +101,9 @@ def _run(
     default=None,
     help="Cap every wait at this many seconds.",
 )
-@click.option(
-    "--exit-after",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Stop after answering this many requests.",
-)
-@click.option(
-    "--allow-remote",
-    is_flag=True,
-    help="Allow --host to be a non-loopback address (prints a warning).",
-)
+@_listening
 @fault_option
+@handled
 def serve(
     cassettes: tuple[str, ...],
     host: str,
@@ -127,24 +130,23 @@ def serve(
       streamtape serve tests/cassettes/chat.ndjson.zst --port 8089 --exit-after 1 &
       OPENAI_BASE_URL=http://127.0.0.1:8089/v1 node agent.mjs
     """
-    with _one_line_errors():
-        app = ReplayApp(
-            list(cassettes),
-            speed=_INSTANT if instant else speed,
-            max_gap=max_gap,
-            faults=parse_faults(fault_specs),
+    app = ReplayApp(
+        list(cassettes),
+        speed=INSTANT if instant else speed,
+        max_gap=max_gap,
+        faults=parse_faults(fault_specs),
+    )
+    base = base_path(app.interactions)
+
+    def announce(url: str) -> str:
+        return (
+            f"streamtape serve: {len(app.interactions)} interaction(s) from "
+            f"{len(app.cassettes)} cassette(s)\nlistening on {url}\n"
+            f"base URL: {url}{base}\nOPENAI_BASE_URL={url}{base}\n"
         )
-        base = base_path(app.interactions)
 
-        def announce(url: str) -> str:
-            return (
-                f"streamtape serve: {len(app.interactions)} interaction(s) from "
-                f"{len(app.cassettes)} cassette(s)\nlistening on {url}\n"
-                f"base URL: {url}{base}\nOPENAI_BASE_URL={url}{base}\n"
-            )
-
-        with suppress(KeyboardInterrupt):
-            _run(app, host, port, allow_remote, exit_after, announce)
+    with suppress(KeyboardInterrupt):
+        _run(app, host, port, allow_remote, exit_after, announce)
     missed = app.missed
     click.echo(
         f"played {len(app.played)}, unplayed {len(app.unplayed)}, missed {len(missed)}",
@@ -175,25 +177,8 @@ def serve(
     help="once: record a missing cassette, replay an existing one; new_episodes: "
     "replay matches, record and append the rest; all: record everything afresh.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=0,
-    show_default=True,
-    help="Port to listen on (0: a free one, printed).",
-)
-@click.option(
-    "--exit-after",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Stop after answering this many requests.",
-)
-@click.option(
-    "--allow-remote",
-    is_flag=True,
-    help="Allow --host to be a non-loopback address (prints a warning).",
-)
+@_listening
+@handled
 def proxy(
     upstream: str,
     output: str,
@@ -215,21 +200,20 @@ def proxy(
       OPENAI_BASE_URL=http://127.0.0.1:PORT OPENAI_API_KEY=$OPENROUTER_API_KEY node agent.mjs
       streamtape serve tape.ndjson.zst    # later, offline
     """
-    with _one_line_errors():
-        app = ProxyApp(upstream, output, mode=cast(ProxyMode, mode))
-        app.keep_alive = True  # uvicorn's lifespan shutdown closes the upstream connections
+    app = ProxyApp(upstream, output, mode=cast(ProxyMode, mode))
+    app.keep_alive = True  # uvicorn's lifespan shutdown closes the upstream connections
 
-        def announce(url: str) -> str:
-            return (
-                f"streamtape proxy: {upstream} -> {output} (mode {mode})\nlistening on {url}\n"
-                f"base URL: {url}\nOPENAI_BASE_URL={url}\n"
-            )
+    def announce(url: str) -> str:
+        return (
+            f"streamtape proxy: {upstream} -> {output} (mode {mode})\nlistening on {url}\n"
+            f"base URL: {url}\nOPENAI_BASE_URL={url}\n"
+        )
 
-        try:
-            with app:
-                _run(app, host, port, allow_remote, exit_after, announce)
-        except KeyboardInterrupt:
-            pass
+    try:
+        with app:
+            _run(app, host, port, allow_remote, exit_after, announce)
+    except KeyboardInterrupt:
+        pass
     click.echo(
         f"recorded {app.recorded}, replayed {len(app.played)}, missed {len(app.missed)}"
         + (f" -> {output}" if app.recorded else ""),

@@ -6,7 +6,6 @@ one line on stderr; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ import click
 import httpx
 
 from streamtape._cli_diff import diff
+from streamtape._cli_errors import handled as _handled
 from streamtape._cli_mutate import fault_option, faulted, mutate, parse_faults
 from streamtape._cli_report import report
 from streamtape._cli_serve import proxy, serve
@@ -57,41 +57,6 @@ def _write(text: str) -> None:
     out: BinaryIO = sys.stdout.buffer
     out.write(text.encode("utf-8", "surrogateescape"))
     out.flush()
-
-
-def _debug() -> bool:
-    ctx = click.get_current_context(silent=True)
-    return bool(ctx is not None and ctx.find_root().params.get("debug"))
-
-
-def _handled(func: F) -> F:
-    """Turn every failure into a one-line error (exit 1) unless ``--debug`` was given: the
-    expected ones (bad files, network) as their message, any other (out of memory, a bug) named
-    as unexpected."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except BrokenPipeError:  # e.g. `streamtape cat x.ndjson.zst | head`: the reader left
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            sys.exit(1)
-        except click.ClickException:
-            raise
-        except (StreamtapeError, OSError, ValueError, httpx.HTTPError) as exc:
-            if _debug():
-                raise
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise click.ClickException(message) from None
-        except Exception as exc:  # MemoryError, RecursionError, a bug: one line, not a traceback
-            if _debug():
-                raise
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            message = f"unexpected {type(exc).__name__}" + (f": {first}" if first else "")
-            raise click.ClickException(f"{message} (streamtape --debug ... shows where)") from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
