@@ -32,6 +32,7 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_decode import machine, shown_args, write_section  # noqa: E402
+from bench_record_replay import percentile  # noqa: E402
 from sse_server import Route, SSEServer  # noqa: E402
 
 BODY = {"model": "gpt-4.1", "input": "hi", "stream": True}
@@ -39,11 +40,6 @@ FRAME = (
     b"event: response.output_text.delta\n"
     b'data: {"type":"response.output_text.delta","delta":"%d"}\n\n'
 )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def started(*args: str) -> tuple[subprocess.Popen[str], str]:

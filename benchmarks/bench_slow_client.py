@@ -50,6 +50,7 @@ from bench_record_replay import (  # noqa: E402
     Report,
     Row,
     load,
+    ms,
     paused_gc,
     percentile,
     render_markdown,
@@ -60,10 +61,6 @@ from sse_server import FIXTURES, Route, SentChunk, SSEServer, sse_chunks  # noqa
 FIXTURE = FIXTURES / "pydantic-ai" / "test_openai_responses_stream.1.sse"
 REQUEST = {"model": "gpt-4.1", "input": "hi", "stream": True}
 LIBS: dict[str, ModuleType] = {"httpx": httpx, "httpx2": httpx2}
-
-
-def ms(ns: float) -> str:
-    return f"{ns / 1e6:.3f} ms"
 
 
 # ---------------------------------------------------------- the server, in a process of its own
