@@ -2,89 +2,139 @@
  * `streamtape.sse._py_find_frames` (its docstring is the contract; the tests compare the two on
  * every input they generate).
  *
- * It is stateless: it reads one `bytes` object from `start`, matches standard frames only at
- * frame starts, and stops at the first other frame, returning where that one ends. The parser
+ * It is stateless: it reads one `bytes` object from `start`, frame by frame, line by line (LF,
+ * CR or CR LF line ends), joins the payloads of standard frames, and stops at the first frame
+ * that dispatches another payload, returning where that one ends and its payload. The parser
  * (Python) keeps all state. Only the limited C API (3.10) is used, so one abi3 build serves every
  * CPython from 3.10 on.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
-/* Offset of the LF ending the line that starts at r[pos], or -1 when there is none or a CR comes
- * before it. */
+/* Offset of the first CR or LF at or after r[pos], or n when there is none. It reads no byte
+ * past the line end it finds but a window as long as the line at most, so each line costs time
+ * linear in its length, whatever follows it (a search for the next LF alone could run to the end
+ * of a CR-only stream at every line).
+ *
+ * The first 16 bytes go eight at a time: a byte b is CR or LF when (b ^ CR) or (b ^ LF) is zero,
+ * and the classic "has a zero byte" test flags a word holding one (its bytes are then looked at
+ * one by one, so the result does not depend on the byte order). Longer lines are searched with
+ * memchr in windows that double. */
 static Py_ssize_t
 line_end(const char *r, Py_ssize_t pos, Py_ssize_t n)
 {
-    const char *nl = memchr(r + pos, '\n', (size_t)(n - pos));
-    if (nl == NULL || memchr(r + pos, '\r', (size_t)(nl - r - pos)) != NULL) {
-        return -1;
-    }
-    return nl - r;
-}
-
-/* The standard frame at r[pos] (a frame boundary) in r[0:n]:
- * `(?:event:[^\r\n]*\n)?data: ?([{[][^\r\n]*)\n(?:event:[^\r\n]*\n)?\n` (the event line after
- * the data line is AWS Bedrock's order). Sets the payload's span [*start, *stop) and returns the
- * offset just past the frame, or -1 when the bytes at pos are not such a frame. It reads only the
- * lines of the frame at pos. */
-static Py_ssize_t
-parse_frame(const char *r, Py_ssize_t pos, Py_ssize_t n, Py_ssize_t *start, Py_ssize_t *stop)
-{
-    Py_ssize_t nl;
-    if (n - pos >= 6 && memcmp(r + pos, "event:", 6) == 0) {
-        if ((nl = line_end(r, pos + 6, n)) < 0) {
-            return -1;
-        }
-        pos = nl + 1;
-    }
-    if (n - pos < 5 || memcmp(r + pos, "data:", 5) != 0) {
-        return -1;
-    }
-    pos += 5;
-    if (pos < n && r[pos] == ' ') {
-        pos++;
-    }
-    if (pos >= n || (r[pos] != '{' && r[pos] != '[')) {
-        return -1;
-    }
-    Py_ssize_t data_end = line_end(r, pos, n);
-    if (data_end < 0) {
-        return -1;
-    }
-    Py_ssize_t next = data_end + 1;
-    if (n - next >= 6 && memcmp(r + next, "event:", 6) == 0) {
-        if ((nl = line_end(r, next + 6, n)) < 0) {
-            return -1;
-        }
-        next = nl + 1;
-    }
-    if (next >= n || r[next] != '\n') {
-        return -1;
-    }
-    *start = pos;
-    *stop = data_end;
-    return next + 1;
-}
-
-/* Offset just past the blank line ending the frame at r[pos] (a line start), or -1. */
-static Py_ssize_t
-frame_end(const char *r, Py_ssize_t pos, Py_ssize_t n)
-{
-    if (pos < n && r[pos] == '\n') {
-        return pos + 1;
-    }
-    while (pos < n - 1) {
-        const char *nl = memchr(r + pos, '\n', (size_t)(n - 1 - pos));
-        if (nl == NULL) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    Py_ssize_t words = 0;
+    for (; n - pos >= 8 && words < 2; words++, pos += 8) {
+        uint64_t word, a, b;
+        memcpy(&word, r + pos, 8);
+        a = word ^ (ones * '\n');
+        b = word ^ (ones * '\r');
+        if ((((a - ones) & ~a) | ((b - ones) & ~b)) & highs) {
             break;
         }
-        pos = nl - r + 1;
-        if (r[pos] == '\n') {
-            return pos + 1;
+    }
+    if (words == 2) {
+        for (Py_ssize_t width = 512; pos < n; width *= 2) {
+            Py_ssize_t high = n - pos > width ? pos + width : n;
+            const char *lf = memchr(r + pos, '\n', (size_t)(high - pos));
+            const char *cr = memchr(r + pos, '\r', (size_t)((lf ? lf - r : high) - pos));
+            if (cr != NULL || lf != NULL) {
+                return (cr != NULL ? cr : lf) - r;
+            }
+            pos = high;
         }
+        return n;
+    }
+    while (pos < n && r[pos] != '\n' && r[pos] != '\r') {
+        pos++;
+    }
+    return pos;
+}
+
+/* Offset just past the line end at r[e] (an LF, a CR, or a CR LF pair). A CR at the end of the
+ * buffer is a whole line end: an LF that may follow it is then a blank line of its own. */
+static Py_ssize_t
+past_line_end(const char *r, Py_ssize_t e, Py_ssize_t n)
+{
+    return (r[e] == '\r' && e + 1 < n && r[e + 1] == '\n') ? e + 2 : e + 1;
+}
+
+/* Where the value of a `data` field line r[pos:e] starts, or -1 when the line is no `data` field
+ * (the field name is what precedes the first colon, or the whole line; one space after the
+ * colon is not part of the value). */
+static Py_ssize_t
+data_value(const char *r, Py_ssize_t pos, Py_ssize_t e)
+{
+    if (e - pos < 4 || memcmp(r + pos, "data", 4) != 0) {
+        return -1;
+    }
+    pos += 4;
+    if (pos == e) {
+        return pos;
+    }
+    if (r[pos] != ':') {
+        return -1;
+    }
+    pos++;
+    return (pos < e && r[pos] == ' ') ? pos + 1 : pos;
+}
+
+/* The frame at r[pos] (a frame start) in r[0:n]: returns the offset just past its blank line, or
+ * -1 when the buffer ends before it. Sets *ndata to the number of its `data` lines, [*start,
+ * *stop) to the first one's value and *size to the size of its payload (the values joined by
+ * LF). Reads only the frame's own lines. */
+static Py_ssize_t
+parse_frame(const char *r, Py_ssize_t pos, Py_ssize_t n, Py_ssize_t *ndata, Py_ssize_t *start,
+            Py_ssize_t *stop, Py_ssize_t *size)
+{
+    *ndata = 0;
+    *size = -1;
+    while (pos < n) {
+        Py_ssize_t e = line_end(r, pos, n);
+        if (e == n) {
+            return -1;
+        }
+        if (e == pos) {
+            return past_line_end(r, e, n);
+        }
+        Py_ssize_t v = data_value(r, pos, e);
+        if (v >= 0) {
+            if ((*ndata)++ == 0) {
+                *start = v;
+                *stop = e;
+            }
+            *size += e - v + 1;
+        }
+        pos = past_line_end(r, e, n);
     }
     return -1;
+}
+
+/* The payload of the whole frame r[pos:end] (found by parse_frame, which gave its size): its
+ * `data` values joined by LF, as the spec builds the data buffer. */
+static PyObject *
+frame_payload(const char *r, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t size)
+{
+    PyObject *payload = PyBytes_FromStringAndSize(NULL, size);
+    if (payload == NULL) {
+        return NULL;
+    }
+    char *out = PyBytes_AsString(payload);
+    int first = 1;
+    for (Py_ssize_t e, v; (e = line_end(r, pos, end)) > pos; pos = past_line_end(r, e, end)) {
+        if ((v = data_value(r, pos, e)) >= 0) {
+            if (!first) {
+                *out++ = '\n';
+            }
+            first = 0;
+            memcpy(out, r + v, (size_t)(e - v));
+            out += e - v;
+        }
+    }
+    return payload;
 }
 
 typedef struct {
@@ -119,10 +169,19 @@ find_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
 
-    /* the run: each frame's payload span, then one copy into the joined bytes */
+    /* the run: each standard frame's payload span, then one copy into the joined bytes */
     Span local[LOCAL_SPANS], *spans = local;
-    Py_ssize_t cap = LOCAL_SPANS, count = 0, size = 0, start, stop, next;
-    while ((next = parse_frame(r, pos, n, &start, &stop)) >= 0) {
+    Py_ssize_t cap = LOCAL_SPANS, count = 0, size = 0, ndata = 0, start = 0, stop = 0, odd_size;
+    Py_ssize_t next = -1;
+    while (pos < n && (next = parse_frame(r, pos, n, &ndata, &start, &stop, &odd_size)) >= 0) {
+        if (ndata == 0) { /* dispatches nothing */
+            pos = next;
+            next = -1;
+            continue;
+        }
+        if (ndata > 1 || stop == start || (r[start] != '{' && r[start] != '[')) {
+            break; /* not standard: the run ends where it starts */
+        }
         if (count == cap) {
             Span *grown = spans == local ? PyMem_Malloc(2 * (size_t)cap * sizeof(Span))
                                          : PyMem_Realloc(spans, 2 * (size_t)cap * sizeof(Span));
@@ -143,6 +202,7 @@ find_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         size += stop - start;
         count++;
         pos = next;
+        next = -1;
     }
     PyObject *joined;
     if (count == 1) {
@@ -168,39 +228,35 @@ find_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
 
-    /* the frame after the run, if it is complete: through its blank line */
-    Py_ssize_t odd = pos < n ? frame_end(r, pos, n) : -1;
-    PyObject *result = PyTuple_New(4), *item;
-    if (result == NULL) {
-        Py_DECREF(joined);
-        return NULL;
+    /* the frame the run stopped at, when it is complete: where it ends, and its payload */
+    PyObject *odd_end, *odd;
+    if (pos < n && next >= 0) {
+        odd_end = PyLong_FromSsize_t(next);
+        odd = ndata == 1 ? PyBytes_FromStringAndSize(r + start, stop - start)
+                         : frame_payload(r, pos, next, odd_size);
     }
-    PyTuple_SetItem(result, 0, joined); /* steals; cannot fail on a new tuple */
-    if ((item = PyLong_FromSsize_t(count)) == NULL || PyTuple_SetItem(result, 1, item) < 0 ||
-        (item = PyLong_FromSsize_t(pos)) == NULL || PyTuple_SetItem(result, 2, item) < 0) {
-        Py_DECREF(result);
-        return NULL;
+    else {
+        odd_end = Py_NewRef(Py_None);
+        odd = Py_NewRef(Py_None);
     }
-    if (odd < 0) {
-        Py_INCREF(Py_None);
-        item = Py_None;
+    PyObject *result = NULL, *count_obj = PyLong_FromSsize_t(count);
+    PyObject *end_obj = PyLong_FromSsize_t(pos);
+    if (odd_end != NULL && odd != NULL && count_obj != NULL && end_obj != NULL) {
+        result = PyTuple_Pack(5, joined, count_obj, end_obj, odd_end, odd);
     }
-    else if ((item = PyLong_FromSsize_t(odd)) == NULL) {
-        Py_DECREF(result);
-        return NULL;
-    }
-    if (PyTuple_SetItem(result, 3, item) < 0) {
-        Py_DECREF(result);
-        return NULL;
-    }
+    Py_DECREF(joined);
+    Py_XDECREF(count_obj);
+    Py_XDECREF(end_obj);
+    Py_XDECREF(odd_end);
+    Py_XDECREF(odd);
     return result;
 }
 
 static PyMethodDef speedups_methods[] = {
     {"find_frames", (PyCFunction)(void (*)(void))find_frames, METH_FASTCALL,
      "find_frames(buf, start, /)\n--\n\n"
-     "The run of standard SSE frames at buf[start:] and where the frame after it ends:\n"
-     "(joined payloads, count, end, odd end or None). See streamtape.sse._py_find_frames."},
+     "The frames at buf[start:]: (joined standard payloads, count, end, end of the frame\n"
+     "after the run or None, its payload or None). See streamtape.sse._py_find_frames."},
     {NULL, NULL, 0, NULL},
 };
 

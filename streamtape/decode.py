@@ -25,7 +25,7 @@ from streamtape.events import (
     TaggedEvent,
     UnknownEvent,
 )
-from streamtape.sse import SSEFrame, SSEParser, _PayloadBatch
+from streamtape.sse import SSEFrame, SSEParser, _OtherPayload, _PayloadBatch
 
 __all__ = ["EventDecoder", "aiter_events", "decode_event", "iter_events"]
 
@@ -211,8 +211,8 @@ class EventDecoder:
 
     In strict mode (the default) a malformed event raises `DecodeError`; with `strict=False` it
     becomes a `MalformedEvent` and decoding goes on. Unknown event types always give
-    `UnknownEvent`. Runs of standard frames are decoded in one msgspec call; everything else goes
-    through the exact WHATWG parser, with the same events either way.
+    `UnknownEvent`. Runs of standard frames are decoded in one msgspec call and other payloads one
+    by one, with the events the exact WHATWG parser's frames give.
 
     `feed_raw` / `close_raw` give each event with its exact payload bytes instead (for printing
     what was sent rather than a re-encoding); a decoder is driven by one pair or the other.
@@ -249,7 +249,8 @@ class EventDecoder:
             if type(item) is _PayloadBatch:
                 out += self._batch(item)
             else:
-                out.append(self._frame(item))  # type: ignore[arg-type]
+                other: _OtherPayload = item  # type: ignore[assignment]
+                out.append(decode_event(other.data, strict=self.strict, offset=other.offset))
         return out
 
     def close(self) -> list[Event]:

@@ -19,63 +19,145 @@ __all__ = ["SPEEDUPS", "SSEFrame", "SSEParser"]
 
 _BOM = b"\xef\xbb\xbf"
 
-# A standard frame, the grammar `find_frames` matches: an optional `event:` line, one `data:` line
-# whose payload opens a JSON object or array, an optional `event:` line (AWS Bedrock's order), a
-# blank line; each line ends in LF and holds no CR, so a frame that matches reads the same to the
-# WHATWG parser, and whole reads of standard frames need no separate search for a CR. Only
-# payloads that open `{` or `[` qualify, so no payload of a run is blank: msgspec's `decode_lines`
-# skips blank lines, and would then accept two values on one line without the count showing it.
-# Each part can match in one way only, so an anchored match costs time linear in the frame; each
-# `.*` (any byte but LF) is directly followed by a literal LF, which lets sre give a failed match
-# back at memchr speed (a capture group there would make each byte of a long line a backtracking
-# step). A CR is looked for once over the whole run (sre's `[^\r\n]*` is twice as slow as `.*`).
-_EVENT = rb"(?:event:.*\n)?"
-_FRAME = _EVENT + rb"data: ?[{[].*\n" + _EVENT + rb"\n"
-_RUN = re.compile(rb"(?:" + _FRAME + rb")+")
+# The decoder's fast path, `find_frames`, reads whole frames and gives the payloads of standard
+# ones joined by LF, ready for msgspec's `decode_lines`. A standard frame dispatches exactly one
+# payload, one `data` line whose value opens `{` or `[`: no payload of a run is then blank
+# (msgspec's `decode_lines` skips blank lines, and would then accept two values on one line
+# without the count showing it) and none holds an LF. Its other lines (`event`, `id`, `retry`,
+# comments, unknown fields) and its line ends do not matter to the decoder, which reads only the
+# payload.
+#
+# In Python, runs of the usual shape are matched by one regular expression: field lines, one
+# `data:` line, field lines, a blank line, every line ending in LF. Each part can match in one way
+# only, so an anchored match costs time linear in the frame; each `.*` (any byte but LF) is directly
+# followed by a literal LF, which lets sre give a failed match back at memchr speed. The match is
+# never let past the next CR (`endpos`), so a CR-only stream does not make `.*` run to its end.
+_FIELDS = rb"(?:(?:event|id|retry|):.*\n){0,3}"
+_RUN = re.compile(rb"(?:" + _FIELDS + rb"data: ?[{[].*\n" + _FIELDS + rb"\n)+")
 # Group 1: the payload. Only for `findall` over a run `_RUN` matched, where nothing backtracks.
-_PAYLOADS = re.compile(_EVENT + rb"data: ?([{[].*)\n" + _EVENT + rb"\n")
+_PAYLOADS = re.compile(_FIELDS + rb"data: ?([{[].*)\n" + _FIELDS + rb"\n")
+# A blank line's end follows another line end: LF LF, CR CR or LF CR begins one ("\r\n" is one
+# line end, not a blank line).
+_PAIRS = (b"\n\n", b"\r\r", b"\n\r")
+_OPENERS = (b"{", b"[")
 
-FindFrames = Callable[[bytes, int], tuple[bytes, int, int, int | None]]
+FindFrames = Callable[[bytes, int], tuple[bytes, int, int, int | None, bytes | None]]
 
 
-def _py_find_frames(buf: bytes, start: int) -> tuple[bytes, int, int, int | None]:
-    """The run of standard frames at `buf[start:]`, and where the frame after it ends.
+def _py_find_frames(buf: bytes, start: int) -> tuple[bytes, int, int, int | None, bytes | None]:
+    """The frames at `buf[start:]`: standard payloads joined, and the first other payload.
 
     Contract (the C `streamtape._speedups.find_frames` is the same function, tested equal on every
     input): `buf` is `bytes`, `0 <= start <= len(buf)` (else `TypeError` / `ValueError`), and
-    `start` should be a frame boundary. Returns `(joined, count, end, odd)`:
+    `start` is a frame start. Frames are read one after another, through their blank line; line
+    ends are LF, CR or CR LF, and a CR at the end of `buf` is a whole line end. A frame with no
+    `data` line dispatches nothing and is passed over. A standard frame (one `data` line, whose
+    value opens `{` or `[`) adds its payload. Returns `(joined, count, end, odd_end, odd)`:
 
-    - `count` consecutive standard frames (see `_FRAME`: LF line ends, no CR) start at `start`
-      and end at `end`; `joined` is their payloads joined by LF (`b""` when `count` is 0);
-    - `odd` is the offset just past the first LF LF (or the LF at `end`) after `end`, which ends
-      the frame there (one that is not standard), or `None` when there is none (`end ==
-      len(buf)`, or the frame there is unfinished). A CR is an ordinary byte in this search.
+    - `count` standard frames, and the others passed over, lie between `start` and `end`;
+      `joined` is their payloads joined by LF (`b""` when `count` is 0);
+    - the frame at `end` dispatches another payload (two `data` lines or more, or one not opening
+      `{` or `[`): it ends at `odd_end` and `odd` is its payload (the `data` values joined by LF);
+      or both are `None`, and the frame at `end` is unfinished (or `end == len(buf)`).
 
-    Matching happens only at frame starts, and nothing at or after `odd` is read: one call costs
-    time linear in `(odd or len(buf)) - start`.
+    Nothing at or after `odd_end` is read, and no byte is read twice: a call costs time linear in
+    `(odd_end or len(buf)) - start`, whatever the shape of the frames.
     """
     if type(buf) is not bytes:
         raise TypeError("find_frames() argument 1 must be bytes")
     n = len(buf)
     if not 0 <= start <= n:
         raise ValueError("find_frames() start out of range")
-    run = _RUN.match(buf, start)
-    end = start if run is None else run.end()
-    cr = buf.find(13, start, end)
-    if cr >= 0:  # the frame holding the CR is not standard: the run ends where it starts
-        blank = buf.rfind(b"\n\n", start, cr)  # a standard frame's only LF LF is its end
-        end = start if blank < 0 else blank + 2
-    if end == start:
-        joined, count = b"", 0
+    payloads: list[bytes] = []
+    pos, cr = start, -1  # `cr`: the first CR at or after `pos` (`n` for none), found lazily
+    while pos < n:
+        if cr < pos:
+            cr = buf.find(13, pos)
+            cr = n if cr < 0 else cr
+        run = _RUN.match(buf, pos, cr)
+        if run is not None:
+            payloads += _PAYLOADS.findall(buf, pos, run.end())  # frame after frame, from `pos`
+            pos = run.end()
+            continue
+        end = _frame_end(buf, pos, n)
+        if end < 0:
+            break
+        values = _data_values(buf[pos:end])
+        if len(values) == 1 and values[0][:1] in _OPENERS:
+            payloads.append(values[0])
+        elif values:
+            return _joined(payloads), len(payloads), pos, end, b"\n".join(values)
+        pos = end
+    return _joined(payloads), len(payloads), pos, None, None
+
+
+def _joined(payloads: list[bytes]) -> bytes:
+    return payloads[0] if len(payloads) == 1 else b"\n".join(payloads)  # one: itself, no copy
+
+
+def _frame_end(buf: bytes, pos: int, n: int) -> int:
+    """The offset just past the blank line of the frame at `buf[pos]` (a frame start), or -1.
+
+    The blank line is found by the first line end right after another, searched for in windows
+    that double, so the search reads about as far as the frame and no further.
+    """
+    if buf[pos] == 10 or buf[pos] == 13:  # the frame is a blank line
+        blank = pos
     else:
-        payloads = _PAYLOADS.findall(buf, start, end)  # frame after frame, from `start`
-        joined, count = b"\n".join(payloads), len(payloads)  # one payload: itself, no copy
-    if end == n:
-        return joined, count, end, None
-    if buf[end] == 10:  # a blank line right at the frame start
-        return joined, count, end, end + 1
-    blank = buf.find(b"\n\n", end)
-    return joined, count, end, None if blank < 0 else blank + 2
+        low, width = pos, 1024
+        while True:
+            high = min(n, low + width)
+            pair = _first_pair(buf, max(pos, low - 1), high)  # a pair may straddle the seam
+            if pair >= 0:
+                blank = pair + 1
+                break
+            if high == n:
+                return -1
+            low, width = high, width * 2
+    return blank + 2 if buf[blank] == 13 and buf[blank + 1 : blank + 2] == b"\n" else blank + 1
+
+
+def _first_pair(buf: bytes, low: int, high: int) -> int:
+    """Where the first of LF LF, CR CR and LF CR starts in `buf[low:high]`, or -1."""
+    if buf.find(13, low, high) < 0:
+        return buf.find(b"\n\n", low, high)
+    if buf.find(10, low, high) < 0:
+        return buf.find(b"\r\r", low, high)
+    found = [i for i in (buf.find(pair, low, high) for pair in _PAIRS) if i >= 0]
+    return min(found) if found else -1
+
+
+def _data_values(frame: bytes) -> list[bytes]:
+    """The values of a whole frame's `data` lines, in order (one space after the colon off)."""
+    if 13 in frame:
+        frame = frame.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if frame.count(b"data") > 4:  # many: line by line
+        return [
+            line[6:] if line[5:6] == b" " else line[5:]
+            for line in frame.split(b"\n")
+            if line[:5] == b"data:" or line == b"data"
+        ]
+    values: list[bytes] = []
+    at = frame.find(b"data")
+    while at >= 0:
+        if at == 0 or frame[at - 1] == 10:  # at a line start: the field name begins `data`
+            end = frame.find(b"\n", at)  # a whole frame ends in a blank line: always found
+            rest = frame[at + 4 : end]
+            if not rest or rest[0] == 58:  # `data` alone, or `data:`
+                values.append(rest[2:] if rest[1:2] == b" " else rest[1:])
+            at = end
+        at = frame.find(b"data", at + 1)
+    return values
+
+
+def _has_blank(data: bytes) -> bool:
+    """Whether `data` holds a line end right after another: a blank line, or the end of one.
+    (A search for a single byte runs at memchr speed; one for a pair, about 1 ns a byte.)"""
+    if 10 not in data:
+        return b"\r\r" in data
+    if 13 not in data:
+        return b"\n\n" in data
+    return b"\n\n" in data or b"\r\r" in data or b"\n\r" in data
 
 
 def _load() -> FindFrames:
@@ -120,13 +202,16 @@ class _PayloadBatch(msgspec.Struct, frozen=True, gc=False):
     """Payloads of consecutive standard frames (an item of `SSEParser._feed_payloads`).
 
     `lines` holds the `count` payloads joined by LF (a payload never holds one), ready for
-    msgspec's `decode_lines`. `region` holds the frames' bytes, starting at stream byte `offset`.
+    msgspec's `decode_lines`. The frames' bytes are `region[start:stop]`, from stream byte
+    `offset` (the region is the read they came in, kept uncut: cutting it would copy it).
     """
 
     offset: int
-    region: bytes
     lines: bytes
     count: int
+    region: bytes
+    start: int
+    stop: int
 
     @property
     def payloads(self) -> list[bytes]:
@@ -134,8 +219,16 @@ class _PayloadBatch(msgspec.Struct, frozen=True, gc=False):
         return self.lines.split(b"\n")
 
     def frames(self) -> list[SSEFrame]:
-        """The exact frames of the region, with their stream offsets (for error messages)."""
-        return SSEParser._resume_at(self.offset).feed(self.region)
+        """The exact frames of the batch, with their stream offsets (for error messages)."""
+        return SSEParser._resume_at(self.offset).feed(self.region[self.start : self.stop])
+
+
+class _OtherPayload(msgspec.Struct, frozen=True, gc=False):
+    """The payload of a frame that is not standard (an item of `SSEParser._feed_payloads`): its
+    `data` values joined by LF, and the stream offset of the frame's first line."""
+
+    offset: int
+    data: bytes
 
 
 class SSEParser:
@@ -159,16 +252,16 @@ class SSEParser:
         self._tail = bytearray()
         self._bom = b""  # the first bytes, held until we know whether they are a byte order mark
         self._bom_pending = True
-        self._special = True  # bom_pending or exact_only: the payload route must not run
-        self.last_offset = 0  # offset of the frame whose payload `_feed_payloads` last returned
         self._skip_lf = False  # the previous chunk ended with CR: an LF now would finish a CRLF
-        self._exact_only = False  # payload route off for good once a CR is seen
         self._event = ""
         self._data: list[str] = []
         self._last_id = ""
         self._retry: int | None = None
         self._comments: list[str] = []
         self._start: int | None = None
+        # the read whose lone payload `_feed_payloads` last returned bare, and its stream offset
+        self._last_region = b""
+        self._last_start = 0
 
     @classmethod
     def _resume_at(cls, offset: int) -> SSEParser:
@@ -176,7 +269,6 @@ class SSEParser:
         parser = cls()
         parser._offset = offset
         parser._bom_pending = offset == 0
-        parser._special = parser._bom_pending
         return parser
 
     @property
@@ -225,132 +317,94 @@ class SSEParser:
         self._reset()
         return out
 
-    # --- the decoder's route: standard frames as raw payloads ---------------------------------
+    # --- the decoder's route: payloads as raw bytes ----------------------------------------------
 
-    def _feed_payloads(self, data: bytes) -> bytes | list[SSEFrame | _PayloadBatch]:
-        """Like `feed`, but standard frames come as raw payload bytes (the decoder's route).
+    @property
+    def last_offset(self) -> int:
+        """The stream offset of the frame whose payload `_feed_payloads` last returned bare (for
+        error messages: found again by the exact parser, off the hot path)."""
+        frames = SSEParser._resume_at(self._last_start).feed(self._last_region)
+        return frames[0].offset if frames else self._last_start
 
-        A read that completes exactly one standard frame gives `[payload]`, the frame's offset in
-        `last_offset`; runs of standard frames come as `_PayloadBatch`es; every other frame (and
-        the whole stream from its first CR on) goes through the exact parser as `SSEFrame`s.
-        Bytes are queued until a blank line ends a frame, and only new bytes are searched for it,
-        so every byte is scanned and copied a bounded number of times. Do not mix with `feed`.
+    def _feed_payloads(self, data: bytes) -> bytes | list[_PayloadBatch | _OtherPayload]:
+        """Like `feed`, but frames come as raw payload bytes (the decoder's route).
+
+        A read that completes exactly one standard frame gives its payload (the frame's offset in
+        `last_offset`); runs of standard frames come as `_PayloadBatch`es and every other frame
+        that dispatches as an `_OtherPayload`, in stream order. Bytes after the last complete
+        frame wait for the next read; a read is searched for a frame end only when it holds a
+        blank line, so every byte is read a bounded number of times. The last event ID, event
+        type, retry and comments are not kept here (the decoder reads payloads only): do not mix
+        with `feed`.
         """
-        if self._special or self._tail:
+        if self._tail or self._bom_pending:
             return self._queue(data)
         try:
-            joined, count, end, odd = self._find(data, 0)
+            joined, count, end, odd_end, odd = self._find(data, 0)
         except TypeError:  # a bytearray or memoryview: payloads are always bytes
             return self._queue(bytes(data))
-        if end == len(data) and count:  # a live stream's usual read: whole standard frames
-            self.last_offset = offset = self._offset
+        if end == len(data) and count == 1:  # a live stream's usual read: one whole frame
+            self._last_region = data
+            self._last_start = offset = self._offset
             self._offset = offset + end
-            return joined if count == 1 else [_PayloadBatch(offset, data, joined, count)]
-        return self._rest(data, joined, count, end, odd)
+            return joined
+        return self._items(data, joined, count, end, odd_end, odd)
 
-    def _rest(
-        self, data: bytes, joined: bytes, count: int, end: int, odd: int | None
-    ) -> bytes | list[SSEFrame | _PayloadBatch]:
-        """`_feed_payloads` for a read from a frame boundary with more than standard frames in
-        it: `find_frames(data, 0)` gave the rest of the arguments."""
-        if odd is None:  # standard frames (which hold no CR: see _FRAME), then part of one
-            if data.find(13, end) >= 0:  # a CR
-                return self._special_feed(data)
-            self._tail += data[end:]
-            if not count:
-                return []
-            self.last_offset = offset = self._offset
-            self._offset = offset + end
-            return joined if count == 1 else [_PayloadBatch(offset, data[:end], joined, count)]
-        if 13 in data:  # a CR
-            return self._special_feed(data)
-        cut = data.rfind(b"\n\n") + 2  # at least `odd`: only what follows the last frame waits
-        if cut < len(data):
-            self._tail += data[cut:]
-            data = data[:cut]
-        return self._mixed(data, joined, count, end, odd)
-
-    def _queue(self, data: bytes) -> bytes | list[SSEFrame | _PayloadBatch]:
-        """`_feed_payloads` for a read after queued bytes (or of another type, or with a CR): queue
-        all that follows the last blank line, and take the frames before it. Only the new bytes
-        are searched."""
-        if type(data) is not bytes:
-            data = bytes(data)  # a bytearray or memoryview: payloads are always bytes
-        if self._special or 13 in data:  # a CR
-            return self._special_feed(data)
-        tail = self._tail
-        if 10 not in data:
-            tail += data  # no line end: only queue it
-            return []
-        blank = data.rfind(b"\n\n")
-        if blank >= 0:
-            cut = blank + 2
-        elif tail and data[0] == 10 and tail[-1] == 10:  # the queued bytes end a line
-            cut = 1
-        else:
-            tail += data
-            return []
-        if cut == len(data):
-            region = b"".join((tail, data)) if tail else data
-        else:  # a view: the bytes are copied once, into the region
-            region = b"".join((tail, memoryview(data)[:cut] if cut > 4096 else data[:cut]))
-        tail.clear()
-        if cut < len(data):
-            tail += data[cut:]
-        joined, count, end, odd = self._find(region, 0)
-        if odd is None:  # only standard frames
-            offset = self._offset
-            self._offset = offset + end
-            if count == 1:
-                self.last_offset = offset
-                return joined
-            return [_PayloadBatch(offset, region, joined, count)]
-        return self._mixed(region, joined, count, end, odd)
-
-    def _mixed(
-        self, region: bytes, joined: bytes, count: int, end: int, odd: int | None
-    ) -> list[SSEFrame | _PayloadBatch]:
-        """Items for a region (CR-free, whole frames) holding frames that are not standard: each
-        run of standard frames as a batch, each other frame parsed exactly, in stream order.
-
-        `find_frames` starts only where the previous frame ended, so each byte is matched once.
-        """
-        out: list[SSEFrame | _PayloadBatch] = []
-        frames: list[SSEFrame] = []
-        base = self._offset
-        pos = 0
+    def _items(
+        self,
+        region: bytes,
+        joined: bytes,
+        count: int,
+        end: int,
+        odd_end: int | None,
+        odd: bytes | None,
+    ) -> list[_PayloadBatch | _OtherPayload]:
+        """`_feed_payloads` for a read (or queued bytes and a read) from a frame start: each run of
+        standard frames as a batch, each other payload on its own; what follows the last complete
+        frame is queued. `find_frames(region, 0)` gave the other arguments; it is called again
+        only where the previous call stopped, so each byte is read once here."""
+        out: list[_PayloadBatch | _OtherPayload] = []
+        base, pos = self._offset, 0
         while True:
             if count:
-                out.append(_PayloadBatch(base + pos, region[pos:end], joined, count))
-                self._comments = []  # they belonged to the first frame of the batch
-                self._retry = None
-            if odd is None:  # end == len(region): a region always ends in a blank line
+                out.append(_PayloadBatch(base + pos, joined, count, region, pos, end))
+            if odd_end is None or odd is None:
                 break
-            self._offset = base + end
-            self._lines(region[end:odd], frames)
-            out += frames
-            frames.clear()
-            pos = odd
+            out.append(_OtherPayload(base + end, odd))
+            pos = end = odd_end
             if pos == len(region):
                 break
-            joined, count, end, odd = self._find(region, pos)
-        self._offset = base + len(region)
-        # Comments and a retry field after the last frame would belong to the next one; the
-        # payload route gives neither for standard frames, so they go now, not on its hot path.
-        self._comments = []
-        self._retry = None
+            joined, count, end, odd_end, odd = self._find(region, pos)
+        if end < len(region):
+            self._tail += region[end:]
+        self._offset = base + end
         return out
 
-    def _special_feed(self, data: bytes) -> bytes | list[SSEFrame | _PayloadBatch]:
-        """`_feed_payloads` at the start of the stream, or with a CR."""
+    def _queue(self, data: bytes) -> bytes | list[_PayloadBatch | _OtherPayload]:
+        """`_feed_payloads` after queued bytes (or at the start of the stream, or for a bytes-like
+        read): queue the read until a frame can have ended, then read the frames of both."""
+        if type(data) is not bytes:
+            data = bytes(data)  # a bytearray or memoryview: payloads are always bytes
         if self._bom_pending:
             data = self._start_of_stream(data)
-            if not data:
+        tail = self._tail
+        if not data:
+            return []
+        if tail and 10 not in data and 13 not in data:
+            tail += data  # no line end: only queue it
+            return []
+        if tail:
+            # A frame ends at a blank line, here or across the cut; until one comes, only the new
+            # bytes are searched.
+            if not _has_blank(data) and not _has_blank(bytes(tail[-1:]) + data[:1]):
+                tail += data
                 return []
-        if self._exact_only or data.find(b"\r") >= 0:
-            self._exact_only = self._special = True
-            return [*self.feed(data)]
-        return self._feed_payloads(data)  # the byte order mark is settled: the usual route
+            region = b"".join((tail, data))
+            tail.clear()
+        else:
+            region = data
+        joined, count, end, odd_end, odd = self._find(region, 0)
+        return self._items(region, joined, count, end, odd_end, odd)
 
     # --- the exact parser ---------------------------------------------------------------------
 
@@ -363,7 +417,6 @@ class SSEParser:
             self._bom = head
             return b""
         self._bom_pending = False
-        self._special = self._exact_only
         self._bom = b""
         if head.startswith(_BOM):
             self._offset += len(_BOM)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamtape import sse
-from streamtape.sse import SSEFrame, SSEParser, _PayloadBatch
+from streamtape.sse import SSEFrame, SSEParser, _OtherPayload, _PayloadBatch
 
 # The decoder's fast path, `find_frames`, in C (when built) and in Python: both must give what the
 # exact parser gives.
@@ -41,9 +41,10 @@ def fast_parser(find: sse.FindFrames = sse._find_frames) -> SSEParser:
     return parser
 
 
-def as_items(
-    result: bytes | list[SSEFrame | _PayloadBatch],
-) -> list[SSEFrame | _PayloadBatch | bytes]:
+Item = _PayloadBatch | _OtherPayload | bytes
+
+
+def as_items(result: bytes | list[_PayloadBatch | _OtherPayload]) -> list[Item]:
     """The items of one `_feed_payloads` call: a lone payload comes bare, all else in a list."""
     if isinstance(result, bytes):
         return [result]
@@ -61,21 +62,25 @@ def parse_fast(
     parser = fast_parser(find)
     out: list[tuple[str, int, bool]] = []
 
-    def take(items: list[SSEFrame | _PayloadBatch | bytes]) -> None:
-        for item in items:
-            if isinstance(item, bytes):
-                assert len(items) == 1
-                out.append((item.decode(), parser.last_offset, False))
-            elif isinstance(item, _PayloadBatch):
-                batch = item.frames()
-                assert [f.data.encode() for f in batch] == item.payloads
-                out.extend(bare(batch))
-            else:
-                out.extend(bare([item]))
-
     for chunk in chunks:
-        take(as_items(parser._feed_payloads(chunk)))
-    take([*parser.close()])
+        out.extend(taken(as_items(parser._feed_payloads(chunk)), parser))
+    out.extend(bare(parser.close()))
+    return out
+
+
+def taken(items: list[Item], parser: SSEParser) -> list[tuple[str, int, bool]]:
+    """(data, offset, truncated) of each frame of the items of one `_feed_payloads` call."""
+    out: list[tuple[str, int, bool]] = []
+    for item in items:
+        if isinstance(item, bytes):
+            assert len(items) == 1
+            out.append((item.decode("utf-8", "replace"), parser.last_offset, False))
+        elif isinstance(item, _PayloadBatch):
+            batch = item.frames()
+            assert [f.data.encode() for f in batch] == item.payloads
+            out.extend(bare(batch))
+        else:
+            out.append((item.data.decode("utf-8", "replace"), item.offset, False))
     return out
 
 
@@ -391,10 +396,14 @@ def test_fast_path_queues_a_huge_line_fed_a_byte_at_a_time(find: sse.FindFrames)
     payload = b'{"type":"x","b64":"' + b"A" * 200_000 + b'"}'
     raw = b"event: x\ndata: " + payload + b"\n\n" + b"data: [DONE]\n\n"
     parser = fast_parser(find)
-    items: list[SSEFrame | _PayloadBatch | bytes] = []
+    items: list[Item] = []
     for i in range(len(raw)):
         items += as_items(parser._feed_payloads(raw[i : i + 1]))
-    assert items == [payload, b"[DONE]"]
+    done = len(raw) - 14  # `[DONE]` opens `[`: a standard frame for `find_frames`
+    assert items == [
+        _PayloadBatch(0, payload, 1, raw[:done], 0, done),
+        _PayloadBatch(done, b"[DONE]", 1, raw[done:], 0, 14),
+    ]
     assert parser.offset == len(raw)
 
 
@@ -403,84 +412,135 @@ def test_fast_path_queues_a_huge_line_fed_a_byte_at_a_time(find: sse.FindFrames)
 def test_fast_path_takes_any_bytes_like_and_gives_bytes(find: sse.FindFrames, kind: type) -> None:
     parser = fast_parser(find)
     frame = b'event: x\ndata: {"a":1}\n\n'
-    assert parser._feed_payloads(kind(frame)) == b'{"a":1}'
-    assert type(parser._feed_payloads(kind(frame))) is bytes
+    assert parser._feed_payloads(kind(frame)) == [_PayloadBatch(0, b'{"a":1}', 1, frame, 0, 24)]
     (batch,) = as_items(parser._feed_payloads(kind(frame * 3)))
     assert isinstance(batch, _PayloadBatch)
     assert batch.payloads == [b'{"a":1}'] * 3
     assert type(batch.region) is bytes
+    assert parser._feed_payloads(frame) == b'{"a":1}'  # bytes, at a frame start: bare
+
+
+@FAST
+def test_fast_path_gives_a_lone_payload_bare_and_finds_its_offset_when_asked(
+    find: sse.FindFrames,
+) -> None:
+    parser = fast_parser(find)
+    parser._feed_payloads(RUN)
+    read = b": keep-alive\n\nid: 9\nevent: x\ndata: {}\n\n"
+    assert parser._feed_payloads(read) == b"{}"
+    assert parser.last_offset == len(RUN) + len(b": keep-alive\n\n")
+
+
+@FAST
+@pytest.mark.parametrize("end", LINE_ENDS.values(), ids=LINE_ENDS.keys())
+def test_fast_path_gives_every_line_end_and_field_the_same_payloads(
+    find: sse.FindFrames, end: bytes
+) -> None:
+    """Every frame shape goes through `find_frames`, none through the exact parser's lines: the
+    payloads are the same whatever the line ends and the other fields of a frame."""
+    frames = [
+        b'data: {"a":1}\n\n',
+        b'id: 1\nretry: 5\n: note\nevent: x\nfoo: bar\ndata:{"b":2}\nid\n\n',
+        b"\n\n: only a comment\n\n",
+        b"data: one\ndata: two\n\n",
+        b"data\n\n",
+    ]
+    raw = with_line_ends(b"".join(frames), end)
+    parser = fast_parser(find)
+    work = count_work(parser)
+    items = as_items(parser._feed_payloads(raw))
+    assert [type(i) for i in items] == [_PayloadBatch, _OtherPayload, _OtherPayload]
+    assert items[0].payloads == [b'{"a":1}', b'{"b":2}']  # type: ignore[union-attr]
+    assert [i.data for i in items[1:]] == [b"one\ntwo", b""]  # type: ignore[union-attr]
+    assert taken(items, parser) == bare(parse([raw]))
+    assert work.lines == 0
 
 
 # --- find_frames: the contract of the decoder's fast path -------------------------------------
 
 RUN = b'data: {"a":1}\n\nevent: x\ndata:[2]\n\ndata: {"b":3}\nevent: y\n\n'
+JOINED = b'{"a":1}\n[2]\n{"b":3}'
 
 
 @FAST
 def test_find_frames_joins_a_run_of_standard_frames(find: sse.FindFrames) -> None:
-    assert find(RUN, 0) == (b'{"a":1}\n[2]\n{"b":3}', 3, len(RUN), None)
-    assert find(RUN, len(RUN)) == (b"", 0, len(RUN), None)
+    assert find(RUN, 0) == (JOINED, 3, len(RUN), None, None)
+    assert find(RUN, len(RUN)) == (b"", 0, len(RUN), None, None)
     many = RUN * 100  # more frames than the C version keeps on its stack
-    assert find(many, 0) == (b"\n".join([b'{"a":1}\n[2]\n{"b":3}'] * 100), 300, len(many), None)
+    assert find(many, 0) == (b"\n".join([JOINED] * 100), 300, len(many), None, None)
     one = b'data: {"a":1}\n\n'
     joined = find(one, 0)[0]
     assert (joined, type(joined)) == (b'{"a":1}', bytes)
 
 
 @FAST
-def test_find_frames_stops_at_the_first_other_frame_and_says_where_it_ends(
-    find: sse.FindFrames,
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"id: 7\ndata: {}\n\n",
+        b": comment\ndata: {}\n\n",
+        b"retry: 5\ndata: {}\nid: 1\n\n",
+        b"event: a\ndata: {}\nevent: b\nevent: c\n\n",
+        b"event:a\nevent:b\ndata: {}\n\n",
+        b"unknown: field\nid\ndata:{}\n\n",
+        b"data: {}\r\n\r\n",
+        b"data: {}\r\r",
+        b"id: 1\rdata: {}\r\n\r",
+        b"data: {}\n\r\n",
+    ],
+)
+def test_find_frames_takes_any_frame_with_one_json_data_line_for_standard(
+    find: sse.FindFrames, frame: bytes
 ) -> None:
-    odd = b"id: 7\ndata: {}\n\n"
-    buf = RUN + odd + RUN
-    assert find(buf, 0) == (b'{"a":1}\n[2]\n{"b":3}', 3, len(RUN), len(RUN) + len(odd))
-    assert find(buf, len(RUN) + len(odd)) == (b'{"a":1}\n[2]\n{"b":3}', 3, len(buf), None)
-    assert find(b"\n" + RUN, 0) == (b"", 0, 0, 1)  # a blank line too many is a frame of its own
-    # the run is matched from `start` only: a frame start inside a line is no frame start
-    inside = b'data: x data: {"a":1}\n\n'
-    assert find(inside, 0) == (b"", 0, 0, len(inside))
+    """Field lines other than `data` and the kind of line end do not matter to the payload."""
+    assert find(frame + RUN, 0) == (b"{}\n" + JOINED, 4, len(frame + RUN), None, None)
 
 
 @FAST
 @pytest.mark.parametrize(
-    "frame",
+    ("frame", "payload"),
     [
-        b"data: {}\ndata: {}\n\n",  # two data lines
-        b"data:  {}\n\n",  # a second space belongs to the payload, which then opens with one
-        b"data: x\n\n",  # not a JSON object or array
-        b"data:\n\n",
-        b": comment\ndata: {}\n\n",
-        b"retry: 5\ndata: {}\n\n",
-        b"event: a\ndata: {}\nevent: b\nevent: c\n\n",
-        b"event:a\nevent:b\ndata: {}\n\n",
-        b"event: a\n\n",
-        b"Data: {}\n\n",
+        (b"data: {}\ndata: {}\n\n", b"{}\n{}"),  # two data lines
+        (b"data:  {}\n\n", b" {}"),  # a second space belongs to the payload
+        (b"data: x\n\n", b"x"),  # not a JSON object or array
+        (b"data: [DONE]\r\n\r\n", b"[DONE]"),  # opens `[`: standard, whatever follows
+        (b"data:\n\n", b""),
+        (b"data\n\n", b""),
+        (b"id: 1\rdata: a\rdata\rdata:b\r\r", b"a\n\nb"),
     ],
 )
-def test_find_frames_leaves_every_other_frame_to_the_exact_parser(
-    find: sse.FindFrames, frame: bytes
+def test_find_frames_stops_at_the_first_other_payload_and_gives_it(
+    find: sse.FindFrames, frame: bytes, payload: bytes
 ) -> None:
-    assert find(frame + RUN, 0) == (b"", 0, 0, len(frame))
+    buf = RUN + frame + RUN
+    if payload == b"[DONE]":
+        assert find(buf, 0) == (JOINED + b"\n[DONE]\n" + JOINED, 7, len(buf), None, None)
+        return
+    assert find(buf, 0) == (JOINED, 3, len(RUN), len(RUN + frame), payload)
+    assert find(buf, len(RUN + frame)) == (JOINED, 3, len(buf), None, None)
+
+
+@FAST
+def test_find_frames_passes_over_frames_that_dispatch_nothing(find: sse.FindFrames) -> None:
+    nothing = b"\n\r\n\r: keep-alive\n\nid: 3\nevent: x\nretry: 10\n\nDATA: {}\ndatum: {}\n\n"
+    assert find(nothing + RUN + nothing, 0) == (JOINED, 3, len(nothing + RUN + nothing), None, None)
+    # the run is read from `start` only: a frame start inside a line is no frame start
+    inside = b'data: x data: {"a":1}\n\n'
+    assert find(inside, 0) == (b"", 0, 0, len(inside), inside[6:-2])
 
 
 @FAST
 def test_find_frames_needs_the_blank_line(find: sse.FindFrames) -> None:
     for cut in range(len(RUN)):
-        joined, count, end, odd = find(RUN[:cut], 0)
-        assert odd is None
+        joined, count, end, odd_end, odd = find(RUN[:cut], 0)
+        assert (odd_end, odd) == (None, None)
         assert end == [0, 15, 34, len(RUN)][count]
         assert joined.count(b"\n") == max(count - 1, 0)
-    assert find(b"id: 1\ndata: {}\n", 0) == (b"", 0, 0, None)
-
-
-@FAST
-def test_find_frames_takes_no_frame_with_a_cr_for_standard(find: sse.FindFrames) -> None:
-    """A CR is a line end to the spec: a frame holding one is left to the exact parser, so whole
-    reads of standard frames need no search for a CR. Only LF LF ends a frame in the search."""
-    for frame in [b"data: {\r}\n\n", b"event: \r\ndata: {}\n\n", b"data: {}\nevent: a\rb\n\n"]:
-        assert find(frame, 0) == (b"", 0, 0, len(frame))
-    assert find(b"data: {}\r\n\r\n", 0) == (b"", 0, 0, None)
-    assert find(b"data: {}\r\r" + RUN, 0) == (b"", 0, 0, 10 + 15)
+    assert find(b"id: 1\ndata: {}\n", 0) == (b"", 0, 0, None, None)
+    assert find(b"data: {}\r\ndata: x\r", 0) == (b"", 0, 0, None, None)
+    # a CR at the end is a whole line end: an LF after it would be a blank line of its own
+    assert find(b"data: {}\r\r", 0) == (b"{}", 1, 10, None, None)
+    assert find(b"data: {}\r\r\n", 0) == (b"{}", 1, 11, None, None)
 
 
 @FAST
@@ -507,28 +567,37 @@ def hostile_streams(line: int, size: int) -> dict[str, bytes]:
             b'data: {"a":"' + b"event:" * (line // 6) + b'"}\nevent: x\nretry: 1\n\n' + RUN
         ),
         "long plain line, id after": b"data: " + b"x" * line + b"\nid: 1\n\n",
+        "long line, cr-only ends": b"data: {" + b"\n" * (line // 2) + b"\r\r",
         "many fields in one frame": b"id: 1\n" * (size // 6) + b"data: {}\n\n",
         "many data lines": b"data: {}\n" * (size // 9) + b"\n",
-        "unusual frames among standard ones": (b": keep-alive\n\n" + RUN) * (size // 70),
+        "unusual frames among standard ones": (b": keep-alive\n\ndata: x\n\n" + RUN) * (size // 80),
         "blank lines": b"\n" * size,
         "cr-only ends": (b'data: {"a":1}\r\r' + b"id: 2\rdata: x\r\r") * (size // 30),
     }
 
 
-def count_work(parser: SSEParser) -> list[int]:
-    """Make `parser` add to the returned counter the bytes each step may read: what a
-    `find_frames` call may read by contract (from `start` to the end of the frame after the run)
-    and what the exact parser splits into lines."""
-    work = [0]
+class Work:
+    """Bytes a parser's steps may read: `find` for `find_frames` calls (by contract, from `start`
+    to the end of the frame after the run, or to the end of the buffer) and `lines` for what the
+    exact parser splits into lines."""
+
+    def __init__(self) -> None:
+        self.find = 0
+        self.lines = 0
+
+
+def count_work(parser: SSEParser) -> Work:
+    """Make `parser` count its work in the returned `Work`."""
+    work = Work()
     find, lines = parser._find, parser._lines
 
-    def counted_find(buf: bytes, start: int) -> tuple[bytes, int, int, int | None]:
+    def counted_find(buf: bytes, start: int) -> tuple[bytes, int, int, int | None, bytes | None]:
         result = find(buf, start)
-        work[0] += (len(buf) if result[3] is None else result[3]) - start
+        work.find += (len(buf) if result[3] is None else result[3]) - start
         return result
 
     def counted_lines(buf: bytes, out: list[SSEFrame]) -> None:
-        work[0] += len(buf)
+        work.lines += len(buf)
         lines(buf, out)
 
     parser._find = counted_find
@@ -540,13 +609,13 @@ def count_work(parser: SSEParser) -> list[int]:
 @pytest.mark.parametrize("read", [1, 4096, 4 * MB], ids=["1 B", "4 KiB", "whole"])
 def test_every_byte_is_read_a_bounded_number_of_times(find: sse.FindFrames, read: int) -> None:
     """Linear time, proven by counting rather than timing: whatever the shape of the input and
-    however it is split, the bytes the payload route hands to `find_frames` and to the exact
-    parser add up to at most three times the input: a read that starts at a frame boundary is
-    tried whole, what it leaves unfinished is queued and matched once more when complete, and an
-    unusual frame is parsed exactly once. (Each `find_frames` call costs time linear in what it
-    may read: its implementations match only at frame starts.) The first shape, with 2 MB of
-    `data: {` inside one line, is the reproduction of the quadratic case: before `find_frames`,
-    a regular expression search restarted inside that line at each frame-start look-alike."""
+    however it is split, the bytes the payload route hands to `find_frames` add up to at most
+    twice the input, and none goes to the exact parser until the stream ends: a read from a
+    frame start is read whole, what it leaves unfinished is queued, and read once more when a
+    blank line has come. (Each `find_frames` call costs time linear in what it may read: its
+    implementations read frame by frame from `start`.) The first shape, with 2 MB of `data: {`
+    inside one line, is the reproduction of the quadratic case: before `find_frames`, a regular
+    expression search restarted inside that line at each frame-start look-alike."""
     line, size = (2 * MB, 100_000) if read > 1 else (20_000, 20_000)  # 1 B: a call per byte
     for name, raw in hostile_streams(line, size).items():
         expected = bare(parse([raw]))
@@ -554,16 +623,11 @@ def test_every_byte_is_read_a_bounded_number_of_times(find: sse.FindFrames, read
         work = count_work(parser)
         out: list[tuple[str, int, bool]] = []
         for i in range(0, len(raw), read):
-            for item in as_items(parser._feed_payloads(raw[i : i + read])):
-                if isinstance(item, bytes):
-                    out.append((item.decode(), parser.last_offset, False))
-                elif isinstance(item, _PayloadBatch):
-                    out.extend(bare(item.frames()))
-                else:
-                    out.extend(bare([item]))
+            out += taken(as_items(parser._feed_payloads(raw[i : i + read])), parser)
+        assert work.lines == 0, name
         out.extend(bare(parser.close()))
         assert out == expected, name
-        assert work[0] <= 3 * len(raw) + 64, (name, work[0], len(raw))
+        assert work.find <= 2 * len(raw) + 64, (name, work.find, len(raw))
 
 
 @pytest.mark.parametrize("read", [1, 4096], ids=["1 B", "4 KiB"])
@@ -585,7 +649,7 @@ def test_the_exact_parser_splits_each_byte_into_lines_once(read: int) -> None:
             frames += parser.feed(raw[i : i + read])
         frames += parser.close()
         assert frames == parse([raw]), name
-        assert work[0] <= 2 * len(raw), (name, work[0], len(raw))
+        assert work.lines <= 2 * len(raw), (name, work.lines, len(raw))
 
 
 def test_the_c_fast_path_uses_only_the_limited_api() -> None:

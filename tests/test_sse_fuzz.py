@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamtape import sse
-from streamtape.sse import SSEFrame, SSEParser, _PayloadBatch
+from streamtape.sse import SSEFrame, SSEParser, _OtherPayload, _PayloadBatch
 
 EXAMPLES = int(os.environ.get("STREAMTAPE_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -235,7 +235,8 @@ def through_payload_route(chunks: list[bytes], find: sse.FindFrames) -> list[tup
                 assert [f.data.encode() for f in frames] == item.payloads
                 out += [(f.data, f.offset, f.truncated) for f in frames]
             else:
-                out.append((item.data, item.offset, item.truncated))
+                assert isinstance(item, _OtherPayload)
+                out.append((item.data.decode("utf-8", "replace"), item.offset, False))
     out += [(f.data, f.offset, f.truncated) for f in parser.close()]
     return out
 
