@@ -52,7 +52,9 @@ _SERVING: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "streamtape_seal_serving", default=False
 )
 # The last name this context looked up and the addresses it got: names the connect that follows.
-_LOOKED_UP: contextvars.ContextVar[tuple[str, frozenset[str]] | None] = contextvars.ContextVar(
+# Stamped with the seal's installation, so a later block does not name its connects after a
+# lookup made while an earlier one was open.
+_LOOKED_UP: contextvars.ContextVar[tuple[int, str, frozenset[str]] | None] = contextvars.ContextVar(
     "streamtape_seal_looked_up", default=None
 )
 
@@ -348,6 +350,10 @@ class _Names:
     def get(self, address: str) -> str | None:
         return self._map.get(address)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._map.clear()
+
     def add(self, name: str, addresses: Iterable[str]) -> None:
         with self._lock:
             for address in addresses:
@@ -367,6 +373,7 @@ class _Installer:
         self._lock = threading.Lock()
         self._open: list[Guard] = []
         self._saved: list[tuple[Any, str, Any, Any]] = []  # (owner, name, previous, ours)
+        self.installation = 0  # counts installs: what was learnt under one is not used after it
 
     def acquire(self, guard: Guard) -> None:
         with self._lock:
@@ -409,6 +416,7 @@ class _Installer:
         setattr(owner, name, ours)
 
     def _install(self) -> None:
+        self.installation += 1
         self._set(socket.socket, "connect", _sealed_connect)
         self._set(socket.socket, "connect_ex", _sealed_connect_ex)
         for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex"):
@@ -429,6 +437,7 @@ class _Installer:
             else:
                 setattr(owner, name, previous)
         self._saved.clear()
+        _NAMES.clear()  # names resolved while blocks were open name nothing for later ones
 
 
 _INSTALLER = _Installer()
@@ -492,15 +501,18 @@ def _message(
 
 def _asked_for(address: str | None) -> str | None:
     looked_up = _LOOKED_UP.get()
-    if address is None or looked_up is None or address not in looked_up[1]:
+    if address is None or looked_up is None:
         return None
-    return looked_up[0]
+    installation, name, addresses = looked_up
+    if installation != _INSTALLER.installation or address not in addresses:
+        return None
+    return name
 
 
 def _remember(name: str, addresses: Iterable[str]) -> None:
     """Note that ``name`` resolved to ``addresses``, here and for every guard's allow check."""
     found = frozenset(str(_address(a) or a) for a in addresses)
-    _LOOKED_UP.set((name, found))
+    _LOOKED_UP.set((_INSTALLER.installation, name, found))
     if _address(name) is None:
         _NAMES.add(name, found)
 

@@ -339,6 +339,26 @@ def test_an_allowed_name_may_reach_the_addresses_it_resolved_to(
     assert below.connects == [("192.0.2.7", 8080)]  # the seal let it through; the hook stopped it
 
 
+def test_what_an_earlier_block_looked_up_names_nothing_in_a_later_one(
+    cassette: Path, below: Below
+) -> None:
+    """A refusal names the host this block's client asked for, never one an earlier block
+    resolved to the same address."""
+    with (
+        use_cassette(cassette, record_mode="none", allow_hosts=["far.allowed.test"]),
+        pytest.raises(urllib.error.URLError, match="not loopback"),
+    ):
+        use_urllib("http://far.allowed.test:8080/")
+    with (
+        use_cassette(cassette, record_mode="none"),
+        pytest.raises(NetworkBlockedError) as refused,
+        socket.socket() as sock,
+    ):
+        sock.connect(("192.0.2.7", 8080))
+    assert refused.value.host == "192.0.2.7"
+    assert "far.allowed.test" not in str(refused.value)
+
+
 def test_allow_hosts_takes_names_addresses_networks_and_a_star(cassette: Path) -> None:
     guard = Guard(
         sealed=True,
