@@ -33,7 +33,12 @@ from streamtape._stacks import (
 )
 from streamtape.cassette import ErrorInfo, Interaction, InteractionWriter
 from streamtape.seal import serving
-from streamtape.transport import RecordingTransport, ReplayTransport, _ReplayAsync
+from streamtape.transport import (
+    RecordingTransport,
+    ReplayTransport,
+    _ReplayAsync,
+    exception_named,
+)
 
 if TYPE_CHECKING:
     from aiohttp.client_reqrep import ClientRequest, ClientResponse
@@ -50,12 +55,9 @@ class _Errors:
     def exception(self, error: ErrorInfo) -> BaseException:
         import aiohttp
 
-        cls = getattr(aiohttp, error.type, None)
-        if isinstance(cls, type) and issubclass(cls, Exception):
-            try:
-                return cls(error.message)
-            except TypeError:  # needs more than a message (e.g. ClientConnectorError)
-                pass
+        named = exception_named(error, aiohttp)  # None for e.g. ClientConnectorError
+        if named is not None:
+            return named
         text = f"{error.type}: {error.message}"
         if is_timeout(error):
             return aiohttp.SocketTimeoutError(text)

@@ -41,6 +41,7 @@ from streamtape.transport import (
     RecordingTransport,
     ReplayTransport,
     _ReplaySync,
+    exception_named,
 )
 
 __all__ = ["Urllib3Stack"]
@@ -71,12 +72,9 @@ class _Errors:
     def exception(self, error: ErrorInfo) -> BaseException:
         from urllib3 import exceptions
 
-        cls = getattr(exceptions, error.type, None)
-        if isinstance(cls, type) and issubclass(cls, Exception):
-            try:
-                return cls(error.message)
-            except TypeError:  # needs more than a message
-                pass
+        named = exception_named(error, exceptions)
+        if named is not None:
+            return named
         text = f"{error.type}: {error.message}"
         if is_timeout(error):
             return exceptions.ReadTimeoutError(self._pool, self._url, text)

@@ -87,6 +87,20 @@ class ErrorFactory(Protocol):
     def exception(self, error: ErrorInfo) -> BaseException: ...
 
 
+def exception_named(error: ErrorInfo, *modules: object) -> Exception | None:
+    """The recorded error as the exception class of its name in the first of ``modules`` that
+    has one, built with the recorded message; None when none has it or the class needs more
+    than a message (then each adapter picks the nearest kind of its own)."""
+    for module in modules:
+        cls = getattr(module, error.type, None)
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            try:
+                return cls(error.message)
+            except TypeError:  # needs more than a message (e.g. HTTPStatusError)
+                return None
+    return None
+
+
 # -- one adapter per httpx-like library ---------------------------------------------------------
 
 
@@ -121,14 +135,9 @@ class _Lib:
 
     def exception(self, error: ErrorInfo) -> Exception:
         """The recorded exception, as this library's class of that name (or a builtin one)."""
-        cls = getattr(self.module, error.type, None)
-        if not (isinstance(cls, type) and issubclass(cls, Exception)):
-            cls = getattr(builtins, error.type, None)
-        if isinstance(cls, type) and issubclass(cls, Exception):
-            try:
-                return cls(error.message)
-            except TypeError:  # needs more than a message (e.g. HTTPStatusError)
-                pass
+        named = exception_named(error, self.module, builtins)
+        if named is not None:
+            return named
         transport_error: type[Exception] = self.module.TransportError
         return transport_error(f"{error.type}: {error.message}")
 
