@@ -180,32 +180,51 @@ def _headers(headers: Any) -> list[tuple[str, str]]:
 # -- recording ----------------------------------------------------------------------------------
 
 
+class _EndedIfRaised:
+    """Around sending the request: what it raises ends the recording (``error``, or
+    ``interrupted`` for a KeyboardInterrupt or a cancellation) and goes on to the caller."""
+
+    def __init__(self, rec: InteractionWriter) -> None:
+        self._rec = rec
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        if exc is not None:
+            self._rec.end("error" if isinstance(exc, Exception) else "interrupted", error=exc)
+
+
 class _RecordingSync:
     """The body as the caller reads it, read ahead of the caller and recorded by a reader thread
     (`SyncReadAhead`): wire arrival offsets, and the rest of the stream after an early close."""
 
-    def __init__(self, ahead: SyncReadAhead) -> None:
-        self._ahead = ahead
+    def __init__(self, source: Any, rec: InteractionWriter, limit: int, drain_timeout: float):
+        self.ahead = SyncReadAhead(
+            source, rec, close_source=source.close, limit=limit, drain_timeout=drain_timeout
+        )
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self._ahead
+        yield from self.ahead
 
     def close(self) -> None:
-        self._ahead.close()
+        self.ahead.close()
 
 
 class _RecordingAsync:
     """The async twin of `_RecordingSync`, read ahead by a task (`AsyncReadAhead`)."""
 
-    def __init__(self, ahead: AsyncReadAhead) -> None:
-        self._ahead = ahead
+    def __init__(self, source: Any, rec: InteractionWriter, limit: int, drain_timeout: float):
+        self.ahead = AsyncReadAhead(
+            source, rec, aclose_source=source.aclose, limit=limit, drain_timeout=drain_timeout
+        )
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._ahead:
+        async for chunk in self.ahead:
             yield chunk
 
     async def aclose(self) -> None:
-        await self._ahead.aclose()
+        await self.ahead.aclose()
 
 
 class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -249,45 +268,17 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         """Send ``request`` with ``send`` (e.g. an original ``handle_request``) and record it."""
         lib = _lib_of(request)
         rec = self._begin(request, request.read())
-        try:
+        with _EndedIfRaised(rec):
             response = send(request)
-        except BaseException as exc:
-            rec.end("error" if isinstance(exc, Exception) else "interrupted", error=exc)
-            raise
-        self._head(rec, response)
-        inner = response.stream
-        ahead = SyncReadAhead(
-            inner,
-            rec,
-            close_source=inner.close,
-            limit=self.read_ahead_limit,
-            drain_timeout=self.drain_timeout,
-        )
-        self._live.add(ahead)
-        response.stream = lib.recording_sync(ahead)
-        return response
+        return self._recorded(rec, response, lib.recording_sync)
 
     async def arecord(self, request: Any, send: AsyncSend) -> Any:
         """The async twin of :meth:`record`."""
         lib = _lib_of(request)
         rec = self._begin(request, await request.aread())
-        try:
+        with _EndedIfRaised(rec):
             response = await send(request)
-        except BaseException as exc:
-            rec.end("error" if isinstance(exc, Exception) else "interrupted", error=exc)
-            raise
-        self._head(rec, response)
-        inner = response.stream
-        ahead = AsyncReadAhead(
-            inner,
-            rec,
-            aclose_source=inner.aclose,
-            limit=self.read_ahead_limit,
-            drain_timeout=self.drain_timeout,
-        )
-        self._live.add(ahead)
-        response.stream = lib.recording_async(ahead)
-        return response
+        return self._recorded(rec, response, lib.recording_async)
 
     def finish(self) -> None:
         """End the recording of every stream still open now (its end record says where the
@@ -298,8 +289,14 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def _begin(self, request: Any, body: bytes) -> InteractionWriter:
         return self.writer.begin(request.method, str(request.url), _headers(request.headers), body)
 
-    @staticmethod
-    def _head(rec: InteractionWriter, response: Any) -> None:
+    def _recorded(
+        self,
+        rec: InteractionWriter,
+        response: Any,
+        recording: Callable[[Any, InteractionWriter, int, float], _RecordingSync | _RecordingAsync],
+    ) -> Any:
+        """``response`` with its head recorded into ``rec`` and its body swapped for a
+        ``recording`` stream, which reads the real one ahead of the caller into ``rec``."""
         ext = response.extensions
         rec.response(
             response.status_code,
@@ -307,6 +304,10 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             http_version=ext.get("http_version", b"HTTP/1.1").decode("ascii", "replace"),
             reason=ext.get("reason_phrase", b"").decode("latin-1"),
         )
+        stream = recording(response.stream, rec, self.read_ahead_limit, self.drain_timeout)
+        self._live.add(stream.ahead)
+        response.stream = stream
+        return response
 
     def close(self) -> None:
         if hasattr(self.wrapped, "close"):
