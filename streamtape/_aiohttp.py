@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from streamtape._stacks import (
     Resolve,
     WireRequest,
-    ahead_schedule,
     begin,
     is_timeout,
 )
@@ -320,7 +319,7 @@ class AiohttpStack:
         from aiohttp import HttpVersion
         from multidict import CIMultiDict, CIMultiDictProxy
 
-        schedule = await ahead_schedule(player, interaction, _ERRORS)
+        schedule = await player.aplay_head(interaction, _ERRORS)
         head = interaction.response
         assert head is not None
         assert self._reader_class is not None

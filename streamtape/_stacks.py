@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from streamtape.cassette import ErrorInfo, Interaction, InteractionWriter
-from streamtape.transport import ErrorFactory, RecordingTransport, ReplayTransport, _Schedule
+from streamtape.transport import RecordingTransport, ReplayTransport
 
 __all__ = [
     "Block",
@@ -22,9 +22,7 @@ __all__ = [
     "Route",
     "StackPatch",
     "WireRequest",
-    "ahead_schedule",
     "begin",
-    "head_schedule",
     "is_timeout",
 ]
 
@@ -89,34 +87,6 @@ class StackPatch(Protocol):
 def begin(recorder: RecordingTransport, request: WireRequest) -> InteractionWriter:
     """Record ``request`` (redacted by the writer) and return the writer of its interaction."""
     return recorder.writer.begin(request.method, request.url, request.headers.pairs, request.body)
-
-
-def _request_error(player: ReplayTransport, errors: ErrorFactory, interaction: Interaction) -> None:
-    if interaction.response is None:
-        raise player._request_error(errors, interaction)
-
-
-def head_schedule(
-    player: ReplayTransport, interaction: Interaction, errors: ErrorFactory
-) -> _Schedule:
-    """Wait until the recorded response head is due; return the schedule of the rest.
-
-    Raises the recorded error (through ``errors``, an ``ErrorFactory``) when the interaction
-    broke before its head."""
-    schedule = player._schedule(interaction)
-    player._wait(schedule.wait(player._head_offset(interaction)))
-    _request_error(player, errors, interaction)
-    return schedule
-
-
-async def ahead_schedule(
-    player: ReplayTransport, interaction: Interaction, errors: ErrorFactory
-) -> _Schedule:
-    """The async twin of :func:`head_schedule`."""
-    schedule = player._schedule(interaction)
-    await player._await(schedule.wait(player._head_offset(interaction)))
-    _request_error(player, errors, interaction)
-    return schedule
 
 
 def is_timeout(error: ErrorInfo) -> bool:

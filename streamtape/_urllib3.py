@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import httpx
 
-from streamtape._stacks import Resolve, WireRequest, head_schedule, is_timeout
+from streamtape._stacks import Resolve, WireRequest, is_timeout
 from streamtape.cassette import ErrorInfo, Interaction
 from streamtape.seal import serving
 from streamtape.transport import (
@@ -372,7 +372,7 @@ class Urllib3Stack:
     def _replay(
         player: ReplayTransport, interaction: Interaction, call: dict[str, Any], url: str
     ) -> Any:
-        schedule = head_schedule(player, interaction, _Errors(call["self"], url))
+        schedule = player.play_head(interaction, _Errors(call["self"], url))
         head = interaction.response
         assert head is not None
         chunks = _ReplaySync(player, _WireErrors(), interaction, schedule)

@@ -24,7 +24,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 
@@ -35,7 +35,6 @@ from streamtape._vocabulary import INSTANT
 from streamtape.cassette import (
     Cassette,
     CassetteWriter,
-    Chunk,
     ErrorInfo,
     Interaction,
     InteractionWriter,
@@ -147,11 +146,19 @@ class _Lib:
         return error
 
 
-def _read_timeout(request: Any) -> float | None:
-    """The client's read timeout for ``request`` (seconds; None: none)."""
+class _ReadTimeout(NamedTuple):
+    """A client's read timeout: no wait lasts longer than ``seconds``; one that would ends, after
+    them, in ``error()``, the exception the client's library raises then."""
+
+    seconds: float
+    error: Callable[[], BaseException]
+
+
+def _read_timeout(request: Any, lib: _Lib) -> _ReadTimeout | None:
+    """The client's read timeout for ``request`` (None: none)."""
     timeout = getattr(request, "extensions", {}).get("timeout")
     read = timeout.get("read") if isinstance(timeout, dict) else None
-    return float(read) if isinstance(read, (int, float)) else None
+    return _ReadTimeout(float(read), lib.read_timeout) if isinstance(read, (int, float)) else None
 
 
 _LIBS: dict[int, _Lib] = {}
@@ -386,59 +393,57 @@ def _finish_error(lib: ErrorFactory, interaction: Interaction, where: str) -> Ba
     )
 
 
-class _ReplaySync:
+class _Replay:
+    """One interaction's body as replay plays it: when each chunk and the end are due (its
+    ``schedule``) and how the stream ends. The sync and async streams below only wait, each
+    wait cut short at the client's read ``timeout``."""
+
     def __init__(
         self,
         player: ReplayTransport,
         lib: ErrorFactory,
         inter: Interaction,
         schedule: _Schedule,
-        timeout: float | None = None,
-        timeout_error: Callable[[], BaseException] | None = None,
+        timeout: _ReadTimeout | None = None,
     ):
         self._player, self._lib, self._inter, self._schedule = player, lib, inter, schedule
-        self._timeout, self._timeout_error = timeout, timeout_error
+        self._timeout = timeout
 
-    def __iter__(self) -> Iterator[bytes]:
-        chunks: Sequence[Chunk] = self._inter.chunks
-        wait, timeout, timed_out = self._player._wait, self._timeout, self._timeout_error
-        for chunk in chunks:
-            wait(self._schedule.wait(chunk.offset_ns), timeout, timed_out)
-            yield chunk.data
+    def _steps(self) -> Iterator[tuple[float | None, bytes | None]]:
+        """(seconds to wait, chunk to hand over) for each recorded chunk, then (seconds, None)
+        for the recorded end; each wait is reckoned when the step is asked for."""
+        for chunk in self._inter.chunks:
+            yield self._schedule.wait(chunk.offset_ns), chunk.data
         if self._inter.end is not None:
-            wait(self._schedule.wait(self._inter.end.offset_ns), timeout, timed_out)
-        error = _finish_error(self._lib, self._inter, f"after chunk {len(chunks)}")
+            yield self._schedule.wait(self._inter.end.offset_ns), None
+
+    def _finish(self) -> None:
+        """Raise what the recording says came after the last chunk (nothing when complete)."""
+        where = f"after chunk {len(self._inter.chunks)}"
+        error = _finish_error(self._lib, self._inter, where)
         if error is not None:
             raise error
+
+
+class _ReplaySync(_Replay):
+    def __iter__(self) -> Iterator[bytes]:
+        for seconds, data in self._steps():
+            self._player._wait(seconds, self._timeout)
+            if data is not None:
+                yield data
+        self._finish()
 
     def close(self) -> None:
         pass
 
 
-class _ReplayAsync:
-    def __init__(
-        self,
-        player: ReplayTransport,
-        lib: ErrorFactory,
-        inter: Interaction,
-        schedule: _Schedule,
-        timeout: float | None = None,
-        timeout_error: Callable[[], BaseException] | None = None,
-    ):
-        self._player, self._lib, self._inter, self._schedule = player, lib, inter, schedule
-        self._timeout, self._timeout_error = timeout, timeout_error
-
+class _ReplayAsync(_Replay):
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        chunks: Sequence[Chunk] = self._inter.chunks
-        wait, timeout, timed_out = self._player._await, self._timeout, self._timeout_error
-        for chunk in chunks:
-            await wait(self._schedule.wait(chunk.offset_ns), timeout, timed_out)
-            yield chunk.data
-        if self._inter.end is not None:
-            await wait(self._schedule.wait(self._inter.end.offset_ns), timeout, timed_out)
-        error = _finish_error(self._lib, self._inter, f"after chunk {len(chunks)}")
-        if error is not None:
-            raise error
+        for seconds, data in self._steps():
+            await self._player._await(seconds, self._timeout)
+            if data is not None:
+                yield data
+        self._finish()
 
     async def aclose(self) -> None:
         pass
@@ -521,18 +526,18 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     def replay(self, request: Any) -> Any:
         """Answer ``request`` (httpx or httpx2) from the cassette; NoMatchError if none fits."""
-        interaction = self.take(request, request.read())
-        if interaction is None:
-            raise self._no_match(request, request.read())
-        return self.respond(request, interaction)
+        return self.respond(request, self._match(request, request.read()))
 
     async def areplay(self, request: Any) -> Any:
         """The async twin of :meth:`replay`."""
-        body = await request.aread()
+        return await self.arespond(request, self._match(request, await request.aread()))
+
+    def _match(self, request: Any, body: bytes) -> Interaction:
+        """What :meth:`take` finds for ``request``; NoMatchError when nothing is left to play."""
         interaction = self.take(request, body)
         if interaction is None:
             raise self._no_match(request, body)
-        return await self.arespond(request, interaction)
+        return interaction
 
     def _sent(self, request: Any, body: bytes) -> RecordedRequest:
         method, url, headers = request.method, str(request.url), _headers(request.headers)
@@ -596,24 +601,39 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def respond(self, request: Any, interaction: Interaction) -> Any:
         """The response for ``interaction``, after waiting for its head like the server did."""
         lib = _lib_of(request)
-        schedule = self._schedule(interaction)
-        timeout = _read_timeout(request)
-        self._wait(schedule.wait(self._head_offset(interaction)), timeout, lib.read_timeout)
-        if interaction.response is None:
-            raise self._request_error(lib, interaction)
-        stream = lib.replay_sync(self, lib, interaction, schedule, timeout, lib.read_timeout)
+        timeout = _read_timeout(request, lib)
+        schedule = self.play_head(interaction, lib, timeout)
+        stream = lib.replay_sync(self, lib, interaction, schedule, timeout)
         return lib.response(interaction, stream)
 
     async def arespond(self, request: Any, interaction: Interaction) -> Any:
         """The async twin of :meth:`respond`."""
         lib = _lib_of(request)
-        schedule = self._schedule(interaction)
-        timeout = _read_timeout(request)
-        await self._await(schedule.wait(self._head_offset(interaction)), timeout, lib.read_timeout)
-        if interaction.response is None:
-            raise self._request_error(lib, interaction)
-        stream = lib.replay_async(self, lib, interaction, schedule, timeout, lib.read_timeout)
+        timeout = _read_timeout(request, lib)
+        schedule = await self.aplay_head(interaction, lib, timeout)
+        stream = lib.replay_async(self, lib, interaction, schedule, timeout)
         return lib.response(interaction, stream)
+
+    def play_head(
+        self, interaction: Interaction, errors: ErrorFactory, timeout: _ReadTimeout | None = None
+    ) -> _Schedule:
+        """Wait until ``interaction``'s response head is due, counted from when :meth:`take`
+        found it; return the schedule of the rest. Raises the recorded error (as ``errors``
+        builds it) when the interaction broke before its head, and the client's read timeout
+        error when the head is due later than ``timeout``."""
+        schedule = self._schedule(interaction)
+        self._wait(schedule.wait(self._head_offset(interaction)), timeout)
+        self._check_head(errors, interaction)
+        return schedule
+
+    async def aplay_head(
+        self, interaction: Interaction, errors: ErrorFactory, timeout: _ReadTimeout | None = None
+    ) -> _Schedule:
+        """The async twin of :meth:`play_head`."""
+        schedule = self._schedule(interaction)
+        await self._await(schedule.wait(self._head_offset(interaction)), timeout)
+        self._check_head(errors, interaction)
+        return schedule
 
     @staticmethod
     def _head_offset(interaction: Interaction) -> int:
@@ -622,47 +642,45 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return interaction.end.offset_ns if interaction.end is not None else 0
 
     @staticmethod
-    def _request_error(lib: ErrorFactory, interaction: Interaction) -> BaseException:
-        error = _finish_error(lib, interaction, "(no response head)")
-        assert error is not None  # no response head: the interaction cannot be complete
-        return error
+    def _check_head(errors: ErrorFactory, interaction: Interaction) -> None:
+        """Raise the recorded error of an interaction that broke before its response head."""
+        if interaction.response is None:
+            error = _finish_error(errors, interaction, "(no response head)")
+            assert error is not None  # no response head: the interaction cannot be complete
+            raise error
 
     def _wait(
         self,
         seconds: float | None,
-        timeout: float | None = None,
-        timeout_error: Callable[[], BaseException] | None = None,
+        timeout: _ReadTimeout | None = None,
     ) -> None:
-        """Wait ``seconds``; past the client's read ``timeout``, wait that long and raise
-        ``timeout_error()``."""
-        if seconds is not None and timeout is not None and timeout_error and seconds > timeout:
-            self._wait(timeout)
-            raise timeout_error()
+        """Wait ``seconds``; past the client's read ``timeout``, wait that long and raise its
+        error."""
+        seconds, timed_out = _within(seconds, timeout)
         if seconds is None:
-            return
-        if self._sleep is None:
+            pass
+        elif self._sleep is None:
             if seconds > 0:
                 _real_sleep(seconds)
-            return
-        result = self._sleep(seconds)
-        if inspect.isawaitable(result):
-            if inspect.iscoroutine(result):
-                result.close()
-            raise TypeError("sleep returned an awaitable in a sync client: pass async_sleep")
+        else:
+            result = self._sleep(seconds)
+            if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise TypeError("sleep returned an awaitable in a sync client: pass async_sleep")
+        if timed_out is not None:
+            raise timed_out()
 
     async def _await(
         self,
         seconds: float | None,
-        timeout: float | None = None,
-        timeout_error: Callable[[], BaseException] | None = None,
+        timeout: _ReadTimeout | None = None,
     ) -> None:
         """The async twin of :meth:`_wait`."""
-        if seconds is not None and timeout is not None and timeout_error and seconds > timeout:
-            await self._await(timeout)
-            raise timeout_error()
+        seconds, timed_out = _within(seconds, timeout)
         if seconds is None:
-            return
-        if self._async_sleep is not None:
+            pass
+        elif self._async_sleep is not None:
             await self._async_sleep(seconds)
         elif self._sleep is not None:
             result = self._sleep(seconds)
@@ -670,3 +688,15 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 await result
         elif seconds > 0:
             await _real_async_sleep(seconds)
+        if timed_out is not None:
+            raise timed_out()
+
+
+def _within(
+    seconds: float | None, timeout: _ReadTimeout | None
+) -> tuple[float | None, Callable[[], BaseException] | None]:
+    """The wait to make for ``seconds`` and what to raise after it: a wait longer than the
+    client's read ``timeout`` lasts that timeout, then its error is raised."""
+    if seconds is not None and timeout is not None and seconds > timeout.seconds:
+        return timeout.seconds, timeout.error
+    return seconds, None
