@@ -379,17 +379,7 @@ class Tape:
         self._interactions = []
         self._old_ids = set()
         if replay:
-            self._player = ReplayTransport(
-                Cassette.load(self.path),
-                speed=self.speed,
-                max_gap=self.max_gap,
-                sleep=self._sleep,
-                async_sleep=self._async_sleep,
-                matcher=self.matcher,
-                redactor=self.redactor,
-                record_hint=self._hint(),
-                faults=self.faults,
-            )
+            self._player = self._replayer(Cassette.load(self.path), self.faults)
             self._interactions = list(self._player.cassette.interactions)
             if self.mode != "drift":  # drift records into a scratch file of its own ids
                 self._old_ids = {i.id for i in self._interactions}
@@ -507,17 +497,7 @@ class Tape:
                 f"{self!r}: replay_with needs a tape that replays (the cassette exists and "
                 f"record_mode is 'none' or 'once'); faults apply to replay only"
             )
-        self._player = ReplayTransport(
-            outer.cassette,
-            speed=self.speed,
-            max_gap=self.max_gap,
-            sleep=self._sleep,
-            async_sleep=self._async_sleep,
-            matcher=self.matcher,
-            redactor=self.redactor,
-            record_hint=self._hint(),
-            faults=faults,
-        )
+        self._player = self._replayer(outer.cassette, faults)
         try:
             yield self
         finally:
@@ -567,6 +547,21 @@ class Tape:
                     None, self._writer, drain_timeout=self.drain_timeout
                 )
             return self._recorder
+
+    def _replayer(self, cassette: Cassette, faults: Sequence[Fault]) -> ReplayTransport:
+        """A player of ``cassette`` with ``faults``, timed, matched and redacted as this tape
+        says (every interaction unplayed)."""
+        return ReplayTransport(
+            cassette,
+            speed=self.speed,
+            max_gap=self.max_gap,
+            sleep=self._sleep,
+            async_sleep=self._async_sleep,
+            matcher=self.matcher,
+            redactor=self.redactor,
+            record_hint=self._hint(),
+            faults=faults,
+        )
 
     def _check_active(self) -> None:
         if self._token is None:
