@@ -35,6 +35,7 @@ import msgspec
 from streamtape._fault_body import (
     EOL,
     Body,
+    Event,
     FaultedInteraction,
     describe,
     is_stream,
@@ -153,11 +154,15 @@ class Fault:
         return self.id
 
 
-def _count_error(fault: Fault, interaction: Interaction, asked: int, events: int) -> FaultError:
-    return FaultError(
-        f"{fault!r} does not fit {describe(interaction)}: its stream has {events} event(s), "
-        f"{asked} asked for"
-    )
+def _events(fault: Fault, interaction: Interaction, body: Body, asked: int) -> list[Event]:
+    """The SSE events of ``body``; FaultError when there are fewer than ``fault`` asks for."""
+    events = sse_events(body.data)
+    if asked > len(events):
+        raise FaultError(
+            f"{fault!r} does not fit {describe(interaction)}: its stream has {len(events)} "
+            f"event(s), {asked} asked for"
+        )
+    return events
 
 
 def _cut_point(
@@ -175,9 +180,7 @@ def _cut_point(
             )
         return at_byte
     assert after_events is not None
-    events = sse_events(body.data)
-    if after_events > len(events):
-        raise _count_error(fault, interaction, after_events, len(events))
+    events = _events(fault, interaction, body, after_events)
     return events[after_events - 1].end if after_events else 0
 
 
@@ -433,9 +436,7 @@ class stall(Fault):
         if not is_stream(interaction):
             return interaction
         body, head = Body.of(interaction)
-        events = sse_events(body.data)
-        if self.before_event >= len(events):
-            raise _count_error(self, interaction, self.before_event + 1, len(events))
+        events = _events(self, interaction, body, self.before_event + 1)
         at = events[self.before_event].start
         body.split([at])
         body.pauses[at] = body.pauses.get(at, 0.0) + self.seconds
@@ -476,9 +477,7 @@ class inject_error(Fault):
         if not is_stream(interaction):
             return interaction
         body, head = Body.of(interaction)
-        events = sse_events(body.data)
-        if self.after_events > len(events):
-            raise _count_error(self, interaction, self.after_events, len(events))
+        events = _events(self, interaction, body, self.after_events)
         kept = events[: self.after_events]
         cut = kept[-1].end if kept else 0
         arrives = body.time_at(cut) if cut < len(body.data) else body.last_time(0)
