@@ -150,6 +150,16 @@ class _State:
             return True
         return False
 
+    def reader_ended(self, wire: _Wire | None) -> None:
+        """The reader stopped: at the source's end (``wire``), whose end record is written once
+        it is known; or early (None), when the recording ended from outside or was cut. A
+        client still reading then takes the source over (``handoff``): it was never cut."""
+        if wire is not None:
+            self.wire = wire
+            self.settle()
+        self.handoff = wire is None and not self.client_gone() and not self.cut
+        self.reader_done = True
+
     def stop(self, now: int, how: _StopHow) -> None:
         """The client stopped reading before it was given the end."""
         if self.client_gone():
@@ -246,11 +256,7 @@ class SyncReadAhead:
         except BaseException as exc:  # e.g. SystemExit raised by the source
             wire = _Wire("interrupted", exc, rec.now_ns())
         with cond:
-            if wire is not None:
-                state.wire = wire
-                state.settle()
-            state.handoff = wire is None and not state.client_gone()
-            state.reader_done = True
+            state.reader_ended(wire)
             cond.notify_all()
         if not state.handoff:
             self._close()
@@ -394,11 +400,7 @@ class AsyncReadAhead:
         except Exception as exc:
             wire = _Wire("error", exc, rec.now_ns())
         finally:
-            if wire is not None:
-                state.wire = wire
-                state.settle()
-            state.handoff = wire is None and not state.client_gone() and not state.cut
-            state.reader_done = True
+            state.reader_ended(wire)
             self._arrived.set()
             if not state.handoff:
                 await self._aclose()
