@@ -1,6 +1,8 @@
-"""aiohttp through use_cassette: recorded chunk by chunk from a real loopback server, replayed
-with the server stopped and no socket connecting, chunk-exact, on the recorded schedule, and
-into (and from) the other stacks."""
+"""aiohttp through use_cassette, what only aiohttp has: ``iter_chunked`` slicing the recorded
+chunks, bodies recorded as aiohttp decoded them, the openai SDK's aiohttp backend, the patch
+made on import, JSON bodies, cookies and statuses, a websocket passing through. What every
+stack does (replay with the server stopped, timing, matching, redaction, replay into the other
+stacks) is in tests/test_stacks.py."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import asyncio
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,12 +17,12 @@ import aiohttp
 import httpx
 import openai
 import pytest
-import requests
+from clients import CLIENTS, recorded
 from offline import no_connections, own_server
 from sse_server import FIXTURES, Route, SSEServer, json_route, sse_chunks
 
-from streamtape.cassette import Cassette, CassetteWriter
-from streamtape.errors import NoMatchError, StreamtapeWarning
+from streamtape.cassette import Cassette
+from streamtape.errors import StreamtapeWarning
 from streamtape.tape import use_cassette
 from streamtape.transport import INSTANT
 
@@ -30,6 +31,7 @@ __all__ = ["own_server"]  # the fixture, imported to be used here
 SECRET = "sk-proj-PlantedKey0123456789abcdefXYZ"
 FIXTURE = FIXTURES / "pydantic-ai" / "test_openai_responses_stream.1.sse"
 CHUNKS = [b'data: {"n": %d}\n\n' % i for i in range(6)]
+AIOHTTP = CLIENTS["aiohttp"]
 
 
 @pytest.fixture
@@ -37,70 +39,9 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "aiohttp.ndjson.zst"
 
 
-async def iter_any(
-    url: str, body: str = "hi", headers: dict[str, str] | None = None
-) -> list[bytes]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(url, json={"input": body}, headers=headers) as response,
-    ):
-        assert response.status == 200
-        return [chunk async for chunk in response.content.iter_any()]
-
-
 async def iter_chunked(url: str, n: int) -> list[bytes]:
     async with aiohttp.ClientSession() as session, session.post(url, json={"input": "hi"}) as r:
         return [chunk async for chunk in r.content.iter_chunked(n)]
-
-
-def recorded(path: Path, i: int = 0) -> list[bytes]:
-    """The body chunks of interaction ``i`` as the cassette holds them (what the wire gave:
-    a caller that lags behind may have read two of them in one go)."""
-    return [c.data for c in Cassette.load(path).interactions[i].chunks]
-
-
-def record(server: SSEServer, path: Path, route: Route) -> tuple[str, list[bytes]]:
-    url = server.add(route)
-    with use_cassette(path, record_mode="rewrite") as tape:
-        live = asyncio.run(iter_any(url))
-    assert len(tape.recorded) == 1
-    return url, live
-
-
-def test_iter_any_replays_the_recorded_chunks_with_the_server_stopped(
-    own_server: SSEServer, path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, live = record(own_server, path, Route("/s", CHUNKS, delays=0.01))
-    assert b"".join(live) == b"".join(CHUNKS)
-    [inter] = Cassette.load(path)
-    assert [c.data for c in inter.chunks] == CHUNKS
-    assert inter.end is not None
-    assert inter.end.outcome == "complete"
-    own_server.stop()
-    with no_connections(monkeypatch) as attempts, use_cassette(path, "none", speed=INSTANT) as t:
-        assert asyncio.run(iter_any(url)) == CHUNKS
-    assert attempts == []
-    assert len(t.played) == 1
-
-
-def test_chunks_reach_the_caller_while_the_server_is_still_sending(
-    sse_server: SSEServer, path: Path
-) -> None:
-    gate = threading.Event()
-    url = sse_server.add(Route("/g", CHUNKS[:2], gates={1: gate}))
-
-    async def first_then_release() -> list[bytes]:
-        async with aiohttp.ClientSession() as session, session.post(url, data=b"x") as r:
-            first = await r.content.readany()  # arrives while chunk 2 is held by the server
-            gate.set()
-            return [first, *[c async for c in r.content.iter_any()]]
-
-    with use_cassette(path, record_mode="rewrite"):
-        assert asyncio.run(first_then_release()) == CHUNKS[:2]
-    assert recorded(path) == CHUNKS[:2]  # the held-back chunk too, as it arrived
-    [inter] = Cassette.load(path)
-    assert inter.end is not None
-    assert inter.end.outcome == "complete"
 
 
 def test_iter_chunked_slices_as_the_network_did(
@@ -118,156 +59,12 @@ def test_iter_chunked_slices_as_the_network_did(
     assert attempts == []
 
 
-def test_replay_waits_are_the_recorded_gaps_over_speed(sse_server: SSEServer, path: Path) -> None:
-    record(sse_server, path, Route("/t", CHUNKS[:3], delays=[0.0, 0.03, 0.03]))
-    [inter] = Cassette.load(path)
-    assert inter.response is not None
-    assert inter.end is not None
-    points = [inter.response.offset_ns, *(c.offset_ns for c in inter.chunks), inter.end.offset_ns]
-    gaps = [b - a for a, b in zip([0, *points], points, strict=False)]
-    assert max(gaps) >= 15_000_000  # the server's 30 ms pauses were recorded
-    waits: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    url = sse_server.url + "/t"
-    with use_cassette(path, record_mode="none", speed=4.0, async_sleep=fake_sleep):
-        assert asyncio.run(iter_any(url)) == CHUNKS[:3]
-    assert waits == pytest.approx([g / 1e9 / 4.0 for g in gaps])
-    waits.clear()
-    with use_cassette(path, record_mode="none", speed=INSTANT, async_sleep=fake_sleep):
-        assert asyncio.run(iter_any(url)) == CHUNKS[:3]
-    assert waits == []
-    with use_cassette(path, record_mode="none", max_gap=0.005, async_sleep=fake_sleep):
-        assert asyncio.run(iter_any(url)) == CHUNKS[:3]
-    assert waits == pytest.approx([min(g / 1e9, 0.005) for g in gaps])
-    assert max(waits) == pytest.approx(0.005)  # the 30 ms pauses were capped
-    # on the real clock, a replay at speed 2 takes at least half the recorded duration
-    start = time.perf_counter()
-    with use_cassette(path, record_mode="none", speed=2.0):
-        assert asyncio.run(iter_any(url)) == CHUNKS[:3]
-    assert time.perf_counter() - start >= inter.end.offset_ns / 1e9 / 2 * 0.95
-
-
-def test_a_broken_stream_raises_client_payload_error_at_the_same_chunk(
-    own_server: SSEServer, path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = own_server.add(Route("/b", CHUNKS, delays=0.005, break_after=3))
-
-    async def read() -> tuple[list[bytes], BaseException]:
-        got: list[bytes] = []
-        async with aiohttp.ClientSession() as session, session.post(url, data=b"x") as r:
-            try:
-                async for chunk in r.content.iter_any():
-                    got.append(chunk)
-            except aiohttp.ClientPayloadError as exc:
-                return got, exc
-        raise AssertionError("the stream did not break")
-
-    with use_cassette(path, record_mode="rewrite"):
-        live, live_error = asyncio.run(read())
-    assert b"".join(live) == b"".join(CHUNKS[:3])
-    [inter] = Cassette.load(path)
-    assert [c.data for c in inter.chunks] == CHUNKS[:3]
-    assert inter.end is not None
-    assert inter.end.outcome == "error"
-    own_server.stop()
-    with no_connections(monkeypatch), use_cassette(path, "none", speed=INSTANT):
-        replayed, replayed_error = asyncio.run(read())
-    assert replayed == CHUNKS[:3]
-    assert type(replayed_error) is type(live_error)
-    assert str(replayed_error) == str(live_error)
-
-
-def test_a_request_with_no_recording_is_refused_without_connecting(
-    own_server: SSEServer, path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, _ = record(own_server, path, Route("/n", CHUNKS[:1]))
-    own_server.stop()
-    with (
-        no_connections(monkeypatch) as attempts,
-        use_cassette(path, "none", speed=INSTANT),
-        pytest.raises(NoMatchError, match="new_episodes"),
-    ):
-        asyncio.run(iter_any(url, body="something else"))
-    assert attempts == []
-
-
-def test_new_episodes_replays_the_match_and_records_the_miss(
-    sse_server: SSEServer, path: Path
-) -> None:
-    url, _ = record(sse_server, path, Route("/e", CHUNKS[:2]))
-    [old] = Cassette.load(path)
-    sse_server.requests.clear()
-    with use_cassette(path, record_mode="new_episodes", speed=INSTANT) as tape:
-        assert asyncio.run(iter_any(url)) == [c.data for c in old.chunks]
-        assert b"".join(asyncio.run(iter_any(url, body="new"))) == b"".join(CHUNKS[:2])
-    assert len(tape.played) == 1
-    assert len(tape.recorded) == 1
-    assert len(sse_server.requests) == 1  # only the miss reached the server
-    assert b'"new"' in sse_server.requests[0].body
-    assert len(Cassette.load(path).interactions) == 2
-
-
-def test_an_authorization_header_is_redacted(sse_server: SSEServer, path: Path) -> None:
-    url = sse_server.add(Route("/r", CHUNKS[:1]))
-    with use_cassette(path, record_mode="rewrite"):
-        asyncio.run(iter_any(url, headers={"Authorization": f"Bearer {SECRET}"}))
-    [received] = sse_server.requests
-    assert dict(received.headers)["Authorization"] == f"Bearer {SECRET}"
-    raw = Cassette.read_ndjson(path)
-    assert b"Authorization" in raw
-    for fragment in (SECRET, SECRET[:16], SECRET[-16:]):
-        assert fragment.encode() not in raw
-    # the redacted recording still matches the request that carries the secret
-    with use_cassette(path, record_mode="none", speed=INSTANT):
-        assert asyncio.run(iter_any(url, headers={"Authorization": f"Bearer {SECRET}"}))
-
-
-def test_recorded_by_aiohttp_replays_into_httpx_and_requests(
-    own_server: SSEServer, path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, _ = record(own_server, path, Route("/x", CHUNKS, delays=0.002))
-    live = recorded(path)
-    assert live == CHUNKS
-    own_server.stop()
-    with no_connections(monkeypatch) as attempts:
-        with (
-            use_cassette(path, "none", speed=INSTANT),
-            httpx.Client() as client,
-            client.stream("POST", url, json={"input": "hi"}) as response,
-        ):
-            assert list(response.iter_raw()) == live
-        with use_cassette(path, "none", speed=INSTANT):
-            answer = requests.post(url, json={"input": "hi"}, stream=True)
-            assert list(answer.iter_content(None)) == live
-    assert attempts == []
-
-
-def test_recorded_by_httpx_replays_into_aiohttp(
-    own_server: SSEServer, path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = own_server.add(Route("/h", CHUNKS, delays=0.002))
-    with (
-        use_cassette(path, record_mode="rewrite"),
-        httpx.Client() as client,
-        client.stream("POST", url, json={"input": "hi"}) as response,
-    ):
-        live = list(response.iter_raw())
-    assert live == CHUNKS
-    own_server.stop()
-    with no_connections(monkeypatch) as attempts, use_cassette(path, "none", speed=INSTANT):
-        assert asyncio.run(iter_any(url)) == live
-    assert attempts == []
-
-
 def test_a_gzip_body_is_recorded_decoded_and_replays_into_both_stacks(
     own_server: SSEServer, path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = own_server.add(Route("/z", CHUNKS, delays=0.002, gzip=True))
     with use_cassette(path, record_mode="rewrite"):
-        live = asyncio.run(iter_any(url))
+        live = AIOHTTP.post(url)
     assert b"".join(live) == b"".join(CHUNKS)
     [inter] = Cassette.load(path)
     decoded = recorded(path)
@@ -277,23 +74,9 @@ def test_a_gzip_body_is_recorded_decoded_and_replays_into_both_stacks(
     own_server.stop()
     with no_connections(monkeypatch):
         with use_cassette(path, "none", speed=INSTANT):
-            assert asyncio.run(iter_any(url)) == decoded
+            assert AIOHTTP.post(url) == decoded
         with use_cassette(path, "none", speed=INSTANT), httpx.Client() as client:
             assert client.post(url, json={"input": "hi"}).content == b"".join(CHUNKS)
-
-
-def test_a_gzip_body_recorded_by_httpx_is_decoded_by_aiohttp_on_replay(
-    own_server: SSEServer, path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = own_server.add(Route("/zz", CHUNKS, delays=0.002, gzip=True))
-    with use_cassette(path, record_mode="rewrite"), httpx.Client() as client:
-        assert client.post(url, json={"input": "hi"}).content == b"".join(CHUNKS)
-    [inter] = Cassette.load(path)
-    assert inter.response is not None
-    assert ("content-encoding", "gzip") in [(k.lower(), v) for k, v in inter.response.headers]
-    own_server.stop()
-    with no_connections(monkeypatch), use_cassette(path, "none", speed=INSTANT):
-        assert b"".join(asyncio.run(iter_any(url))) == b"".join(CHUNKS)
 
 
 def test_a_response_closed_early_is_recorded_as_closed(sse_server: SSEServer, path: Path) -> None:
@@ -311,18 +94,6 @@ def test_a_response_closed_early_is_recorded_as_closed(sse_server: SSEServer, pa
     assert inter.end is not None
     assert inter.end.outcome == "closed"
     assert [c.data for c in inter.chunks] == CHUNKS[:1]
-
-
-def test_the_patches_are_undone_after_the_block(path: Path) -> None:
-    request = aiohttp.ClientSession.__dict__["_request"]
-    feed = aiohttp.StreamReader.__dict__["feed_data"]
-    with CassetteWriter(path) as writer:  # a cassette to replay: the block records nothing
-        writer.begin("GET", "http://127.0.0.1:9/unrelated").end()
-    with use_cassette(path, record_mode="none"):
-        assert aiohttp.ClientSession.__dict__["_request"] is not request
-        assert aiohttp.StreamReader.__dict__["feed_data"] is not feed
-    assert aiohttp.ClientSession.__dict__["_request"] is request
-    assert aiohttp.StreamReader.__dict__["feed_data"] is feed
 
 
 # -- the openai SDK's aiohttp backend -----------------------------------------------------------
@@ -365,15 +136,6 @@ def test_openai_sdk_with_its_aiohttp_client_records_and_replays_offline(
         assert asyncio.run(openai_aiohttp(base)) == live
     assert attempts == []
     assert len(t.played) == 2
-
-
-def test_the_socket_guard_catches_a_request_that_goes_out(
-    sse_server: SSEServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = sse_server.add(Route("/out", CHUNKS[:1]))
-    with no_connections(monkeypatch) as attempts, pytest.raises(aiohttp.ClientConnectionError):
-        asyncio.run(iter_any(url))
-    assert len(attempts) == 1
 
 
 def test_a_streamed_request_body_is_recorded_sent_and_matched(

@@ -1,16 +1,17 @@
 """Broken streams across stacks: a stream that broke while recording through one stack breaks
-at the same chunk when replayed into another, with the replaying stack's own exception."""
+at the same chunk when replayed into another, with the replaying stack's own exception (into
+the stack that recorded it: the very exception it raised live); a recorded timeout times out
+and a refused connection is refused again, each stack in its own terms."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import httpx
 import pytest
 import requests
+from clients import CLIENTS
 from offline import no_connections
 from sse_server import Route, SSEServer
 
@@ -20,58 +21,15 @@ from streamtape.transport import INSTANT
 
 CHUNKS = [b'data: {"n": %d}\n\n' % i for i in range(5)]
 URL = "http://127.0.0.1:9/stream"  # the discard port: nothing may connect to it anyway
-
-
-def aiohttp_read(url: str) -> tuple[list[bytes], BaseException]:
-    async def read() -> tuple[list[bytes], BaseException]:
-        got: list[bytes] = []
-        async with aiohttp.ClientSession() as session, session.post(url, data=b"x") as r:
-            try:
-                async for chunk in r.content.iter_any():
-                    got.append(chunk)
-            except Exception as exc:  # which class: the tests check it
-                return got, exc
-        raise AssertionError("the stream did not break")
-
-    return asyncio.run(read())
-
-
-def requests_read(url: str) -> tuple[list[bytes], BaseException]:
-    got: list[bytes] = []
-    with requests.post(url, data=b"x", stream=True) as response:
-        try:
-            for chunk in response.iter_content(None):
-                got.append(chunk)
-        except Exception as exc:  # which class: the tests check it
-            return got, exc
-    raise AssertionError("the stream did not break")
-
-
-def httpx_read(url: str) -> tuple[list[bytes], BaseException]:
-    got: list[bytes] = []
-    with httpx.Client() as client, client.stream("POST", url, content=b"x") as response:
-        try:
-            for chunk in response.iter_raw():
-                got.append(chunk)
-        except Exception as exc:  # which class: the tests check it
-            return got, exc
-    raise AssertionError("the stream did not break")
-
-
-READERS: dict[str, Callable[[str], tuple[list[bytes], BaseException]]] = {
-    "aiohttp": aiohttp_read,
-    "requests": requests_read,
-    "httpx": httpx_read,
-}
-RAISES: dict[str, type[BaseException]] = {
-    "aiohttp": aiohttp.ClientPayloadError,
-    "requests": requests.exceptions.ChunkedEncodingError,
-    "httpx": httpx.TransportError,
+CUT_AS = {  # what the recording says a stream cut short raised, as each stack read it
+    "aiohttp": "ClientPayloadError",
+    "requests": "IncompleteRead",  # as http.client read the cut stream
+    "httpx": "RemoteProtocolError",
 }
 
 
-@pytest.mark.parametrize("into", sorted(READERS))
-@pytest.mark.parametrize("made_by", sorted(READERS))
+@pytest.mark.parametrize("into", sorted(CLIENTS))
+@pytest.mark.parametrize("made_by", sorted(CLIENTS))
 def test_a_broken_stream_breaks_at_the_same_chunk_in_every_stack(
     sse_server: SSEServer,
     tmp_path: Path,
@@ -82,15 +40,22 @@ def test_a_broken_stream_breaks_at_the_same_chunk_in_every_stack(
     path = tmp_path / "broken.ndjson.zst"
     url = sse_server.add(Route("/b", CHUNKS, delays=0.003, break_after=2))
     with use_cassette(path, record_mode="rewrite"):
-        live, _ = READERS[made_by](url)
+        live, live_error = CLIENTS[made_by].read_broken(url)
     assert b"".join(live) == b"".join(CHUNKS[:2])
     [inter] = Cassette.load(path)
     assert [c.data for c in inter.chunks] == CHUNKS[:2]
+    assert inter.end is not None
+    assert inter.end.outcome == "error"
+    assert inter.end.error is not None
+    assert inter.end.error.type == CUT_AS[made_by]
     with no_connections(monkeypatch) as attempts, use_cassette(path, "none", speed=INSTANT):
-        replayed, error = READERS[into](url)
+        replayed, error = CLIENTS[into].read_broken(url)
     assert attempts == []
     assert replayed == CHUNKS[:2]
-    assert isinstance(error, RAISES[into])
+    assert isinstance(error, CLIENTS[into].broken)
+    if into == made_by:  # replayed into the stack that recorded it: the very error it raised
+        assert type(error) is type(live_error)
+        assert str(error) == str(live_error)
 
 
 def recorded_timeout(path: Path) -> None:
@@ -119,7 +84,7 @@ def test_a_recorded_timeout_times_out_in_every_stack(
     recorded_timeout(path)
 
     with no_connections(monkeypatch) as attempts, use_cassette(path, "none", speed=INSTANT):
-        replayed, error = READERS[into](URL)
+        replayed, error = CLIENTS[into].read_broken(URL)
     assert attempts == []
     assert replayed == CHUNKS[:2]
     assert isinstance(error, raises), repr(error)
@@ -136,50 +101,29 @@ def closed_port() -> str:
     return url + "/gone"  # the server is stopped: connecting is refused
 
 
-def test_a_refused_connection_recorded_through_requests_is_refused_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("stack", "recorded_as"),
+    [("aiohttp", "ClientConnectorError"), ("requests", "NewConnectionError")],
+)
+def test_a_refused_connection_is_refused_again_on_replay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stack: str, recorded_as: str
 ) -> None:
     path = tmp_path / "refused.ndjson.zst"
     url = closed_port()
-    with use_cassette(path, record_mode="rewrite"), pytest.raises(requests.ConnectionError):
-        requests.get(url)
+    client = CLIENTS[stack]
+    with use_cassette(path, record_mode="rewrite"), pytest.raises(client.refused):
+        client.post(url)
     [inter] = Cassette.load(path)
     assert inter.response is None
     assert inter.end is not None
     assert inter.end.error is not None
-    assert inter.end.error.type == "NewConnectionError"
+    assert inter.end.error.type == recorded_as
     with (
         no_connections(monkeypatch) as attempts,
         use_cassette(path, "none", speed=INSTANT),
-        pytest.raises(requests.ConnectionError, match="NewConnectionError"),
+        pytest.raises(client.refused, match=recorded_as),
     ):
-        requests.get(url)
-    assert attempts == []
-
-
-def test_a_refused_connection_recorded_through_aiohttp_is_refused_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "refused.ndjson.zst"
-    url = closed_port()
-
-    async def get() -> None:
-        async with aiohttp.ClientSession() as session, session.get(url):
-            pass
-
-    with use_cassette(path, record_mode="rewrite"), pytest.raises(aiohttp.ClientConnectionError):
-        asyncio.run(get())
-    [inter] = Cassette.load(path)
-    assert inter.response is None
-    assert inter.end is not None
-    assert inter.end.error is not None
-    assert inter.end.error.type == "ClientConnectorError"
-    with (
-        no_connections(monkeypatch) as attempts,
-        use_cassette(path, "none", speed=INSTANT),
-        pytest.raises(aiohttp.ClientConnectionError, match="ClientConnectorError"),
-    ):
-        asyncio.run(get())
+        client.post(url)
     assert attempts == []
 
 

@@ -1,0 +1,159 @@
+"""The HTTP stacks the tests drive, each behind one face, so that what every stack must do is
+said once (tests/test_stacks.py, tests/test_stacks_errors.py) and run for each: a request
+whose body is read as that stack's caller reads a stream (chunk by chunk, as the chunks came),
+and the exception classes the stack raises where a stream breaks or a connection is refused."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+import aiohttp
+import httpx
+import requests
+
+from streamtape.cassette import Cassette
+
+
+def _nothing() -> None:
+    pass
+
+
+class Request(NamedTuple):
+    """A POST to ``url``: ``json`` as its body (None: the bytes ``x``), ``headers`` added."""
+
+    url: str
+    json: dict[str, str] | None = None
+    headers: dict[str, str] | None = None
+    after_first: Callable[[], object] = _nothing
+
+    @property
+    def data(self) -> bytes | None:
+        return b"x" if self.json is None else None
+
+
+class Client:
+    """One stack's face: :meth:`read` is the stack's own code, the rest is said once here."""
+
+    name: ClassVar[str]
+    broken: ClassVar[type[BaseException]]  # what reading a stream that broke raises
+    refused: ClassVar[type[BaseException]]  # what a refused connection raises
+
+    def read(self, request: Request, got: list[bytes]) -> None:
+        """Send ``request``, expect status 200, and append each body chunk to ``got`` as the
+        caller reads it (decoded where the response says it is compressed), calling
+        ``request.after_first()`` once the first chunk is in."""
+        raise NotImplementedError
+
+    def post(
+        self, url: str, body: str = "hi", headers: dict[str, str] | None = None
+    ) -> list[bytes]:
+        """POST ``{"input": body}``: the body chunks as the caller read them."""
+        got: list[bytes] = []
+        self.read(Request(url, {"input": body}, headers), got)
+        return got
+
+    def first_then(self, url: str, between: Callable[[], object]) -> list[bytes]:
+        """Read the first chunk, call ``between()``, then read the rest."""
+        got: list[bytes] = []
+        self.read(Request(url, after_first=between), got)
+        return got
+
+    def read_broken(self, url: str) -> tuple[list[bytes], BaseException]:
+        """The chunks read before the stream broke, and what reading it raised."""
+        got: list[bytes] = []
+        try:
+            self.read(Request(url), got)
+        except Exception as exc:  # which class: the tests check it
+            return got, exc
+        raise AssertionError("the stream did not break")
+
+    def fake_sleep(self, waits: list[float]) -> dict[str, Any]:
+        """``use_cassette`` options that note each replay wait in ``waits`` instead of sleeping."""
+        return {"sleep": waits.append}
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Aiohttp(Client):
+    name = "aiohttp"
+    broken = aiohttp.ClientPayloadError
+    refused = aiohttp.ClientConnectionError
+
+    def read(self, request: Request, got: list[bytes]) -> None:
+        async def read() -> None:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(
+                    request.url, json=request.json, data=request.data, headers=request.headers
+                ) as response,
+            ):
+                assert response.status == 200
+                async for chunk in response.content.iter_any():
+                    got.append(chunk)
+                    if len(got) == 1:
+                        request.after_first()
+
+        asyncio.run(read())
+
+    def fake_sleep(self, waits: list[float]) -> dict[str, Any]:
+        async def sleep(seconds: float) -> None:
+            waits.append(seconds)
+
+        return {"async_sleep": sleep}
+
+
+class Requests(Client):
+    name = "requests"
+    broken = requests.exceptions.ChunkedEncodingError
+    refused = requests.ConnectionError
+
+    def read(self, request: Request, got: list[bytes]) -> None:
+        with requests.post(
+            request.url,
+            json=request.json,
+            data=request.data,
+            headers=request.headers,
+            stream=True,
+        ) as response:
+            assert response.status_code == 200
+            for chunk in response.iter_content(None):
+                got.append(chunk)
+                if len(got) == 1:
+                    request.after_first()
+
+
+class Httpx(Client):
+    name = "httpx"
+    broken = httpx.TransportError
+    refused = httpx.ConnectError
+
+    def read(self, request: Request, got: list[bytes]) -> None:
+        with (
+            httpx.Client() as client,
+            client.stream(
+                "POST",
+                request.url,
+                json=request.json,
+                content=request.data,
+                headers=request.headers,
+            ) as response,
+        ):
+            assert response.status_code == 200
+            for chunk in response.iter_bytes():
+                got.append(chunk)
+                if len(got) == 1:
+                    request.after_first()
+
+
+CLIENTS: dict[str, Client] = {c.name: c for c in (Aiohttp(), Requests(), Httpx())}
+"""Every stack by name."""
+
+
+def recorded(path: Path, i: int = 0) -> list[bytes]:
+    """The body chunks of interaction ``i`` as the cassette holds them (what the wire gave: a
+    caller that lags behind may have read two of them in one go)."""
+    return [c.data for c in Cassette.load(path).interactions[i].chunks]
