@@ -1,7 +1,8 @@
 """The HTTP stacks the tests drive, each behind one face, so that what every stack must do is
 said once (tests/test_stacks.py, tests/test_stacks_errors.py) and run for each: a request
 whose body is read as that stack's caller reads a stream (chunk by chunk, as the chunks came),
-and the exception classes the stack raises where a stream breaks or a connection is refused."""
+and the exception classes the stack raises where a stream breaks or a connection is refused.
+Also the openai SDK as the tests drive it, over whichever HTTP client it is given."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any, ClassVar, NamedTuple
 
 import aiohttp
 import httpx
+import httpx2
+import openai
 import requests
 
 from streamtape.cassette import Cassette
@@ -157,3 +160,35 @@ def recorded(path: Path, i: int = 0) -> list[bytes]:
     """The body chunks of interaction ``i`` as the cassette holds them (what the wire gave: a
     caller that lags behind may have read two of them in one go)."""
     return [c.data for c in Cassette.load(path).interactions[i].chunks]
+
+
+# -- the openai SDK ----------------------------------------------------------------------------
+
+
+def openai_sync(base: str, key: str) -> tuple[list[str], str]:
+    """The openai SDK against ``base``: a streamed response, then a managed stream; the event
+    types it gave, and the managed stream's final text."""
+    client = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
+    with client:
+        stream = client.responses.create(model="gpt-4o", input="capital?", stream=True)
+        types: list[str] = [event.type for event in stream]
+        with client.responses.stream(model="gpt-4o", input="capital?") as managed:
+            types += [event.type for event in managed]
+            final = managed.get_final_response()
+    return types, final.output_text
+
+
+async def openai_async(
+    base: str, key: str, http_client: httpx2.AsyncClient | None = None
+) -> tuple[list[str], str]:
+    """The async twin of :func:`openai_sync`; ``http_client`` (the SDK is built on httpx2): the
+    SDK's own by default."""
+    async with openai.AsyncOpenAI(
+        base_url=base + "/v1", api_key=key, max_retries=0, http_client=http_client
+    ) as client:
+        stream = await client.responses.create(model="gpt-4o", input="capital?", stream=True)
+        types: list[str] = [event.type async for event in stream]
+        async with client.responses.stream(model="gpt-4o", input="capital?") as managed:
+            types += [event.type async for event in managed]
+            final = await managed.get_final_response()
+    return types, final.output_text

@@ -17,7 +17,7 @@ import aiohttp
 import httpx
 import openai
 import pytest
-from clients import CLIENTS, recorded
+from clients import CLIENTS, openai_async, recorded
 from offline import no_connections, own_server
 from sse_server import FIXTURES, Route, SSEServer, json_route, sse_chunks
 
@@ -99,28 +99,13 @@ def test_a_response_closed_early_is_recorded_as_closed(sse_server: SSEServer, pa
 # -- the openai SDK's aiohttp backend -----------------------------------------------------------
 
 
-async def openai_aiohttp(base: str) -> tuple[list[str], str]:
-    async with openai.AsyncOpenAI(
-        base_url=base + "/v1",
-        api_key=SECRET,
-        max_retries=0,
-        http_client=openai.DefaultAioHttpClient(),
-    ) as client:
-        stream = await client.responses.create(model="gpt-4o", input="capital?", stream=True)
-        types: list[str] = [event.type async for event in stream]
-        async with client.responses.stream(model="gpt-4o", input="capital?") as managed:
-            types += [event.type async for event in managed]
-            final = await managed.get_final_response()
-    return types, final.output_text
-
-
 def test_openai_sdk_with_its_aiohttp_client_records_and_replays_offline(
     own_server: SSEServer, path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     own_server.add(Route("/v1/responses", sse_chunks(FIXTURE), delays=0.0002))
     base = own_server.url
     with use_cassette(path) as tape:
-        live = asyncio.run(openai_aiohttp(base))
+        live = asyncio.run(openai_async(base, SECRET, openai.DefaultAioHttpClient()))
     assert len(tape.recorded) == 2
     types, text = live
     assert "response.output_text.delta" in types
@@ -133,7 +118,7 @@ def test_openai_sdk_with_its_aiohttp_client_records_and_replays_offline(
     assert b"".join(recorded) == b"".join(sse_chunks(FIXTURE))
     own_server.stop()
     with no_connections(monkeypatch) as attempts, use_cassette(path, "none", speed=INSTANT) as t:
-        assert asyncio.run(openai_aiohttp(base)) == live
+        assert asyncio.run(openai_async(base, SECRET, openai.DefaultAioHttpClient())) == live
     assert attempts == []
     assert len(t.played) == 2
 

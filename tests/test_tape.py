@@ -19,6 +19,7 @@ import httpx2
 import openai
 import openrouter
 import pytest
+from clients import openai_async, openai_sync
 from sse_server import FIXTURES, Route, SSEServer, sse_chunks
 
 from streamtape._vocabulary import RecordMode
@@ -421,27 +422,6 @@ def test_replay_waits_are_the_recorded_gaps_over_speed(sse_server: SSEServer, pa
 
 
 # -- SDKs ---------------------------------------------------------------------------------------
-
-
-def openai_sync(base: str, key: str) -> tuple[list[str], str]:
-    client = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
-    with client:
-        stream = client.responses.create(model="gpt-4o", input="capital?", stream=True)
-        types: list[str] = [event.type for event in stream]
-        with client.responses.stream(model="gpt-4o", input="capital?") as managed:
-            types += [event.type for event in managed]
-            final = managed.get_final_response()
-    return types, final.output_text
-
-
-async def openai_async(base: str, key: str) -> tuple[list[str], str]:
-    async with openai.AsyncOpenAI(base_url=base + "/v1", api_key=key, max_retries=0) as client:
-        stream = await client.responses.create(model="gpt-4o", input="capital?", stream=True)
-        types: list[str] = [event.type async for event in stream]
-        async with client.responses.stream(model="gpt-4o", input="capital?") as managed:
-            types += [event.type async for event in managed]
-            final = await managed.get_final_response()
-    return types, final.output_text
 
 
 def decompressed(path: Path) -> bytes:
