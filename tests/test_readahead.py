@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,6 +85,21 @@ def recorded(path: Path) -> Interaction:
 def gaps(inter: Interaction) -> list[float]:
     offsets = [c.offset_ns for c in inter.chunks]
     return [(b - a) / 1e9 for a, b in itertools.pairwise(offsets)]
+
+
+def close_after_one_chunk(path: Path, wire: Wire, **options: Any) -> float:
+    """Record ``wire`` into ``path`` through a SyncReadAhead with ``options``, take one chunk
+    and close: the seconds the close took. A wire holding chunks back is released after."""
+    try:
+        with CassetteWriter(path) as writer:
+            ahead = SyncReadAhead(wire, begin(writer), close_source=wire.close, **options)
+            stream = iter(ahead)  # held: a generator dropped would close the read-ahead
+            next(stream)
+            started = time.perf_counter()
+            ahead.close()
+            return time.perf_counter() - started
+    finally:
+        wire.release.set()
 
 
 @pytest.fixture
@@ -213,16 +229,7 @@ def test_an_early_close_drains_the_rest_and_records_where_the_client_stopped(pat
 
 def test_drain_timeout_zero_stops_at_once_as_closed(path: Path) -> None:
     wire = Wire(hold_at=3)
-    try:
-        with CassetteWriter(path) as writer:
-            ahead = SyncReadAhead(wire, begin(writer), close_source=wire.close, drain_timeout=0)
-            stream = iter(ahead)
-            next(stream)
-            started = time.perf_counter()
-            ahead.close()
-            assert time.perf_counter() - started < 0.5  # no drain: close returns at once
-    finally:
-        wire.release.set()
+    assert close_after_one_chunk(path, wire, drain_timeout=0) < 0.5  # no drain: at once
     inter = recorded(path)
     assert inter.end is not None
     assert inter.end.outcome == "closed"
@@ -234,17 +241,7 @@ def test_drain_timeout_zero_stops_at_once_as_closed(path: Path) -> None:
 
 def test_a_drain_that_runs_out_of_time_is_recorded_as_interrupted(path: Path) -> None:
     wire = Wire(hold_at=3, gap=0.0)
-    try:
-        with CassetteWriter(path) as writer:
-            ahead = SyncReadAhead(wire, begin(writer), close_source=wire.close, drain_timeout=0.3)
-            stream = iter(ahead)
-            next(stream)
-            started = time.perf_counter()
-            ahead.close()
-            waited = time.perf_counter() - started
-    finally:
-        wire.release.set()
-    assert 0.25 < waited < 2.0
+    assert 0.25 < close_after_one_chunk(path, wire, drain_timeout=0.3) < 2.0
     inter = recorded(path)
     assert inter.end is not None
     assert inter.end.outcome == "interrupted"
@@ -256,12 +253,7 @@ def test_a_drain_that_runs_out_of_time_is_recorded_as_interrupted(path: Path) ->
 
 def test_a_drain_stops_at_the_size_limit(path: Path) -> None:
     chunks = [b"y" * 100 for _ in range(50)]
-    wire = Wire(chunks, gap=0.0)
-    with CassetteWriter(path) as writer:
-        ahead = SyncReadAhead(wire, begin(writer), close_source=wire.close, limit=1000)
-        stream = iter(ahead)
-        next(stream)
-        ahead.close()
+    close_after_one_chunk(path, Wire(chunks, gap=0.0), limit=1000)
     inter = recorded(path)
     assert inter.end is not None
     assert inter.end.outcome == "interrupted"
