@@ -66,18 +66,30 @@ def player(lib: ModuleType, path: Path, *, asynchronous: bool = False, **options
     return lib.Client(transport=transport)
 
 
-def read_sync(client: Any, url: str, how: str = "iter_raw", **kwargs: Any) -> list[Any]:
+def read_sync(
+    client: Any, url: str, how: str = "iter_raw", first: int | None = None, **kwargs: Any
+) -> list[Any]:
+    """The body of a POST to ``url``, read with the response's ``how`` reader; with ``first``,
+    only that many pieces: then the caller leaves, closing the stream early."""
     with client.stream("POST", url, **kwargs) as response:
         if how == "read":
             return [response.read()]
-        return list(getattr(response, how)())
+        return list(itertools.islice(getattr(response, how)(), first))
 
 
-async def read_async(client: Any, url: str, how: str = "aiter_raw", **kwargs: Any) -> list[Any]:
+async def read_async(
+    client: Any, url: str, how: str = "aiter_raw", first: int | None = None, **kwargs: Any
+) -> list[Any]:
+    """The async twin of :func:`read_sync`."""
     async with client.stream("POST", url, **kwargs) as response:
         if how == "aread":
             return [await response.aread()]
-        return [chunk async for chunk in getattr(response, how)()]
+        got = []
+        async for piece in getattr(response, how)():
+            got.append(piece)
+            if len(got) == first:
+                break
+        return got
 
 
 def events_of(chunks: list[bytes]) -> list[Any]:
@@ -351,20 +363,11 @@ def test_early_close_keeps_the_whole_stream_and_replays_to_the_same_point(
     gate = threading.Event()  # the rest comes 0.3 s later: the client has closed by then
     url = sse_server.add(Route("/e", chunks, delays=0.001, gates={5: gate}))
 
-    def consume(client: Any) -> list[Any]:
-        got = []
-        with client.stream("POST", url) as response:
-            for piece in getattr(response, how)():
-                got.append(piece)
-                if len(got) == 3:
-                    break
-        return got
-
     opener = threading.Timer(0.3, gate.set)
     opener.start()
     try:
         with recorder(httpx, cassette_path) as client:
-            live = consume(client)
+            live = read_sync(client, url, how, first=3)
             client._test_writer.close()
     finally:
         opener.cancel()
@@ -377,7 +380,7 @@ def test_early_close_keeps_the_whole_stream_and_replays_to_the_same_point(
     assert 1 <= inter.end.client.chunks < len(chunks)
     assert inter.end.client.offset_ns <= inter.end.offset_ns
     with player(httpx, cassette_path) as client:
-        assert consume(client) == live
+        assert read_sync(client, url, how, first=3) == live
     with player(httpx, cassette_path) as client:
         assert b"".join(read_sync(client, url, "iter_raw")) == b"".join(chunks)
 
@@ -390,20 +393,11 @@ def test_early_close_without_drain_is_recorded_as_closed(
     gate = threading.Event()
     url = sse_server.add(Route("/e", chunks, gates={5: gate}))
 
-    def consume(client: Any) -> list[Any]:
-        got = []
-        with client.stream("POST", url) as response:
-            for piece in getattr(response, how)():
-                got.append(piece)
-                if len(got) == 3:
-                    break
-        return got
-
     writer = CassetteWriter(cassette_path)
     transport = RecordingTransport(httpx.HTTPTransport(), writer, drain_timeout=0)
     try:
         with httpx.Client(transport=transport) as client:
-            live = consume(client)
+            live = read_sync(client, url, how, first=3)
             writer.close()
     finally:
         gate.set()
@@ -415,7 +409,7 @@ def test_early_close_without_drain_is_recorded_as_closed(
     assert inter.end.client is not None
     assert inter.end.client.chunks <= len(inter.chunks)
     with player(httpx, cassette_path) as client:
-        assert consume(client) == live
+        assert read_sync(client, url, how, first=3) == live
     with player(httpx, cassette_path) as client, pytest.raises(CassetteError, match="closed"):
         read_sync(client, url, how)  # reading past where the recording stopped
 
@@ -430,22 +424,13 @@ def test_early_close_async(
     gates = {} if drain else {5: gate}  # without a drain, the stream is still open at the close
     url = sse_server.add(Route("/e", chunks, delays=0.001, gates=gates))
 
-    async def consume(client: Any) -> list[Any]:
-        got = []
-        async with client.stream("POST", url) as response:
-            async for piece in getattr(response, how)():
-                got.append(piece)
-                if len(got) == 3:
-                    break
-        return got
-
     async def run() -> None:
         writer = CassetteWriter(cassette_path)
         transport = RecordingTransport(
             httpx.AsyncHTTPTransport(), writer, drain_timeout=5.0 if drain else 0
         )
         async with httpx.AsyncClient(transport=transport) as client:
-            live = await consume(client)
+            live = await read_async(client, url, how, first=3)
             writer.close()
         [inter] = Cassette.load(cassette_path)
         assert inter.end is not None
@@ -458,7 +443,7 @@ def test_early_close_async(
             assert inter.end.outcome == "closed"
             assert inter.wire_body == b"".join(chunks[: len(inter.chunks)])
         async with player(httpx, cassette_path, asynchronous=True) as client:
-            assert await consume(client) == live
+            assert await read_async(client, url, how, first=3) == live
 
     try:
         asyncio.run(run())
