@@ -58,6 +58,16 @@ def recorded(
     return cassette
 
 
+def record_call(server: SSEServer, tmp_path: Path) -> tuple[Path, str]:
+    """A cassette recorded through ``use_cassette`` from the gpt-5 tool-call stream, and the
+    URL it was recorded from (the server serves that stream until the test serves another)."""
+    path = tmp_path / "c.ndjson.zst"
+    url = serve(server, sse_chunks(GPT5_CALL))
+    with use_cassette(path, record_mode="once"), httpx.Client() as client:
+        client.post(url, json=BODY).raise_for_status()
+    return path, url
+
+
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest(*PLUGIN, *QUIET, *args)
 
@@ -149,10 +159,7 @@ def test_a_stricter_threshold_fails_on_changed_words(
 def test_use_cassette_in_drift_mode_raises_at_the_end_of_the_block(
     sse_server: SSEServer, tmp_path: Path
 ) -> None:
-    path = tmp_path / "c.ndjson.zst"
-    url = serve(sse_server, sse_chunks(GPT5_CALL))
-    with use_cassette(path, record_mode="once"), httpx.Client() as client:
-        client.post(url, json=BODY).raise_for_status()
+    path, url = record_call(sse_server, tmp_path)
     serve(sse_server, sse_chunks(GPT5_ANSWER))
     tape = use_cassette(path, record_mode="drift")
     with pytest.raises(DriftError, match=r"! tool calls: different"), tape:  # noqa: PT012
@@ -166,10 +173,7 @@ def test_use_cassette_in_drift_mode_raises_at_the_end_of_the_block(
 def test_only_timing_and_ids_changed_leaves_every_other_section_alike(
     sse_server: SSEServer, tmp_path: Path
 ) -> None:
-    path = tmp_path / "c.ndjson.zst"
-    url = serve(sse_server, sse_chunks(GPT5_CALL))
-    with use_cassette(path, record_mode="once"), httpx.Client() as client:
-        client.post(url, json=BODY).raise_for_status()
+    path, url = record_call(sse_server, tmp_path)
     serve(sse_server, rewrite_events(sse_chunks(GPT5_CALL), new_ids), delay=0.01)
     with use_cassette(path, record_mode="drift") as tape, httpx.Client() as client:
         client.post(url, json=BODY).raise_for_status()
@@ -191,10 +195,7 @@ def test_drift_fail_must_be_a_verdict(tmp_path: Path) -> None:
 
 
 def test_a_request_no_recording_matches_is_different(sse_server: SSEServer, tmp_path: Path) -> None:
-    path = tmp_path / "c.ndjson.zst"
-    url = serve(sse_server, sse_chunks(GPT5_CALL))
-    with use_cassette(path, record_mode="once"), httpx.Client() as client:
-        client.post(url, json=BODY).raise_for_status()
+    path, url = record_call(sse_server, tmp_path)
     tape = use_cassette(path, record_mode="drift")
     with (
         pytest.raises(DriftError, match="no recorded interaction matches"),
@@ -206,10 +207,7 @@ def test_a_request_no_recording_matches_is_different(sse_server: SSEServer, tmp_
 
 
 def test_drift_mode_works_for_async_clients(sse_server: SSEServer, tmp_path: Path) -> None:
-    path = tmp_path / "c.ndjson.zst"
-    url = serve(sse_server, sse_chunks(GPT5_CALL))
-    with use_cassette(path, record_mode="once"), httpx.Client() as client:
-        client.post(url, json=BODY).raise_for_status()
+    path, url = record_call(sse_server, tmp_path)
     serve(sse_server, rewrite_events(sse_chunks(GPT5_CALL), new_ids))
 
     async def ask() -> tuple[bytes, Tape]:
