@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import os
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -532,24 +533,68 @@ def render_markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def docs_section(report: Report, command: str) -> str:
+def report_section(title: str, report: Report, command: str, versions: str, notes: str) -> str:
+    """A benchmark's section of docs/benchmarks.md: how it was run, where, its table, ``notes``."""
     return "\n".join(
         [
-            "## Record and replay (`benchmarks/bench_record_replay.py`)",
+            f"## {title}",
             "",
             f"Command: `{command}`  ",
             f"Machine: {machine()}, {report.load} at the start  ",
-            f"Versions: httpx {httpx.__version__}, zstandard {zstandard.__version__}",
+            f"Versions: {versions}",
             "",
             render_markdown(report.rows),
             "",
-            "Sizes: every interaction of each YAML fixture (streamed bodies one chunk per SSE "
-            "frame, 20 ms apart; others one chunk) written with `CassetteWriter(redactor=None)`, "
-            "compared with the YAML file's bytes. The writer's zstd dictionary was trained only "
-            "on synthetic streams (`tools/make_dictionary.py`), so every fixture is held "
-            "out of its training.",
+            notes,
         ]
     )
+
+
+def docs_section(report: Report, command: str) -> str:
+    return report_section(
+        "Record and replay (`benchmarks/bench_record_replay.py`)",
+        report,
+        command,
+        f"httpx {httpx.__version__}, zstandard {zstandard.__version__}",
+        "Sizes: every interaction of each YAML fixture (streamed bodies one chunk per SSE "
+        "frame, 20 ms apart; others one chunk) written with `CassetteWriter(redactor=None)`, "
+        "compared with the YAML file's bytes. The writer's zstd dictionary was trained only "
+        "on synthetic streams (`tools/make_dictionary.py`), so every fixture is held "
+        "out of its training.",
+    )
+
+
+def report_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``parser`` with what every benchmark that keeps a docs section takes: a seed, a JSON
+    copy of the report, and updating the docs."""
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    parser.add_argument("--write-docs", action="store_true", help=f"update {DOCS.name}")
+    return parser
+
+
+def finish(
+    script: str,
+    report: Report,
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    section: Callable[[str], str],
+) -> int:
+    """Print ``report`` and the command that gives it again, keep it as ``--json`` asks and
+    write ``section(command)`` into the docs as ``--write-docs`` asks; the exit status: 1 when
+    a target was missed."""
+    command = f"python benchmarks/{script}.py " + " ".join(
+        shown_args(sys.argv[1:] if argv is None else argv)
+    )
+    command = command.strip()
+    print(f"{machine()}; {report.load} at the start; {report.seconds:.0f} s")
+    print(render_table(report.rows))
+    print(f"\ncommand: {command}")
+    if args.json:
+        args.json.write_text(json.dumps(asdict(report), indent=2))
+    if args.write_docs:
+        write_section(DOCS, script, section(command))
+    return 1 if any(r.met is False for r in report.rows) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -559,10 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replays", type=int, help="replays of the gap stream (10; quick 2)")
     parser.add_argument("--chunks", type=int, default=40, help="chunks in the gap stream (40)")
     parser.add_argument("--size-mb", type=int, help="body MB of the read/write cassette (100)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, help="also write the report as JSON here")
-    parser.add_argument("--write-docs", action="store_true", help=f"update {DOCS.name}")
-    args = parser.parse_args(argv)
+    args = report_options(parser).parse_args(argv)
     runs = args.runs or (20 if args.quick else 100)
     replays = args.replays or (2 if args.quick else 10)
     size_mb = args.size_mb or (5 if args.quick else 100)
@@ -582,18 +624,8 @@ def main(argv: list[str] | None = None) -> int:
         report.rows += io_speed(tmp, size_mb)
     report.seconds = time.perf_counter() - started
 
-    command = "python benchmarks/bench_record_replay.py " + " ".join(
-        shown_args(sys.argv[1:] if argv is None else argv)
-    )
-    print(f"{machine()}; {report.load} at the start; {report.seconds:.0f} s")
-    print(render_table(report.rows))
-    print(f"\ncommand: {command.strip()}")
-    if args.json:
-        args.json.write_text(json.dumps(asdict(report), indent=2))
-    if args.write_docs:
-        write_section(DOCS, "bench_record_replay", docs_section(report, command.strip()))
-    missed = [r for r in report.rows if r.met is False]
-    return 1 if missed else 0
+    section = functools.partial(docs_section, report)
+    return finish("bench_record_replay", report, args, argv, section)
 
 
 if __name__ == "__main__":

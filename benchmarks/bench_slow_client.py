@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import itertools
-import json
 import multiprocessing
 import random
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
@@ -42,19 +41,18 @@ from streamtape.cassette import Cassette, CassetteWriter
 from streamtape.transport import RecordingTransport
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "benchmarks.md"
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_decode import machine, shown_args, write_section  # noqa: E402
 from bench_record_replay import (  # noqa: E402
     Report,
     Row,
+    finish,
     load,
     ms,
     paused_gc,
     percentile,
-    render_markdown,
-    render_table,
+    report_options,
+    report_section,
 )
 from sse_server import FIXTURES, Route, SentChunk, SSEServer, sse_chunks  # noqa: E402
 
@@ -330,26 +328,20 @@ def first_chunk(server: Server, tmp: Path, pairs: int, warmup: int = 5) -> list[
 
 
 def docs_section(report: Report, command: str, pause: float) -> str:
-    return "\n".join(
-        [
-            "## Wire time with a slow client (`benchmarks/bench_slow_client.py`)",
-            "",
-            f"Command: `{command}`  ",
-            f"Machine: {machine()}, {report.load} at the start  ",
-            f"Versions: httpx {httpx.__version__}, httpx2 {httpx2.__version__}",
-            "",
-            render_markdown(report.rows),
-            "",
-            f"The server (`tests/sse_server.py` in a process of its own, one write per chunk, "
-            "TCP_NODELAY) sends the "
-            f"frames of a real stream with seeded send gaps of 5-60 ms and logs each write on "
-            f"`time.perf_counter_ns`, the recorder's clock. Each client sleeps {pause:g} s after "
-            "the first chunk. The recorder reads ahead of the client (a thread for sync "
-            "clients, a task for async ones), so the cassette keeps the server's gaps; the "
-            "client's pause is kept apart, as where the client finished (`Timing.client_end`). "
-            "The first-chunk rows time the server's write of the first chunk to the client "
-            "holding it, so they measure the hand-off from the reader to the client alone.",
-        ]
+    return report_section(
+        "Wire time with a slow client (`benchmarks/bench_slow_client.py`)",
+        report,
+        command,
+        f"httpx {httpx.__version__}, httpx2 {httpx2.__version__}",
+        f"The server (`tests/sse_server.py` in a process of its own, one write per chunk, "
+        "TCP_NODELAY) sends the "
+        f"frames of a real stream with seeded send gaps of 5-60 ms and logs each write on "
+        f"`time.perf_counter_ns`, the recorder's clock. Each client sleeps {pause:g} s after "
+        "the first chunk. The recorder reads ahead of the client (a thread for sync "
+        "clients, a task for async ones), so the cassette keeps the server's gaps; the "
+        "client's pause is kept apart, as where the client finished (`Timing.client_end`). "
+        "The first-chunk rows time the server's write of the first chunk to the client "
+        "holding it, so they measure the hand-off from the reader to the client alone.",
     )
 
 
@@ -359,10 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="recordings per stack (3; quick 1)")
     parser.add_argument("--pairs", type=int, help="first-chunk A/B pairs (100; quick 20)")
     parser.add_argument("--pause", type=float, default=1.0, help="client pause in s (1.0)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, help="also write the report as JSON here")
-    parser.add_argument("--write-docs", action="store_true", help=f"update {DOCS.name}")
-    args = parser.parse_args(argv)
+    args = report_options(parser).parse_args(argv)
     runs = args.runs or (1 if args.quick else 3)
     pairs = args.pairs or (20 if args.quick else 100)
 
@@ -379,17 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         report.rows += first_chunk(server, tmp, pairs)
     report.seconds = time.perf_counter() - started
 
-    command = "python benchmarks/bench_slow_client.py " + " ".join(
-        shown_args(sys.argv[1:] if argv is None else argv)
-    )
-    print(f"{machine()}; {report.load} at the start; {report.seconds:.0f} s")
-    print(render_table(report.rows))
-    print(f"\ncommand: {command.strip()}")
-    if args.json:
-        args.json.write_text(json.dumps(asdict(report), indent=2))
-    if args.write_docs:
-        write_section(DOCS, "bench_slow_client", docs_section(report, command.strip(), args.pause))
-    return 1 if any(r.met is False for r in report.rows) else 0
+    section = functools.partial(docs_section, report, pause=args.pause)
+    return finish("bench_slow_client", report, args, argv, section)
 
 
 if __name__ == "__main__":
