@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sse_server import FIXTURES, Route, SSEServer, sse_chunks
+from test_redact_planted import delta
 
 from streamtape.cassette import Cassette, CassetteWriter, ClientStop
 from streamtape.cli import _color, cli
@@ -393,17 +394,6 @@ def test_scan_finds_a_planted_key(tmp_path: Path) -> None:
 
 def test_scan_finds_a_key_split_across_chunks_and_across_deltas(tmp_path: Path) -> None:
     key = "sk-or-v1-" + "0123456789abcdef" * 4
-
-    def delta(text: str, seq: int) -> bytes:
-        event = {
-            "type": "response.output_text.delta",
-            "sequence_number": seq,
-            "item_id": "msg_1",
-            "output_index": 0,
-            "content_index": 0,
-            "delta": text,
-        }
-        return b"data: " + json.dumps(event).encode() + b"\n\n"
 
     frame = b'data: {"type":"error","message":"key ' + key.encode() + b'","code":null}\n\n'
     cut = frame.index(b"0123")  # the chunks split the key itself

@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from click.testing import CliRunner
-from sse_server import SSEServer
-from test_faults import OPENAI_SSE, REPLAY_BASE, _record, the_interaction
+from test_faults import REPLAY_BASE, recorded, the_interaction
 
 from streamtape import faults, use_cassette
 from streamtape._cli_mutate import mutate_cassette
@@ -21,14 +20,7 @@ from streamtape.cassette import Cassette, Derivation
 from streamtape.cli import cli
 from streamtape.faults import disconnect, http_status, rechunk, stall
 
-
-@pytest.fixture(scope="module")
-def recorded(_sse_server_session: SSEServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("mutate")
-    try:
-        return _record(_sse_server_session, OPENAI_SSE, folder / "chat.ndjson.zst")
-    finally:
-        _sse_server_session.reset()
+__all__ = ["recorded"]  # the fixture, imported to be used here
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -54,7 +46,7 @@ def test_mutate_writes_the_faulted_interaction_and_its_lineage(
     derived = Cassette.load(out)
     assert derived.header is not None
     assert derived.header.derived_from == [
-        Derivation("chat.ndjson.zst", sha256(recorded), ["disconnect:after_events=5"])
+        Derivation("openai.ndjson.zst", sha256(recorded), ["disconnect:after_events=5"])
     ]
     [inter] = derived.interactions
     expected = faults.apply(the_interaction(recorded), [disconnect(after_events=5)])
@@ -79,7 +71,7 @@ def test_a_derived_cassette_of_a_derived_cassette_keeps_the_whole_lineage(
     header = Cassette.load(second).header
     assert header is not None
     assert header.derived_from == [
-        Derivation("chat.ndjson.zst", sha256(recorded), ["rechunk:size=7"]),
+        Derivation("openai.ndjson.zst", sha256(recorded), ["rechunk:size=7"]),
         Derivation(
             "a.ndjson.zst",
             sha256(first),
@@ -88,7 +80,7 @@ def test_a_derived_cassette_of_a_derived_cassette_keeps_the_whole_lineage(
     ]
     code, out, _ = run("inspect", str(second))
     assert code == 0
-    assert "derived from chat.ndjson.zst" in out
+    assert "derived from openai.ndjson.zst" in out
     assert "derived from a.ndjson.zst" in out
     assert "with faults disconnect:after_events=3 stall:before_event=1" in out
     code, out, _ = run("inspect", "--json", str(second))
@@ -232,7 +224,8 @@ def test_cat_shows_the_lineage(recorded: Path, tmp_path: Path) -> None:
     code, text, _ = run("cat", str(out))
     assert code == 0
     assert (
-        f"# derived from chat.ndjson.zst (sha256 {sha256(recorded)}) with crlf drop_final\n" in text
+        f"# derived from openai.ndjson.zst (sha256 {sha256(recorded)}) with crlf drop_final\n"
+        in text
     )
     code, text, _ = run("cat", str(recorded))
     assert "derived from" not in text

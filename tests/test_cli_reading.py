@@ -5,13 +5,13 @@ errors, cut-off frames and other dialects; `replay --events` prints payloads exa
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from test_convert import sse_payloads
+from test_deep_and_unexpected import cli_run
 from test_reading import CHUNKS, RESPONSES, TEXT, answer, cassette, resume_url, sse
 
 from streamtape.cassette import Cassette, CassetteWriter
@@ -34,16 +34,6 @@ RATE_LIMIT = json.dumps(
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
-
-
-def sse_payloads(body: bytes) -> list[bytes]:
-    """The `data:` payloads of an LF-only SSE body: a reference independent of the parser."""
-    out = []
-    for frame in body.split(b"\n\n"):
-        lines = [line[5:] for line in frame.split(b"\n") if line.startswith(b"data:")]
-        if lines:
-            out.append(b"\n".join(line[1:] if line[:1] == b" " else line for line in lines))
-    return out
 
 
 def resumed_and_429(tmp_path: Path) -> Path:
@@ -96,15 +86,6 @@ def test_commands_agree_on_a_resumed_stream_and_a_429(tmp_path: Path) -> None:
 
 def test_commands_agree_as_subprocesses(tmp_path: Path) -> None:
     tape = str(resumed_and_429(tmp_path))
-
-    def cli_run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "streamtape", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
 
     inspect_run = cli_run("inspect", "--json", tape)
     replay_run = cli_run("replay", "--instant", "--text", tape)
