@@ -581,31 +581,35 @@ class Tape:
                 raise player._no_match(request, request.body)
         return self._recording()
 
-    def _handle(self, request: Any, send: Callable[[Any], Any]) -> Any:
+    def _route(self, request: Any, body: bytes) -> Route:
+        """For an httpx request: the interaction to replay, or the recorder to record with.
+        Drift mode records every request and keeps what it matched for :meth:`check_drift`.
+        Raises NoMatchError where the block replays only and nothing recorded matches."""
         self._check_active()
         player = self._player
         if player is not None:
-            if not self._records:
-                return player.replay(request)
-            interaction = player.take(request, request.read())
+            interaction = player.take(request, body)
             if self.mode == "drift":
                 self._drift_pairs.append(interaction)
             elif interaction is not None:
-                return player.respond(request, interaction)
-        return self._recording().record(request, serve(send))
+                return player, interaction
+            elif not self._records:
+                raise player._no_match(request, body)
+        return self._recording()
+
+    def _handle(self, request: Any, send: Callable[[Any], Any]) -> Any:
+        route = self._route(request, request.read())
+        if isinstance(route, RecordingTransport):
+            return route.record(request, serve(send))
+        player, interaction = route
+        return player.respond(request, interaction)
 
     async def _ahandle(self, request: Any, send: Callable[[Any], Awaitable[Any]]) -> Any:
-        self._check_active()
-        player = self._player
-        if player is not None:
-            if not self._records:
-                return await player.areplay(request)
-            interaction = player.take(request, await request.aread())
-            if self.mode == "drift":
-                self._drift_pairs.append(interaction)
-            elif interaction is not None:
-                return await player.arespond(request, interaction)
-        return await self._recording().arecord(request, aserve(send))
+        route = self._route(request, await request.aread())
+        if isinstance(route, RecordingTransport):
+            return await route.arecord(request, aserve(send))
+        player, interaction = route
+        return await player.arespond(request, interaction)
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:
