@@ -568,21 +568,12 @@ class Tape:
             raise RuntimeError(f"{self!r} is not active: send requests inside its block")
 
     def _dispatch(self, request: WireRequest) -> Route:
-        """For another stack's adapter: the interaction to replay, or the recorder to use.
-
-        Raises NoMatchError where the block replays only and nothing recorded matches."""
-        self._check_active()
-        player = self._player
-        if player is not None:
-            interaction = player.take(request, request.body)
-            if interaction is not None:
-                return player, interaction
-            if not self._records:
-                raise player._no_match(request, request.body)
-        return self._recording()
+        """For another stack's adapter: the interaction to replay, or the recorder to use (the
+        same choice as for httpx, drift mode included)."""
+        return self._route(request, request.body)
 
     def _route(self, request: Any, body: bytes) -> Route:
-        """For an httpx request: the interaction to replay, or the recorder to record with.
+        """For a request of any stack: the interaction to replay, or the recorder to record with.
         Drift mode records every request and keeps what it matched for :meth:`check_drift`.
         Raises NoMatchError where the block replays only and nothing recorded matches."""
         self._check_active()

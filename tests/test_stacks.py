@@ -138,6 +138,21 @@ def test_new_episodes_replays_the_match_and_records_the_miss(
     assert len(Cassette.load(path).interactions) == 2
 
 
+def test_drift_mode_goes_live_and_compares_with_the_recording(
+    stack: Client, sse_server: SSEServer, path: Path
+) -> None:
+    url = sse_server.add(Route("/d", CHUNKS[:2]))
+    with use_cassette(path, record_mode="rewrite"):
+        stack.post(url)
+    sse_server.requests.clear()
+    with use_cassette(path, record_mode="drift") as tape:
+        assert b"".join(stack.post(url)) == b"".join(CHUNKS[:2])
+    assert len(sse_server.requests) == 1  # the request went live
+    assert len(tape.played) == 1  # and was paired with the recorded one
+    [drift] = tape.drift_results
+    assert drift.verdict in ("identical", "equivalent")  # the same chunks, at other times
+
+
 def test_an_authorization_header_is_redacted(
     stack: Client, sse_server: SSEServer, path: Path
 ) -> None:
