@@ -232,7 +232,7 @@ class EventDecoder:
         if type(items) is bytes:  # exactly one standard frame's payload: the common case
             try:
                 event = _decode(items)
-                if items.isascii() or _raws_valid(event):
+                if type(event) not in _WITH_RESPONSE or items.isascii() or _raws_valid(event):
                     return [event]
                 return [_DECODER.decode(_utf8(items))]
             except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):

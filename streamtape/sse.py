@@ -259,9 +259,8 @@ class SSEParser:
         self._retry: int | None = None
         self._comments: list[str] = []
         self._start: int | None = None
-        # the read whose lone payload `_feed_payloads` last returned bare, and its stream offset
+        # the read whose lone payload `_feed_payloads` last returned bare (it ends at `_offset`)
         self._last_region = b""
-        self._last_start = 0
 
     @classmethod
     def _resume_at(cls, offset: int) -> SSEParser:
@@ -323,8 +322,9 @@ class SSEParser:
     def last_offset(self) -> int:
         """The stream offset of the frame whose payload `_feed_payloads` last returned bare (for
         error messages: found again by the exact parser, off the hot path)."""
-        frames = SSEParser._resume_at(self._last_start).feed(self._last_region)
-        return frames[0].offset if frames else self._last_start
+        start = self._offset - len(self._last_region)
+        frames = SSEParser._resume_at(start).feed(self._last_region)
+        return frames[0].offset if frames else start
 
     def _feed_payloads(self, data: bytes) -> bytes | list[_PayloadBatch | _OtherPayload]:
         """Like `feed`, but frames come as raw payload bytes (the decoder's route).
@@ -345,8 +345,7 @@ class SSEParser:
             return self._queue(bytes(data))
         if end == len(data) and count == 1:  # a live stream's usual read: one whole frame
             self._last_region = data
-            self._last_start = offset = self._offset
-            self._offset = offset + end
+            self._offset += end
             return joined
         return self._items(data, joined, count, end, odd_end, odd)
 
