@@ -7,13 +7,14 @@ import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
 from streamtape import faults as _faults
 from streamtape._cli_errors import handled
 from streamtape._fault_body import pauses_as_gaps
+from streamtape._vocabulary import EndState
 from streamtape.cassette import Cassette, CassetteWriter, Derivation, Interaction
 
 __all__ = ["fault_option", "faulted", "mutate", "mutate_cassette", "parse_faults"]
@@ -90,7 +91,8 @@ def mutate_cassette(
                 rec.chunk(chunk.data, offset_ns=chunk.offset_ns)
             if inter.end is not None:
                 end = inter.end
-                rec.end(end.outcome, error=end.error, offset_ns=end.offset_ns)  # type: ignore[arg-type]
+                # copied as read, a state only a newer 2.x knows included
+                rec.end(cast(EndState, end.outcome), error=end.error, offset_ns=end.offset_ns)
             count += 1
     except BaseException:
         writer.discard()

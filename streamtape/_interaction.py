@@ -67,9 +67,11 @@ class ClientStop(NamedTuple):
 class StreamEnd(msgspec.Struct, frozen=True):
     """How and when (ns since the request was sent) the stream ended on the wire.
 
-    ``client`` is where the recording client stopped, when that differs from the wire's end (it
-    closed early, or finished reading well after the stream ended); ``backpressure_ns`` is how
-    long the recorder held off reading because the client lagged a read-ahead limit behind."""
+    ``outcome`` is the end record's, as read: one of `streamtape.cassette.EndState` (a file of
+    a newer 2.x version may hold a state this version does not know). ``client`` is where the
+    recording client stopped, when that differs from the wire's end (it closed early, or
+    finished reading well after the stream ended); ``backpressure_ns`` is how long the recorder
+    held off reading because the client lagged a read-ahead limit behind."""
 
     offset_ns: int
     outcome: str

@@ -58,9 +58,10 @@ from collections.abc import (
     Generator,
     Iterable,
 )
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
-from streamtape.cassette import ClientStop, InteractionWriter, Outcome
+from streamtape._vocabulary import EndState, StopReason
+from streamtape.cassette import ClientStop, InteractionWriter
 
 __all__ = ["DRAIN_TIMEOUT", "READ_AHEAD_LIMIT", "AsyncReadAhead", "SyncReadAhead"]
 
@@ -71,13 +72,11 @@ DRAIN_TIMEOUT = 5.0
 
 _CLIENT_SLACK_NS = 1_000_000  # a client that finished within 1 ms of the wire kept up with it
 
-_StopHow = Literal["closed", "interrupted"]
-
 
 class _Wire(NamedTuple):
     """How the source ended: outcome, the exception it raised, and when (ns since the request)."""
 
-    outcome: Outcome
+    outcome: EndState
     error: BaseException | None
     at_ns: int
 
@@ -104,7 +103,7 @@ class _State:
         self.wire: _Wire | None = None
         self.reader_done = False
         self.stopped_at: int | None = None  # when the client stopped before the end
-        self.stop_how: _StopHow = "closed"
+        self.stop_how: StopReason = "closed"
         self.client_end_at: int | None = None  # when the client was given the end
         self.drained = 0  # bytes read after the client stopped
         self.cut = False  # the recorder gave up on the rest of the stream
@@ -160,7 +159,7 @@ class _State:
         self.handoff = wire is None and not self.client_gone() and not self.cut
         self.reader_done = True
 
-    def stop(self, now: int, how: _StopHow) -> None:
+    def stop(self, now: int, how: StopReason) -> None:
         """The client stopped reading before it was given the end."""
         if self.client_gone():
             return
@@ -198,7 +197,7 @@ class _State:
         return None if at is None else ClientStop(self.taken_chunks, self.taken_bytes, at)
 
     def _end(
-        self, outcome: Outcome, error: BaseException | None, at_ns: int | None, now: int | None
+        self, outcome: EndState, error: BaseException | None, at_ns: int | None, now: int | None
     ) -> None:
         self.rec.end(
             outcome,

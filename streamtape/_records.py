@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from typing import Literal, TypeAlias, Union
+from typing import Union
 
 import msgspec
 import zstandard
@@ -24,11 +24,6 @@ DICTIONARY_ID = 0x53540001
 DICTIONARIES: dict[int, str] = {DICTIONARY_ID: "responses-1.zdict"}
 """Every dictionary this version reads: id -> file in ``streamtape/dictionaries/``. Ids are
 never reused, and files are never changed or removed, so every cassette stays readable."""
-
-Outcome: TypeAlias = Literal["complete", "error", "closed", "interrupted"]
-"""How the stream ended on the wire: read to its end, broken by an error, closed early by the
-caller with draining off, or cut off (KeyboardInterrupt or task cancellation with draining off, a
-drain that ran out of time or size, the writer closed while the stream was open)."""
 
 _READ_SIZE = 1 << 16  # bytes read from a cassette file at a time
 
@@ -127,7 +122,7 @@ class EndRecord(Record, tag="end", frozen=True):
 
     id: int
     dt: int
-    outcome: str
+    outcome: str  # an EndState when written; read as any string: a newer 2.x may add states
     error: ErrorInfo | None = None
     client: ClientInfo | None = None
     backpressure_us: int = 0

@@ -36,13 +36,13 @@ from streamtape._records import (
     EndRecord,
     ErrorInfo,
     Header,
-    Outcome,
     Record,
     RequestRecord,
     ResponseRecord,
     _compression_dict,
 )
 from streamtape._version import __version__
+from streamtape._vocabulary import EndState
 from streamtape.errors import CassetteError
 from streamtape.redact import DEFAULT_REDACTOR, BodyStream, Redactor
 
@@ -173,7 +173,7 @@ class InteractionWriter:
 
     def end(
         self,
-        outcome: Outcome = "complete",
+        outcome: EndState = "complete",
         *,
         error: BaseException | ErrorInfo | None = None,
         offset_ns: int | None = None,

@@ -34,17 +34,22 @@ from streamtape._records import (
     EndRecord,
     ErrorInfo,
     Header,
-    Outcome,
     Record,
     RequestRecord,
     ResponseRecord,
 )
+from streamtape._vocabulary import END_STATES, EndState
 from streamtape._writer import DEFAULT_LOCK_TIMEOUT, CassetteWriter, InteractionWriter
+
+Outcome = EndState
+"""Former name of `EndState`, kept for code that imported it from here; `Outcome` is the name of
+`streamtape.results.Outcome` (how a response ended)."""
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "DICTIONARIES",
     "DICTIONARY_ID",
+    "END_STATES",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "Cassette",
@@ -55,6 +60,7 @@ __all__ = [
     "ClientStop",
     "Derivation",
     "EndRecord",
+    "EndState",
     "ErrorInfo",
     "Header",
     "Interaction",

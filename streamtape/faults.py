@@ -42,6 +42,7 @@ from streamtape._fault_body import (
     pauses_of,
     sse_events,
 )
+from streamtape._vocabulary import EndState
 from streamtape.cassette import (
     Chunk,
     ErrorInfo,
@@ -50,6 +51,7 @@ from streamtape.cassette import (
     StreamEnd,
 )
 from streamtape.errors import StreamtapeError
+from streamtape.results import Outcome
 
 __all__ = [
     "OPENROUTER_PROCESSING",
@@ -104,7 +106,7 @@ class Fault:
     name: ClassVar[str] = ""
     preserves_events: ClassVar[bool] = True
     """True when the client still gets every recorded event (cut, framed or timed otherwise)."""
-    expected_outcome: ClassVar[str | None] = None
+    expected_outcome: ClassVar[Outcome | None] = None
     """What ``accumulate`` reports for a completed stream replayed with this fault (None: what
     it reported before)."""
     _positional: ClassVar[int] = 0  # leading fields the repr shows without their name
@@ -338,7 +340,7 @@ class keepalives(Fault):
 
 
 def _ended(
-    body: Body, interaction: Interaction, outcome: str, error: ErrorInfo | None = None
+    body: Body, interaction: Interaction, outcome: EndState, error: ErrorInfo | None = None
 ) -> StreamEnd:
     """An end right after the last chunk left (at the head when no chunk is left)."""
     head = interaction.response
@@ -352,7 +354,7 @@ class truncate(Fault):
 
     name: ClassVar[str] = "truncate"
     preserves_events: ClassVar[bool] = False
-    expected_outcome: ClassVar[str | None] = "truncated"
+    expected_outcome: ClassVar[Outcome | None] = "truncated"
     after_events: int | None = None
     at_byte: int | None = None
 
@@ -460,7 +462,7 @@ class inject_error(Fault):
 
     name: ClassVar[str] = "inject_error"
     preserves_events: ClassVar[bool] = False
-    expected_outcome: ClassVar[str | None] = "failed"
+    expected_outcome: ClassVar[Outcome | None] = "failed"
     after_events: int = 0
     code: str = "server_error"
     message: str = "The server had an error while processing your request."
@@ -551,7 +553,7 @@ class drop_final(Fault):
 
     name: ClassVar[str] = "drop_final"
     preserves_events: ClassVar[bool] = False
-    expected_outcome: ClassVar[str | None] = "truncated"
+    expected_outcome: ClassVar[Outcome | None] = "truncated"
 
     def apply(self, interaction: Interaction) -> Interaction:
         if not is_stream(interaction):

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
+from streamtape._vocabulary import STOP_REASONS, one_of
 from streamtape.accumulate import Accumulator
 from streamtape.decode import EventDecoder
 from streamtape.events import (
@@ -229,7 +230,7 @@ def _client_stop(inter: Exchange, size: int, events: int) -> Stopped | None:
             bytes=int(getattr(client, "bytes", sum(len(d) for _, d in inter.chunks[:taken]))),
             events=seen,
         )
-    if end.outcome not in ("closed", "interrupted"):
+    if not one_of(end.outcome, STOP_REASONS):
         return None
     return Stopped(reason=end.outcome, offset_ns=end.offset_ns, bytes=size, events=events)
 

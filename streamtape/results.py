@@ -7,6 +7,7 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
+from streamtape._vocabulary import StopReason
 from streamtape.events import OutputItem, Response, ResponseError, Usage
 
 __all__ = [
@@ -85,7 +86,7 @@ class Stopped(msgspec.Struct, frozen=True, kw_only=True):
     request), `bytes` how much of the body had been read, `events` how many events it held.
     """
 
-    reason: str
+    reason: StopReason
     offset_ns: int
     bytes: int
     events: int

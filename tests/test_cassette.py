@@ -9,6 +9,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 import msgspec
 import pytest
@@ -17,16 +18,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sse_server import SSE_FIXTURES, sse_chunks
 
-from streamtape import __version__
+from streamtape import __version__, cassette
 from streamtape.accumulate import accumulate
 from streamtape.cassette import (
     DICTIONARY_ID,
+    END_STATES,
     Cassette,
     CassetteWriter,
     Chunk,
     ChunkRecord,
     ClientStop,
     EndRecord,
+    EndState,
     ErrorInfo,
     Header,
     RequestRecord,
@@ -62,7 +65,7 @@ def write_stream(
     body: bytes = b'{"stream":true}',
     status: int = 200,
     headers: Sequence[tuple[str, str]] = SSE_HEADERS,
-    outcome: str = "complete",
+    outcome: EndState = "complete",
     error: ErrorInfo | None = None,
 ) -> None:
     """Record one interaction with explicit offsets (default: 1 ms apart, head at 0.5 ms)."""
@@ -73,7 +76,7 @@ def write_stream(
     for chunk, offset in zip(chunks, offsets_ns, strict=True):
         rec.chunk(chunk, offset_ns=offset)
     end_ns = max([500_000, *offsets_ns]) + 200_000
-    rec.end(outcome, error=error, offset_ns=end_ns)  # type: ignore[arg-type]
+    rec.end(outcome, error=error, offset_ns=end_ns)
 
 
 def lines(path: Path) -> list[bytes]:
@@ -534,6 +537,29 @@ def test_unknown_record_kinds_and_fields_of_a_newer_minor_are_skipped(tmp_path: 
     assert inter.chunks == [Chunk(10_000, b"x")]
     kinds = [type(r) for r in Cassette.iter_records(path)]
     assert kinds == [Header, RequestRecord, ChunkRecord, EndRecord]
+
+
+def test_an_end_state_of_a_newer_minor_is_read_as_written(tmp_path: Path) -> None:
+    # docs/cassette-format.md, Versions: a minor version may add `outcome` values
+    path = tmp_path / "c.ndjson.zst"
+    path.write_bytes(
+        compress_lines(
+            HEADER.replace(b'"1.0"', b'"1.7"'),
+            b'{"kind":"request","id":1,"method":"GET","url":"http://h/"}',
+            b'{"kind":"end","id":1,"dt":1,"outcome":"paused"}',
+        )
+    )
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "paused"
+    assert not inter.complete
+
+
+def test_the_end_states_are_the_formats_and_keep_their_former_name() -> None:
+    assert END_STATES == ("complete", "error", "closed", "interrupted")
+    assert get_args(EndState) == END_STATES
+    assert cassette.Outcome is EndState  # its name before `EndState`; still exported
+    assert "Outcome" in cassette.__all__
 
 
 @pytest.mark.parametrize(
