@@ -24,6 +24,7 @@ from streamtape._cli_errors import handled as _handled
 from streamtape._cli_mutate import fault_option, faulted, mutate, parse_faults
 from streamtape._cli_report import report
 from streamtape._cli_serve import proxy, serve
+from streamtape._units import format_ms, format_ns
 from streamtape.accumulate import StreamResult
 from streamtape.cassette import Cassette, CassetteWriter, Interaction
 from streamtape.convert import convert_yaml, export, export_sse
@@ -219,10 +220,6 @@ def _load(path: str, strict: bool = True) -> Cassette:
     return Cassette.load(path, strict=strict)
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f} ms"
-
-
 def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -> None:
     reading = read_exchange(inter)
     s = summarize(inter, reading)
@@ -253,7 +250,7 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
     if s.stopped is not None:
         click.echo(
             f"  stopped    the client stopped reading ({s.stopped['reason']}) at "
-            f"{_ms(s.stopped['offset_ns'] / 1e6)}, after {s.stopped['bytes']} bytes and "
+            f"{format_ns(s.stopped['offset_ns'])}, after {s.stopped['bytes']} bytes and "
             f"{s.stopped['events']} events; "
             + (
                 "the stream's own end was not recorded"
@@ -263,17 +260,17 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
         )
     click.echo(f"  chunks     {s.chunks} ({s.bytes} bytes), {s.events} events")
     click.echo(
-        f"  timing     first byte {_ms(s.ttfb_ms)}, first text {_ms(s.first_text_ms)}, "
-        f"duration {_ms(s.duration_ms)}"
+        f"  timing     first byte {format_ms(s.ttfb_ms)}, first text {format_ms(s.first_text_ms)}, "
+        f"duration {format_ms(s.duration_ms)}"
     )
     if s.client_chunks is not None:
         if s.client_chunks < s.chunks:
             where = f"stopped after chunk {s.client_chunks} of {s.chunks}"
         else:
             where = "took every chunk, finished"
-        click.echo(f"  client     {where} at {_ms(s.client_end_ms)} (wire times above)")
+        click.echo(f"  client     {where} at {format_ms(s.client_end_ms)} (wire times above)")
     if s.backpressure_ms:
-        click.echo(f"  recorder   held back {_ms(s.backpressure_ms)} by a client that lagged")
+        click.echo(f"  recorder   held back {format_ms(s.backpressure_ms)} by a client that lagged")
     if s.usage:
         cost = s.usage.get("cost")
         click.echo(
@@ -287,7 +284,7 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
         click.echo(
             _style(
                 f"  problem    {p['kind']} at event {p['event']} "
-                f"({_ms(p['offset_ms'])}): "
+                f"({format_ms(p['offset_ms'])}): "
                 f"{p['message']}",
                 fg="yellow",
             )

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from streamtape._units import format_ms
 from streamtape._vocabulary import VERDICTS, Verdict
 from streamtape.accumulate import StreamResult, accumulate_all
 from streamtape.cassette import Cassette, Interaction, Timing
@@ -458,7 +459,7 @@ def _timing(a: _Side, b: _Side, opts: DiffOptions) -> Section:
         ("largest gap", a.timing.largest_gap, b.timing.largest_gap),
     ):
         if x is None or y is None:
-            lines.append(f"  {name}: {_sec(x)} -> {_sec(y)}")
+            lines.append(f"  {name}: {_in_ms(x)} -> {_in_ms(y)}")
             continue
         ratio = y / x if x else (1.0 if y == x else float("inf"))
         beyond = abs(y - x) >= opts.timing_floor and (
@@ -468,12 +469,13 @@ def _timing(a: _Side, b: _Side, opts: DiffOptions) -> Section:
             verdict = "equivalent"
         if beyond:
             verdict = "changed"
-        lines.append(f"{'!' if beyond else ' '} {name}: {_sec(x)} -> {_sec(y)} (x{ratio:.2f})")
+        lines.append(f"{'!' if beyond else ' '} {name}: {_in_ms(x)} -> {_in_ms(y)} (x{ratio:.2f})")
     return Section("timing", verdict, lines)
 
 
-def _sec(value: float | None) -> str:
-    return "-" if value is None else f"{value * 1000:.1f} ms"
+def _in_ms(seconds: float | None) -> str:
+    """A duration of `Timing` as milliseconds, however long (lines compare by eye)."""
+    return format_ms(None if seconds is None else seconds * 1000)
 
 
 def _fields(a: _Side, b: _Side, opts: DiffOptions) -> Section:

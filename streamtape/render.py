@@ -35,10 +35,6 @@ __all__ = [
 ]
 
 
-def _ms(ns: int | None) -> str:
-    return "-" if ns is None else f"{ns / 1e6:.1f} ms"
-
-
 def _pretty_body(body: bytes) -> list[str]:
     if not body:
         return []

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from streamtape._html import page
+from streamtape._units import format_ns, format_seconds
 from streamtape.accumulate import StreamResult, accumulate_all
 from streamtape.cassette import Cassette, Interaction, Timing
 from streamtape.diff import StreamDiff
@@ -111,14 +112,6 @@ def _facts(inter: Interaction, span_ns: int = 0) -> _Facts:
     )
 
 
-def _ms(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds >= 1:
-        return f"{seconds:.3f} s"
-    return f"{seconds * 1000:.1f} ms"
-
-
 def _input_excerpt(request: dict[str, Any], limit: int = 300) -> str:
     """The last user input as text (the Responses API's ``input``: a string or a list of
     messages whose content is a string or a list of parts)."""
@@ -184,7 +177,8 @@ def _metric(name: str, label: str, seconds: float | None, hint: str) -> str:
     value = "" if seconds is None else repr(seconds)
     return (
         f'<div class="metric" data-metric="{name}" data-seconds="{value}" title="{_attr(hint)}">'
-        f'<span class="label">{escape(label)}</span><span class="value">{_ms(seconds)}</span></div>'
+        f'<span class="label">{escape(label)}</span>'
+        f'<span class="value">{format_seconds(seconds)}</span></div>'
     )
 
 
@@ -207,7 +201,7 @@ def _timeline(f: _Facts) -> str:
     bars = "".join(
         f'<line class="chunk" x1="{_x(c.offset_ns, span)}" x2="{_x(c.offset_ns, span)}" '
         f'y1="30" y2="{30 - max(2.0, len(c.data) ** 0.5 / top * 28):.1f}">'
-        f"<title>chunk {i + 1}: {len(c.data)} B at {c.offset_ns / 1e6:.1f} ms</title></line>"
+        f"<title>chunk {i + 1}: {len(c.data)} B at {format_ns(c.offset_ns)}</title></line>"
         for i, c in enumerate(inter.chunks)
     )
     rows.append(_lane_row("chunks", "chunk", bars, 32, len(inter.chunks)))
@@ -215,7 +209,7 @@ def _timeline(f: _Facts) -> str:
     for index, (at, event) in enumerate(f.timed):
         lane = lane_of(event)
         x = _x(at, span)
-        tip = f"#{index} {event.type} at {at / 1e6:.1f} ms"
+        tip = f"#{index} {event.type} at {format_ns(at)}"
         if _delta(event):
             tip += f": {_delta(event)[:80]}"
         by_lane[lane].append(
@@ -234,7 +228,7 @@ def _timeline(f: _Facts) -> str:
         if gap > max(4 * typical, span // 200):  # shade only the stalls that stand out
             overlay.append(
                 f'<div class="gap" style="left:{_pct(start, span)};width:{_pct(gap, span)}" '
-                f'title="gap of {gap / 1e6:.1f} ms"></div>'
+                f'title="gap of {format_ns(gap)}"></div>'
             )
     markers = [
         ("ttfb", "first byte", f.timing.first_chunk),
@@ -244,7 +238,7 @@ def _timeline(f: _Facts) -> str:
         if seconds is not None:
             overlay.append(
                 f'<div class="marker {name}" style="left:{_pct(int(seconds * 1e9), span)}" '
-                f'title="{label} {_ms(seconds)}"><span>{label}</span></div>'
+                f'title="{label} {format_seconds(seconds)}"><span>{label}</span></div>'
             )
     axis = "".join(
         f'<span style="left:{_pct(t, span)}">{_tick_label(t)}</span>' for t in _ticks(span)
@@ -304,7 +298,7 @@ def _rate(f: _Facts) -> str:
         f'{height}" height="{height}" preserveAspectRatio="none" role="img" '
         f'aria-label="characters per second">{"".join(rects)}</svg></div>'
         "<figcaption>Characters of text, reasoning and tool input streamed per second "
-        f"({buckets} buckets of {_ms(seconds)}; peak {peak / seconds:,.0f} chars/s)."
+        f"({buckets} buckets of {format_seconds(seconds)}; peak {peak / seconds:,.0f} chars/s)."
         "</figcaption></figure>"
     )
 
@@ -375,8 +369,8 @@ def _problems(f: _Facts) -> str:
             code = result.error.code or result.error.type or "error"
             items.append(f"{code}: {result.error.message}")
         for p in result.problems:
-            at = f.timed[p.index][0] / 1e6 if p.index < len(f.timed) else None
-            where = f" (event #{p.index}" + (f", {at:.1f} ms)" if at is not None else ")")
+            at = f.timed[p.index][0] if p.index < len(f.timed) else None
+            where = f" (event #{p.index}" + (f", {format_ns(at)})" if at is not None else ")")
             items.append(f"{p.kind}: {p.message}{where}")
     if not items:
         return ""
@@ -452,7 +446,8 @@ def _gaps(f: _Facts) -> str:
     if not gaps:
         return ""
     items = "".join(
-        f"<li><b>{_ms(gap / 1e9)}</b> before chunk {index + 1} (from {_ms(start / 1e9)})</li>"
+        f"<li><b>{format_seconds(gap / 1e9)}</b> before chunk {index + 1} "
+        f"(from {format_seconds(start / 1e9)})</li>"
         for gap, start, index in gaps
     )
     return f'<div class="gaps"><h4>Largest gaps</h4><ol>{items}</ol></div>'

@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).parent.parent / "streamtape"
 ALLOWED: dict[str, set[str] | None] = {
     "_version": set(),
     "_vocabulary": set(),
+    "_units": set(),
     "_httpx_compat": set(),
     "errors": set(),
     "sse": {"_speedups"},  # its fast path in C, when built
@@ -110,10 +111,11 @@ ALLOWED: dict[str, set[str] | None] = {
         "_cli_serve",
         "_cli_report",
         "_cli_diff",
+        "_units",
     },
     "_html": set(),
-    "report": {"cassette", "accumulate", "events", "render", "diff", "_html"},
-    "diff": {"_vocabulary", "cassette", "accumulate", "events", "sse", "errors"},
+    "report": {"cassette", "accumulate", "events", "render", "diff", "_html", "_units"},
+    "diff": {"_vocabulary", "_units", "cassette", "accumulate", "events", "sse", "errors"},
     "_cli_report": {"_cli_errors", "report"},
     "_cli_diff": {"cassette", "diff", "report", "errors"},
     "scan": {"cassette", "decode", "accumulate", "redact", "errors"},
