@@ -304,29 +304,29 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
 
 
 @cli.command()
-@click.argument("cassette", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", metavar="CASSETTE", type=click.Path(exists=True, dir_okay=False))
 @click.option("--events", "show_events", is_flag=True, help="List every event with its offset.")
 @click.option("--timeline", "show_timeline", is_flag=True, help="Draw bytes per time bucket.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_handled
-def inspect(cassette: str, show_events: bool, show_timeline: bool, as_json: bool) -> None:
+def inspect(path: str, show_events: bool, show_timeline: bool, as_json: bool) -> None:
     """Summarize each interaction: model, status, outcome, timing, events, usage, problems.
 
     \b
     Example:
       streamtape inspect cassettes/reasoning.ndjson.zst --timeline
     """
-    tape = _load(cassette, strict=False)
+    cassette = _load(path, strict=False)
     if as_json:
         doc: dict[str, Any] = {
-            "path": cassette,
-            "truncated": tape.truncated,
-            "error": str(tape.error) if tape.error else None,
+            "path": path,
+            "truncated": cassette.truncated,
+            "error": str(cassette.error) if cassette.error else None,
             "derived_from": [
                 {"source": d.source, "sha256": d.sha256, "faults": d.faults}
-                for d in (tape.header.derived_from or [] if tape.header else [])
+                for d in (cassette.header.derived_from or [] if cassette.header else [])
             ],
-            "interactions": [asdict(summarize(i)) for i in tape],
+            "interactions": [asdict(summarize(i)) for i in cassette],
             "joined": [
                 {
                     "response_id": r.response.id if r.response else None,
@@ -334,44 +334,44 @@ def inspect(cassette: str, show_events: bool, show_timeline: bool, as_json: bool
                     "streams": r.streams,
                     "output_text": r.output_text,
                 }
-                for r in _joined(tape)
+                for r in _joined(cassette)
             ],
         }
         if show_events:
-            for entry, inter in zip(doc["interactions"], tape, strict=True):
+            for entry, inter in zip(doc["interactions"], cassette, strict=True):
                 entry["event_list"] = [
                     {"offset_ms": at / 1e6, "type": e.type} for at, e in timed_events(inter)
                 ]
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    if tape.header is not None:
+    if cassette.header is not None:
         click.echo(
-            f"{cassette}: recorded {tape.header.recorded_at} with streamtape "
-            f"{tape.header.streamtape}, {len(tape)} interaction(s)"
+            f"{path}: recorded {cassette.header.recorded_at} with streamtape "
+            f"{cassette.header.streamtape}, {len(cassette)} interaction(s)"
         )
-        for step in tape.header.derived_from or []:
+        for step in cassette.header.derived_from or []:
             click.echo(
                 f"  derived from {step.source} (sha256 {step.sha256[:16]}) with faults "
                 + " ".join(step.faults)
             )
-    for inter in tape:
+    for inter in cassette:
         _print_summary(inter, show_events, show_timeline)
-    for r in _joined(tape):
+    for r in _joined(cassette):
         first = (r.output_text.splitlines() or [""])[0]
         click.echo(
             f"joined: response {r.response.id if r.response else '-'} streamed over "
             f"{r.streams} interactions: {r.outcome}, {len(r.output_text)} chars of text"
             + (f": {first[:60]}" if first else "")
         )
-    if tape.truncated:
-        click.echo(_style(f"truncated: {tape.error}", fg="red"), err=True)
+    if cassette.truncated:
+        click.echo(_style(f"truncated: {cassette.error}", fg="red"), err=True)
 
 
-def _joined(tape: Cassette) -> list[StreamResult]:
+def _joined(cassette: Cassette) -> list[StreamResult]:
     """The responses a resumed stream continued across interactions (`Tape.results()`)."""
-    if len(tape) < 2:
+    if len(cassette) < 2:
         return []
-    return [r for r in read_exchanges(tape) if r.streams > 1]
+    return [r for r in read_exchanges(cassette) if r.streams > 1]
 
 
 # -- replay -------------------------------------------------------------------------------------
@@ -393,7 +393,7 @@ def _paced(inter: Interaction, speed: float | None) -> Iterator[tuple[int, bytes
 
 
 @cli.command()
-@click.argument("cassette", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", metavar="CASSETTE", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--speed",
     type=click.FloatRange(min=0, min_open=True),
@@ -409,9 +409,7 @@ def _paced(inter: Interaction, speed: float | None) -> Iterator[tuple[int, bytes
 @click.option("--text", "mode", flag_value="text", help="Only the output text.")
 @fault_option
 @_handled
-def replay(
-    cassette: str, speed: float, instant: bool, mode: str, fault_specs: tuple[str, ...]
-) -> None:
+def replay(path: str, speed: float, instant: bool, mode: str, fault_specs: tuple[str, ...]) -> None:
     """Re-emit the recorded streams to stdout with their original timing (with faults: as a
     client would meet them; what comes before a stream and how it broke go to stderr).
 
@@ -423,9 +421,9 @@ def replay(
       streamtape replay cassettes/text-answer.ndjson.zst --speed 4 --text
       streamtape replay cassettes/text-answer.ndjson.zst --fault disconnect:after_events=5
     """
-    tape = _load(cassette)
+    cassette = _load(path)
     out: BinaryIO = sys.stdout.buffer
-    for inter, before in faulted(tape.interactions, parse_faults(fault_specs)):
+    for inter, before in faulted(cassette.interactions, parse_faults(fault_specs)):
         if before:  # an answer to an earlier attempt (http_status)
             head = inter.response
             assert head is not None
@@ -500,7 +498,7 @@ def verify(cassettes: tuple[str, ...], as_json: bool) -> None:
     notes: list[dict[str, Any]] = []
     for path in cassettes:
         try:
-            tape = Cassette.load(path)
+            cassette = Cassette.load(path)
         except StreamtapeError as exc:
             problems.append(
                 {
@@ -512,7 +510,7 @@ def verify(cassettes: tuple[str, ...], as_json: bool) -> None:
                 }
             )
             continue
-        for inter in tape:
+        for inter in cassette:
             s = summarize(inter)
             if s.outcome != "complete":
                 notes.append(

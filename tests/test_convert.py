@@ -28,12 +28,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 YAML_FIXTURES = sorted(FIXTURES.rglob("*.yaml"))
 
 
-def siblings(yaml_path: Path, tape: Cassette) -> dict[int, Path]:
+def siblings(yaml_path: Path, cassette: Cassette) -> dict[int, Path]:
     """Interaction index -> its extracted body: ``<cassette>.sse`` when one interaction streamed,
     else ``<cassette>.<N>.sse`` (see tests/fixtures/README.md)."""
     stem = yaml_path.name[: -len(".yaml")]
     streamed = [
-        n for n, i in enumerate(tape) if i.response and "event-stream" in str(i.response.headers)
+        n
+        for n, i in enumerate(cassette)
+        if i.response and "event-stream" in str(i.response.headers)
     ]
     single = yaml_path.with_name(f"{stem}.sse")
     if single.exists():
@@ -55,14 +57,14 @@ def test_every_yaml_fixture_converts_to_the_events_of_its_sse_siblings(
 ) -> None:
     out = tmp_path / "c.ndjson.zst"
     count = convert_yaml(path, out)
-    tape = Cassette.load(out)
-    assert len(tape) == count == len(yaml.safe_load(path.read_text())["interactions"])
-    assert tape.header is not None
-    assert tape.header.source is not None
-    assert path.name in tape.header.source
-    bodies = siblings(path, tape)
+    cassette = Cassette.load(out)
+    assert len(cassette) == count == len(yaml.safe_load(path.read_text())["interactions"])
+    assert cassette.header is not None
+    assert cassette.header.source is not None
+    assert path.name in cassette.header.source
+    bodies = siblings(path, cassette)
     compared = 0
-    for index, inter in enumerate(tape):
+    for index, inter in enumerate(cassette):
         if index not in bodies:
             continue
         body = bodies[index].read_bytes()

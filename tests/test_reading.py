@@ -363,11 +363,11 @@ def test_a_real_background_response_and_its_resume_from_0(tmp_path: Path) -> Non
     # `GET /v1/responses/{id}?starting_after=0&stream=true`.
     src = Path(__file__).parent / "fixtures/pydantic-ai"
     convert_yaml(src / "test_background_mode_streaming_starting_after_vcr.yaml", tmp_path / "b.zst")
-    tape = Cassette.load(tmp_path / "b.zst")
-    assert [i.request.method for i in tape] == ["POST", "GET"]
-    [joined] = read_exchanges(tape)
+    cassette = Cassette.load(tmp_path / "b.zst")
+    assert [i.request.method for i in cassette] == ["POST", "GET"]
+    [joined] = read_exchanges(cassette)
     assert (joined.outcome, joined.problems, joined.streams) == ("completed", (), 2)
-    alone = [i.result() for i in tape]
+    alone = [i.result() for i in cassette]
     assert [r.output_text for r in alone] == [joined.output_text] * 2
     assert [(r.resumed, r.problems) for r in alone] == [(False, ()), (True, ())]
 
