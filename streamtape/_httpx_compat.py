@@ -10,8 +10,28 @@ import importlib
 import importlib.util
 import sys
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-__all__ = ["NAMES", "installed", "library_name", "module_of"]
+__all__ = [
+    "NAMES",
+    "Httpx2AsyncTransport",
+    "Httpx2Transport",
+    "installed",
+    "library_name",
+    "module_of",
+]
+
+if TYPE_CHECKING:  # the transports serve httpx2 clients too, and say so to type checkers
+    from httpx2 import AsyncBaseTransport as Httpx2AsyncTransport
+    from httpx2 import BaseTransport as Httpx2Transport
+else:  # at run time httpx2 is not imported for this: empty bases stand in for its classes
+
+    class Httpx2Transport:
+        __slots__ = ()
+
+    class Httpx2AsyncTransport:
+        __slots__ = ()
+
 
 NAMES = ("httpx", "httpx2")
 """The libraries with httpx's API, in the order they are patched."""

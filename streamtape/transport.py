@@ -24,12 +24,12 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from types import ModuleType
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, overload
 
 import httpx
 
 from streamtape import faults as _faults
-from streamtape._httpx_compat import library_name
+from streamtape._httpx_compat import Httpx2AsyncTransport, Httpx2Transport, library_name
 from streamtape._readahead import DRAIN_TIMEOUT, READ_AHEAD_LIMIT, AsyncReadAhead, SyncReadAhead
 from streamtape._vocabulary import INSTANT
 from streamtape.cassette import (
@@ -43,6 +43,9 @@ from streamtape.cassette import (
 from streamtape.errors import CassetteError
 from streamtape.matching import Matcher
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
+
+if TYPE_CHECKING:
+    import httpx2
 
 __all__ = ["DRAIN_TIMEOUT", "INSTANT", "RecordingTransport", "ReplayTransport"]
 
@@ -234,7 +237,34 @@ class _RecordingAsync:
         await self.ahead.aclose()
 
 
-class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+class _AnyClient(
+    httpx.BaseTransport, httpx.AsyncBaseTransport, Httpx2Transport, Httpx2AsyncTransport
+):
+    """A transport of sync and async clients of httpx and httpx2 alike: one class serves all
+    four at run time, and type checkers take it for each library's transport."""
+
+    @overload
+    def handle_request(self, request: httpx.Request) -> httpx.Response: ...
+    @overload
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response: ...
+    def handle_request(self, request: Any) -> Any:
+        return self._send(request)
+
+    @overload
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response: ...
+    @overload
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response: ...
+    async def handle_async_request(self, request: Any) -> Any:
+        return await self._asend(request)
+
+    def _send(self, request: Any) -> Any:
+        raise NotImplementedError
+
+    async def _asend(self, request: Any) -> Any:
+        raise NotImplementedError
+
+
+class RecordingTransport(_AnyClient):
     """Send requests through ``wrapped`` and record every interaction into ``writer``.
 
     Serves sync and async clients of httpx and httpx2. The response streams to the caller chunk
@@ -263,13 +293,11 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.read_ahead_limit = read_ahead_limit
         self._live: weakref.WeakSet[SyncReadAhead | AsyncReadAhead] = weakref.WeakSet()
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response: httpx.Response = self.record(request, self.wrapped.handle_request)
-        return response
+    def _send(self, request: Any) -> Any:
+        return self.record(request, self.wrapped.handle_request)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response: httpx.Response = await self.arecord(request, self.wrapped.handle_async_request)
-        return response
+    async def _asend(self, request: Any) -> Any:
+        return await self.arecord(request, self.wrapped.handle_async_request)
 
     def record(self, request: Any, send: SyncSend) -> Any:
         """Send ``request`` with ``send`` (e.g. an original ``handle_request``) and record it."""
@@ -449,7 +477,7 @@ class _ReplayAsync(_Replay):
         pass
 
 
-class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+class ReplayTransport(_AnyClient):
     """Answer requests from a cassette, never touching the network.
 
     A request (redacted with ``redactor``, as recorded ones were) plays the first unplayed
@@ -516,13 +544,11 @@ class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         with self._lock:
             return [i for i in self.cassette.interactions if i.id not in self._played_ids]
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response: httpx.Response = self.replay(request)
-        return response
+    def _send(self, request: Any) -> Any:
+        return self.replay(request)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response: httpx.Response = await self.areplay(request)
-        return response
+    async def _asend(self, request: Any) -> Any:
+        return await self.areplay(request)
 
     def replay(self, request: Any) -> Any:
         """Answer ``request`` (httpx or httpx2) from the cassette; NoMatchError if none fits."""

@@ -175,6 +175,24 @@ def test_a_cassette_recorded_with_httpx_replays_to_httpx2(
         assert read_sync(client, url) == live
 
 
+def test_the_transports_are_typed_as_httpx2_transports_too(
+    sse_server: SSEServer, cassette_path: Path
+) -> None:
+    # written without Any, so that mypy --strict checks both classes as httpx2 transports
+    url = sse_server.add(Route("/v1/responses", sse_chunks(FIXTURE)))
+    with CassetteWriter(cassette_path) as writer:
+        recording = RecordingTransport(httpx2.HTTPTransport(), writer)
+        with httpx2.Client(transport=recording) as client:
+            live: httpx2.Response = client.post(url)
+    replay = ReplayTransport(cassette_path, speed=INSTANT)
+    response: httpx2.Response = replay.handle_request(httpx2.Request("POST", url))
+    assert response.read() == live.content == FIXTURE.read_bytes()
+    old: httpx.Response = ReplayTransport(cassette_path, speed=INSTANT).handle_request(
+        httpx.Request("POST", url)
+    )
+    assert old.read() == live.content
+
+
 def test_response_headers_replay_as_recorded(sse_server: SSEServer, cassette_path: Path) -> None:
     headers = [("Content-Type", "text/event-stream"), ("X-Dup", "1"), ("x-dup", "2")]
     url = sse_server.add(Route("/h", [b"data: 1\n\n"], headers=headers))
@@ -707,8 +725,7 @@ def test_a_sync_fake_sleep_serves_async_clients_too(cassette_path: Path) -> None
 
     async def run() -> None:
         transport = ReplayTransport(cassette_path, sleep=sleeps.append)
-        # One class serves both libraries at run time; its declared base is httpx's.
-        async with httpx2.AsyncClient(transport=transport) as client:  # type: ignore[arg-type]
+        async with httpx2.AsyncClient(transport=transport) as client:
             await read_async(client, "http://api.test/v1/responses")
 
     asyncio.run(run())
