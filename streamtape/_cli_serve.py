@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import click
 
 from streamtape._cli_errors import handled
 from streamtape._cli_mutate import fault_option, parse_faults
 from streamtape._vocabulary import INSTANT
-from streamtape.server import ProxyApp, ProxyMode, ReplayApp, base_path
+from streamtape.server import PROXY_MODES, ProxyApp, ProxyMode, ReplayApp, base_path
 
 __all__ = ["proxy", "serve"]
 
@@ -171,7 +171,7 @@ def serve(
 )
 @click.option(
     "--mode",
-    type=click.Choice(["once", "new_episodes", "all"]),
+    type=click.Choice(PROXY_MODES),
     default="once",
     show_default=True,
     help="once: record a missing cassette, replay an existing one; new_episodes: "
@@ -182,7 +182,7 @@ def serve(
 def proxy(
     upstream: str,
     output: str,
-    mode: str,
+    mode: ProxyMode,
     host: str,
     port: int,
     exit_after: int | None,
@@ -200,7 +200,7 @@ def proxy(
       OPENAI_BASE_URL=http://127.0.0.1:PORT OPENAI_API_KEY=$OPENROUTER_API_KEY node agent.mjs
       streamtape serve tape.ndjson.zst    # later, offline
     """
-    app = ProxyApp(upstream, output, mode=cast(ProxyMode, mode))
+    app = ProxyApp(upstream, output, mode=mode)
     app.keep_alive = True  # uvicorn's lifespan shutdown closes the upstream connections
 
     def announce(url: str) -> str:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, Literal, TypeVar, get_args
 
 import click
 import httpx
@@ -25,6 +25,7 @@ from streamtape._cli_mutate import fault_option, faulted, mutate, parse_faults
 from streamtape._cli_report import report
 from streamtape._cli_serve import proxy, serve
 from streamtape._units import format_ms, format_ns
+from streamtape._vocabulary import EndState
 from streamtape.accumulate import StreamResult
 from streamtape.cassette import Cassette, CassetteWriter, Interaction
 from streamtape.convert import convert_yaml, export, export_sse
@@ -115,9 +116,9 @@ class _Progress:
             f"{rate:.1f} events/s, {elapsed:.1f} s"
         )
 
-    def done(self, outcome: str) -> None:
+    def done(self, summary: str) -> None:
         if not self.quiet:
-            click.echo(("\r" if self.live else "") + f"{self.line()}: {outcome}", err=True)
+            click.echo(("\r" if self.live else "") + f"{self.line()}: {summary}", err=True)
 
 
 @cli.command()
@@ -175,7 +176,7 @@ def record(
         pairs.append(("Authorization", f"Bearer {secret}"))
     writer = CassetteWriter(output, atomic=False)  # in place: readable while it records
     progress = _Progress(quiet)
-    outcome = "complete"
+    outcome: EndState = "complete"
     status = 0
     try:
         transport = RecordingTransport(httpx.HTTPTransport(), writer)
@@ -376,6 +377,9 @@ def _joined(cassette: Cassette) -> list[StreamResult]:
 
 # -- replay -------------------------------------------------------------------------------------
 
+ReplayOutput = Literal["raw", "events", "text"]
+"""What ``streamtape replay`` writes: the raw body, each event's payload, or the output text."""
+
 
 def _paced(inter: Interaction, speed: float | None) -> Iterator[tuple[int, bytes]]:
     """Yield (offset, decoded bytes), sleeping so chunks come at their offsets / speed."""
@@ -409,7 +413,9 @@ def _paced(inter: Interaction, speed: float | None) -> Iterator[tuple[int, bytes
 @click.option("--text", "mode", flag_value="text", help="Only the output text.")
 @fault_option
 @_handled
-def replay(path: str, speed: float, instant: bool, mode: str, fault_specs: tuple[str, ...]) -> None:
+def replay(
+    path: str, speed: float, instant: bool, mode: ReplayOutput, fault_specs: tuple[str, ...]
+) -> None:
     """Re-emit the recorded streams to stdout with their original timing (with faults: as a
     client would meet them; what comes before a stream and how it broke go to stderr).
 
@@ -560,6 +566,9 @@ def verify(cassettes: tuple[str, ...], as_json: bool) -> None:
 
 # -- convert ------------------------------------------------------------------------------------
 
+ConvertTarget = Literal["cassette", "sse", "ndjson"]
+"""What ``streamtape convert --to`` writes."""
+
 
 def _is_cassette(path: Path) -> bool:
     try:
@@ -577,7 +586,7 @@ def _is_cassette(path: Path) -> bool:
 @click.option(
     "--to",
     "to",
-    type=click.Choice(["cassette", "sse", "ndjson"]),
+    type=click.Choice(get_args(ConvertTarget)),
     default=None,
     help="Output format (default: cassette from YAML).",
 )
@@ -588,7 +597,7 @@ def _is_cassette(path: Path) -> bool:
     help="With --to sse: only this interaction's body, written to OUTPUT.",
 )
 @_handled
-def convert(src: str, output: str, to: str | None, interaction: int | None) -> None:
+def convert(src: str, output: str, to: ConvertTarget | None, interaction: int | None) -> None:
     """Import a vcrpy / go-vcr YAML cassette, or export a cassette's SSE bodies or payloads.
 
     --to sse writes each SSE body to a file of its own (OUTPUT itself when there is one, else

@@ -216,8 +216,8 @@ def _runs(events: Sequence[Event]) -> list[tuple[str, int]]:
     return runs
 
 
-def _short(kind: str) -> str:
-    return kind.removeprefix("response.")
+def _short(event_type: str) -> str:
+    return event_type.removeprefix("response.")
 
 
 def _run_text(run: tuple[str, int]) -> str:
@@ -562,7 +562,7 @@ class DriftError(StreamtapeError, AssertionError):
     """Live streams drifted from their recordings beyond the allowed verdict (drift mode)."""
 
 
-def drift_failures(diffs: Sequence[InteractionDiff], fail_at: str, where: str) -> None:
+def drift_failures(diffs: Sequence[InteractionDiff], fail_at: Verdict, where: str) -> None:
     """Raise DriftError showing every diff whose verdict is ``fail_at`` or graver."""
     if fail_at not in VERDICTS:
         raise ValueError(f"drift_fail must be one of {', '.join(VERDICTS)}; got {fail_at!r}")

@@ -28,7 +28,7 @@ import random as _random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
@@ -55,6 +55,7 @@ from streamtape.results import Outcome
 
 __all__ = [
     "OPENROUTER_PROCESSING",
+    "DisconnectHow",
     "Fault",
     "FaultError",
     "FaultedInteraction",
@@ -382,7 +383,10 @@ class truncate(Fault):
         return _ended(body, interaction, "complete")
 
 
-_DISCONNECTS = {
+DisconnectHow = Literal["eof", "reset"]
+"""How a `disconnect` breaks the connection: the server closes it mid-body, or resets it."""
+
+_DISCONNECTS: dict[DisconnectHow, ErrorInfo] = {
     # what httpx raises when the server closes mid-body, and when the connection is reset
     "eof": ErrorInfo(
         "RemoteProtocolError",
@@ -400,7 +404,7 @@ class disconnect(truncate):
     ``ReadError`` for ``how="reset"``)."""
 
     name: ClassVar[str] = "disconnect"
-    how: str = "eof"
+    how: DisconnectHow = "eof"
 
     def __post_init__(self) -> None:
         super().__post_init__()

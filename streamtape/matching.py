@@ -51,7 +51,7 @@ MatchOn = Literal["method", "url", "scheme", "host", "path", "query", "body", "h
 """Fields a matcher can compare. ``url`` is scheme + host (with port) + path + query; ``host``
 includes a non-default port; ``headers`` compares the headers named in ``Matcher(headers=...)``."""
 
-MATCH_ON_FIELDS: frozenset[str] = frozenset(get_args(MatchOn))
+MATCH_ON_FIELDS: frozenset[MatchOn] = frozenset(get_args(MatchOn))
 DEFAULT_MATCH_ON: tuple[MatchOn, ...] = ("method", "url", "body")
 
 CustomMatcher: TypeAlias = Callable[[RequestLike, RequestLike], bool]
@@ -153,7 +153,7 @@ class Matcher:
 
     def __init__(
         self,
-        match_on: Sequence[str] = DEFAULT_MATCH_ON,
+        match_on: Sequence[MatchOn] = DEFAULT_MATCH_ON,
         *,
         ignore_paths: Iterable[str] = (),
         headers: Iterable[str] = (),
@@ -168,12 +168,12 @@ class Matcher:
                 f"choose from {', '.join(sorted(MATCH_ON_FIELDS))}"
             )
         self._headers = tuple(sorted({h.lower() for h in headers}))
-        fields = list(dict.fromkeys(match_on))
+        fields: list[MatchOn] = list(dict.fromkeys(match_on))
         if self._headers and "headers" not in fields:
             fields.append("headers")
         if "headers" in fields and not self._headers:
             raise ValueError("match_on 'headers' needs headers=[...] naming the headers to compare")
-        self.match_on: tuple[str, ...] = tuple(fields)
+        self.match_on: tuple[MatchOn, ...] = tuple(fields)
         self.ignore_paths: tuple[str, ...] = tuple(ignore_paths)
         self._ignore = tuple(_parse_path(p) for p in self.ignore_paths)
         self._custom = tuple(custom)
@@ -215,7 +215,7 @@ class Matcher:
                 values.append(value)
         return tuple((name, tuple(values)) for name, values in found.items())
 
-    def _field(self, field: str, request: RequestLike) -> Hashable:
+    def _field(self, field: MatchOn, request: RequestLike) -> Hashable:
         if field == "method":
             return request.method.upper()
         if field == "body":

@@ -24,11 +24,11 @@ import warnings
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 import pytest
 
-from streamtape._vocabulary import INSTANT, RECORD_MODES, VERDICTS
+from streamtape._vocabulary import INSTANT, RECORD_MODES, VERDICTS, RecordMode, one_of
 from streamtape.errors import NetworkBlockedError, NoMatchError, StreamtapeError
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ __all__ = [
     "SUFFIX",
     "UNUSED_POLICIES",
     "UnusedInteractionsWarning",
+    "UnusedPolicy",
     "cassette_path",
     "parse_speed",
     "streamtape_config",
@@ -54,8 +55,9 @@ __all__ = [
 
 MODES = RECORD_MODES
 """The record modes ``--tape-mode`` and the ``tape_mode`` ini key accept (use_cassette's)."""
-UNUSED_POLICIES = ("fail", "warn", "ignore")
+UnusedPolicy = Literal["fail", "warn", "ignore"]
 """What the ``tape_unused`` ini key may say about recorded interactions a test never played."""
+UNUSED_POLICIES: tuple[UnusedPolicy, ...] = get_args(UnusedPolicy)
 SUFFIX = ".ndjson.zst"
 """The suffix of cassette files the plugin names."""
 
@@ -192,12 +194,12 @@ class _Settings:
     """Everything the plugin decided for one test."""
 
     path: Path
-    mode: str
+    mode: RecordMode
     kwargs: dict[str, Any]
-    unused: str
+    unused: UnusedPolicy
     nodeid: str
 
-    def record_command(self, mode: str) -> str:
+    def record_command(self, mode: RecordMode) -> str:
         return f"pytest --tape-mode={mode} {shlex.quote(self.nodeid)}"
 
     def record_hint(self) -> str:
@@ -232,6 +234,15 @@ def _ini(config: pytest.Config, name: str, default: str) -> str:
     return text or default
 
 
+def _unused_policy(config: pytest.Config) -> UnusedPolicy:
+    unused = _ini(config, "tape_unused", "fail")
+    if not one_of(unused, UNUSED_POLICIES):
+        raise pytest.UsageError(
+            f"tape_unused: expected one of {', '.join(UNUSED_POLICIES)}, got {unused!r}"
+        )
+    return unused
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     config.addinivalue_line("markers", FAULTS_MARKER_HELP)
@@ -239,11 +250,7 @@ def pytest_configure(config: pytest.Config) -> None:
     mode = _ini(config, "tape_mode", "none")
     if mode not in MODES:
         raise pytest.UsageError(f"tape_mode: expected one of {', '.join(MODES)}, got {mode!r}")
-    unused = _ini(config, "tape_unused", "fail")
-    if unused not in UNUSED_POLICIES:
-        raise pytest.UsageError(
-            f"tape_unused: expected one of {', '.join(UNUSED_POLICIES)}, got {unused!r}"
-        )
+    _unused_policy(config)
     try:
         parse_speed(_ini(config, "tape_speed", "1"))
     except argparse.ArgumentTypeError as exc:
@@ -396,15 +403,15 @@ def _settings(item: pytest.Item, config_kwargs: Mapping[str, Any]) -> _Settings:
     if fault_run:
         kwargs["faults"] = (*kwargs.get("faults", ()), *fault_run)
     path = cassette_path(item, cassette)
-    mode = str(kwargs["record_mode"])
-    if mode not in MODES:
+    mode = kwargs["record_mode"]
+    if not one_of(mode, MODES):
         pytest.fail(f"record_mode must be one of {', '.join(MODES)}, got {mode!r}", pytrace=False)
     return _Settings(
         path=path,
         mode=mode,
         kwargs=kwargs,
         # a fault may end a run before every interaction played: that is not staleness
-        unused="ignore" if kwargs.get("faults") else _ini(config, "tape_unused", "fail"),
+        unused="ignore" if kwargs.get("faults") else _unused_policy(config),
         nodeid=item.nodeid,
     )
 

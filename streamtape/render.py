@@ -22,8 +22,8 @@ from streamtape.events import (
     ResponseOutputTextDeltaEvent,
     UnknownObject,
 )
-from streamtape.reading import Reading, decode_timed, read_exchange
-from streamtape.results import StreamResult
+from streamtape.reading import Dialect, Reading, decode_timed, read_exchange
+from streamtape.results import Outcome, StreamResult
 
 __all__ = [
     "InteractionSummary",
@@ -117,14 +117,14 @@ class InteractionSummary:
     usage: dict[str, Any] | None
     problems: list[dict[str, Any]] = field(default_factory=list)
     output_text: str = ""
-    response_status: str | None = None
+    response_status: Outcome | None = None
     response_error: str | None = None
     client_chunks: int | None = None
     """Chunks the recording client took, when it stopped or finished apart from the wire."""
     client_end_ms: float | None = None
     """When the recording client stopped or finished reading, when apart from the wire's end."""
     backpressure_ms: float = 0.0
-    dialect: str = "responses"
+    dialect: Dialect = "responses"
     note: str | None = None
     resumed: bool = False
     http: dict[str, Any] | None = None

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from streamtape._html import page
 from streamtape._units import format_ns, format_seconds
@@ -28,12 +28,22 @@ from streamtape.diff import StreamDiff
 from streamtape.events import ErrorEvent, Event, KeepAlive, MalformedEvent, UnknownEvent
 from streamtape.render import timed_events
 
-__all__ = ["LANES", "diff_page", "interaction_html", "page", "render_report", "write_report"]
+__all__ = [
+    "LANES",
+    "Lane",
+    "diff_page",
+    "interaction_html",
+    "page",
+    "render_report",
+    "write_report",
+]
 
-LANES: tuple[str, ...] = ("lifecycle", "reasoning", "text", "tool", "keepalive", "error")
+Lane = Literal["lifecycle", "reasoning", "text", "tool", "keepalive", "error"]
+"""A timeline lane of events."""
+LANES: tuple[Lane, ...] = get_args(Lane)
 """The timeline's event lanes, top to bottom; every event gets a mark in exactly one."""
 
-_LANE_TITLES = {
+_LANE_TITLES: dict[Lane, str] = {
     "lifecycle": "lifecycle",
     "reasoning": "reasoning",
     "text": "text",
@@ -41,12 +51,13 @@ _LANE_TITLES = {
     "keepalive": "keep-alive",
     "error": "errors",
 }
+_RATE_LANES: tuple[Lane, ...] = ("reasoning", "text", "tool")  # lanes of streamed characters
 _W = 1000  # the timeline's viewBox width; x scales to the page, y stays in px
 _EXCERPT = 160  # characters of a delta shown in the event table
 _GAPS_SHOWN = 3
 
 
-def lane_of(event: Event) -> str:
+def lane_of(event: Event) -> Lane:
     """The timeline lane of an event (see `LANES`)."""
     if isinstance(event, (ErrorEvent, MalformedEvent)) or event.type == "response.failed":
         return "error"
@@ -205,7 +216,7 @@ def _timeline(f: _Facts) -> str:
         for i, c in enumerate(inter.chunks)
     )
     rows.append(_lane_row("chunks", "chunk", bars, 32, len(inter.chunks)))
-    by_lane: dict[str, list[str]] = {lane: [] for lane in LANES}
+    by_lane: dict[Lane, list[str]] = {lane: [] for lane in LANES}
     for index, (at, event) in enumerate(f.timed):
         lane = lane_of(event)
         x = _x(at, span)
@@ -255,7 +266,9 @@ def _timeline(f: _Facts) -> str:
     )
 
 
-def _lane_row(title: str, lane: str, marks: str, height: int, count: int) -> str:
+def _lane_row(
+    title: str, lane: Lane | Literal["chunk"], marks: str, height: int, count: int
+) -> str:
     return (
         f'<div class="lane-label"><i class="swatch {lane}"></i>{escape(title)} '
         f'<small>{count}</small></div><svg class="lane {lane}" viewBox="0 0 {_W} {height}" '
@@ -268,7 +281,7 @@ def _rate(f: _Facts) -> str:
     """Characters streamed per second of text, reasoning and tool input, per time bucket."""
     buckets = 60
     span = f.span_ns
-    series = {lane: [0] * buckets for lane in ("reasoning", "text", "tool")}
+    series: dict[Lane, list[int]] = {lane: [0] * buckets for lane in _RATE_LANES}
     for at, event in f.timed:
         lane = lane_of(event)
         if lane in series:

@@ -26,7 +26,7 @@ import ssl
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,11 +35,11 @@ import msgspec
 from streamtape.cassette import Cassette, CassetteWriter, Interaction
 from streamtape.errors import CassetteError, StreamtapeError
 from streamtape.faults import Fault
-from streamtape.matching import DEFAULT_MATCH_ON, Matcher
+from streamtape.matching import DEFAULT_MATCH_ON, Matcher, MatchOn
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
 from streamtape.transport import RecordingTransport, ReplayTransport
 
-__all__ = ["ProxyApp", "ProxyMode", "ReplayApp", "base_path", "cassette_files"]
+__all__ = ["PROXY_MODES", "ProxyApp", "ProxyMode", "ReplayApp", "base_path", "cassette_files"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -48,6 +48,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 ProxyMode = Literal["once", "new_episodes", "all"]
 """How :class:`ProxyApp` treats its cassette, in use_cassette's words."""
+PROXY_MODES: tuple[ProxyMode, ...] = get_args(ProxyMode)
 
 log = logging.getLogger("streamtape.server")
 
@@ -327,7 +328,7 @@ class ReplayApp:
         *,
         speed: float = 1.0,
         max_gap: float | None = None,
-        match_on: Sequence[str] | Matcher = DEFAULT_MATCH_ON,
+        match_on: Sequence[MatchOn] | Matcher = DEFAULT_MATCH_ON,
         redact: Redactor | None = DEFAULT_REDACTOR,
         faults: Sequence[Fault] = (),
     ) -> None:
@@ -408,12 +409,12 @@ class ProxyApp:
         cassette: str | os.PathLike[str],
         *,
         mode: ProxyMode = "once",
-        match_on: Sequence[str] | Matcher = DEFAULT_MATCH_ON,
+        match_on: Sequence[MatchOn] | Matcher = DEFAULT_MATCH_ON,
         redact: Redactor | None = DEFAULT_REDACTOR,
         speed: float = 1.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        if mode not in ("once", "new_episodes", "all"):
+        if mode not in PROXY_MODES:
             raise ValueError(f"mode must be once, new_episodes or all; got {mode!r}")
         self.upstream = upstream.rstrip("/")
         self.path = Path(cassette)

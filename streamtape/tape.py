@@ -43,7 +43,7 @@ import httpx
 from streamtape._httpx_compat import module_of
 from streamtape._patching import Patcher
 from streamtape._stacks import Route, WireRequest
-from streamtape._vocabulary import RECORD_MODES, RecordMode
+from streamtape._vocabulary import RECORD_MODES, RecordMode, Verdict
 from streamtape.accumulate import StreamResult
 from streamtape.cassette import (
     DEFAULT_LOCK_TIMEOUT,
@@ -61,7 +61,7 @@ from streamtape.diff import (
 )
 from streamtape.errors import CassetteError, StreamtapeError, StreamtapeWarning
 from streamtape.faults import Fault
-from streamtape.matching import DEFAULT_MATCH_ON, Matcher
+from streamtape.matching import DEFAULT_MATCH_ON, Matcher, MatchOn
 from streamtape.reading import read_exchanges
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
 from streamtape.seal import Guard, aserve, serve
@@ -196,7 +196,7 @@ class Tape:
         path: str | os.PathLike[str],
         record_mode: RecordMode = "once",
         *,
-        match_on: Sequence[str] | Matcher = DEFAULT_MATCH_ON,
+        match_on: Sequence[MatchOn] | Matcher = DEFAULT_MATCH_ON,
         speed: float = 1.0,
         max_gap: float | None = None,
         redact: Redactor | None = DEFAULT_REDACTOR,
@@ -206,7 +206,7 @@ class Tape:
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
         faults: Sequence[Fault] = (),
         drain_timeout: float = DRAIN_TIMEOUT,
-        drift_fail: str = "different",
+        drift_fail: Verdict = "different",
     ) -> None:
         # The one list of options: what this call was given, for copies (the decorator).
         self._options: dict[str, Any] = {

@@ -148,7 +148,7 @@ def test_unknown_names_are_refused() -> None:
     with pytest.raises(ValueError, match=r"unknown decoder\(s\) nope; known: streamtape"):
         bench.run_bench(inputs, repeat=1, against=["nope"])
     with pytest.raises(ValueError, match="unknown chunk shape 'tiny'"):
-        bench.run_bench(inputs, repeat=1, shapes=["tiny"])
+        bench.run_bench(inputs, repeat=1, shapes=["tiny"])  # type: ignore[list-item]
 
 
 def test_recorded_shape_uses_the_recorded_chunks_and_is_left_out_without_them() -> None:
@@ -164,7 +164,7 @@ def test_recorded_shape_uses_the_recorded_chunks_and_is_left_out_without_them() 
 
 @pytest.mark.parametrize("shape", ["64k", "event", "random"])
 @pytest.mark.parametrize("path", [OPENAI_SSE, OPENROUTER_SSE], ids=["openai", "openrouter"])
-def test_chunk_shapes_keep_every_byte(path: Path, shape: str) -> None:
+def test_chunk_shapes_keep_every_byte(path: Path, shape: bench.Shape) -> None:
     data = path.read_bytes()
     chunks = bench.chunk(data, shape, seed=3)
     assert b"".join(chunks) == data

@@ -191,7 +191,7 @@ def test_drift_needs_a_recording(tmp_path: Path) -> None:
 
 def test_drift_fail_must_be_a_verdict(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="drift_fail must be one of identical, equivalent"):
-        use_cassette(tmp_path / "c.ndjson.zst", record_mode="drift", drift_fail="bad")
+        use_cassette(tmp_path / "c.ndjson.zst", record_mode="drift", drift_fail="bad")  # type: ignore[arg-type]
 
 
 def test_a_request_no_recording_matches_is_different(sse_server: SSEServer, tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ from streamtape.events import (
 )
 from streamtape.faults import (
     OPENROUTER_PROCESSING,
+    DisconnectHow,
     FaultError,
     cr,
     crlf,
@@ -721,7 +722,7 @@ def test_without_retries_the_openai_sdk_raises_its_own_status_error(
 def test_a_disconnect_raises_the_stacks_read_error_at_the_same_event_every_run(
     tape_path: Path,
     baseline: list[dict[str, Any]],
-    how: str,
+    how: DisconnectHow,
     raised: type[Exception],
     asynchronous: bool,
 ) -> None:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from streamtape import matching
 from streamtape.errors import NoMatchError
-from streamtape.matching import MATCH_ON_FIELDS, Matcher, RequestLike
+from streamtape.matching import MATCH_ON_FIELDS, Matcher, MatchOn, RequestLike
 from streamtape.redact import DEFAULT_REDACTOR
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -152,7 +152,7 @@ def test_method_and_url_differences(recorded: Req, sent: Req, line: str) -> None
     ],
 )
 def test_match_on_subsets(
-    match_on: list[str], recorded: Req, sent: Req, expected: list[str]
+    match_on: list[MatchOn], recorded: Req, sent: Req, expected: list[str]
 ) -> None:
     m = Matcher(match_on)
     assert m.differences(recorded, sent) == expected
@@ -403,7 +403,7 @@ requests = st.builds(
     st.sampled_from([("method", "url", "body"), ("path", "query", "headers"), ("host",)]),
 )
 def test_matches_iff_no_differences_iff_equal_keys(
-    a: Req, b: Req, match_on: tuple[str, ...]
+    a: Req, b: Req, match_on: tuple[MatchOn, ...]
 ) -> None:
     m = Matcher(match_on, headers=["x-a"] if "headers" in match_on else ())
     assert m.matches(a, b) == (m.differences(a, b) == []) == (m.key(a) == m.key(b))

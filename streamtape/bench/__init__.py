@@ -42,8 +42,10 @@ from streamtape.bench._inputs import (
     synthetic_stream,
 )
 from streamtape.bench._report import (
+    AnchorKind,
     BenchReport,
     Row,
+    Shape,
     Skipped,
     render_json,
     render_markdown,
@@ -57,9 +59,11 @@ __all__ = [
     "ANCHORS",
     "SHAPES",
     "Anchor",
+    "AnchorKind",
     "BenchInput",
     "BenchReport",
     "Row",
+    "Shape",
     "Skipped",
     "chunk",
     "concat_fixtures",
@@ -93,7 +97,7 @@ class Anchor:
     each stream's payloads, cut out beforehand and joined by newlines, as their only chunk."""
 
     name: str
-    kind: str  # "subject", "variant" (streamtape another way), "anchor", "shortcut" or "ceiling"
+    kind: AnchorKind
     about: str
     setup: Callable[[], Decode]
     requires: tuple[str, ...] = ()
@@ -433,7 +437,7 @@ def run_bench(
     against: Sequence[str] | None = None,
     progress: Progress | None = None,
     *,
-    shapes: Sequence[str] | None = None,
+    shapes: Sequence[Shape] | None = None,
     warmup: int = 1,
     seed: int = 0,
 ) -> BenchReport:
@@ -513,7 +517,7 @@ def run_bench(
     )
 
 
-def _rows(inp: BenchInput, shape: str, cases: list[_Case]) -> list[Row]:
+def _rows(inp: BenchInput, shape: Shape, cases: list[_Case]) -> list[Row]:
     base = cases[0]
     out: list[Row] = []
     for case in cases:

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import msgspec
 
+from streamtape.bench._report import Shape
 from streamtape.cassette import Cassette
 from streamtape.sse import SSEParser
 
@@ -28,7 +29,7 @@ __all__ = [
     "synthetic_stream",
 ]
 
-SHAPES = {
+SHAPES: dict[Shape, str] = {
     "64k": "64 KiB reads (a file or a cassette)",
     "event": "one chunk per event (a live server)",
     "random": "random 1-200 byte chunks (a stress case)",
@@ -47,14 +48,14 @@ class BenchInput:
     name: str
     streams: list[bytes]
     recorded: list[list[bytes]] | None = None
-    shapes: tuple[str, ...] = ("64k",)
+    shapes: tuple[Shape, ...] = ("64k",)
 
     @property
     def size(self) -> int:
         return sum(map(len, self.streams))
 
 
-def chunk(data: bytes, shape: str, seed: int = 0) -> list[bytes]:
+def chunk(data: bytes, shape: Shape, seed: int = 0) -> list[bytes]:
     """Split one stream as `shape` says (a key of `SHAPES` other than "recorded")."""
     if shape == "64k":
         return [data[i : i + 65536] for i in range(0, len(data), 65536)]

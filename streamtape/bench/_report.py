@@ -3,9 +3,28 @@ renderings as JSON, a text table and Markdown."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
-__all__ = ["BenchReport", "Row", "Skipped", "render_json", "render_markdown", "render_table"]
+__all__ = [
+    "AnchorKind",
+    "BenchReport",
+    "Row",
+    "Shape",
+    "Skipped",
+    "render_json",
+    "render_markdown",
+    "render_table",
+]
+
+Shape = Literal["64k", "event", "random", "recorded"]
+"""How a stream is split into chunks (see `streamtape.bench.SHAPES`)."""
+
+AnchorKind = Literal["subject", "variant", "anchor", "shortcut", "ceiling"]
+"""What a measured decoder is: streamtape (the subject), streamtape another way (a variant),
+another SSE decoder (an anchor), one that skips work streamtape does (a shortcut), or a bound no
+decoder can beat (a ceiling)."""
 
 
 class Row(msgspec.Struct, frozen=True):
@@ -14,9 +33,9 @@ class Row(msgspec.Struct, frozen=True):
     times faster; 0.9 against a ceiling means streamtape reaches 90% of it."""
 
     input: str
-    shape: str
+    shape: Shape
     decoder: str
-    kind: str
+    kind: AnchorKind
     events: int
     bytes: int
     runs_ns: list[int]
