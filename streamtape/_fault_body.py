@@ -11,7 +11,6 @@ from typing import Any
 
 import msgspec
 
-from streamtape._interaction import _content_encodings, _ContentDecoder
 from streamtape.cassette import Chunk, Interaction, RecordedResponse, StreamEnd
 
 __all__ = [
@@ -131,21 +130,8 @@ class Body:
     def of(cls, interaction: Interaction) -> tuple[Body, RecordedResponse | None]:
         """The body (content-decoded, with the head then saying so) and the head to replay."""
         head = interaction.response
-        pieces = [(c.data, c.offset_ns) for c in interaction.chunks]
-        codings = _content_encodings(head.headers) if head is not None else []
-        if head is not None and codings:
-            decoders = [_ContentDecoder(c) for c in reversed(codings)]
-            decoded: list[tuple[bytes, int]] = []
-            for data, at in pieces:
-                for decoder in decoders:
-                    data = decoder.decode(data)
-                decoded.append((data, at))
-            tail = b""
-            for decoder in decoders:
-                tail = decoder.decode(tail) + decoder.flush()
-            if tail:
-                decoded.append((tail, decoded[-1][1] if decoded else head.offset_ns))
-            pieces = decoded
+        pieces = [(c.data, c.offset_ns) for c in interaction.body_chunks()]
+        if head is not None and head.content_encodings:
             head = without_headers(head, "content-encoding")
         data = b"".join(d for d, _ in pieces)
         starts: list[int] = []

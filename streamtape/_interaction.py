@@ -16,7 +16,7 @@ from streamtape.accumulate import StreamResult
 from streamtape.decode import EventDecoder
 from streamtape.errors import CassetteError
 from streamtape.events import Event
-from streamtape.reading import read_exchange
+from streamtape.reading import decode_timed, read_exchange
 
 
 class RecordedRequest(msgspec.Struct, frozen=True):
@@ -121,23 +121,34 @@ class Interaction:
         """The body bytes as they came over the wire (still content-encoded)."""
         return b"".join(c.data for c in self.chunks)
 
-    def iter_body(self) -> Iterator[bytes]:
-        """Yield the body chunk by chunk, content-decoded (gzip, deflate, br, zstd).
+    def body_chunks(self) -> Iterator[Chunk]:
+        """The body as it came, content-decoded (gzip, deflate, br, zstd), with its timing: one
+        `Chunk` per recorded chunk, at that chunk's offset, holding what decoding it gave (empty
+        while a decoder holds bytes back), then, at the last chunk's offset, what the decoders
+        still held at the end (when there is any). Without a content coding these are the
+        recorded chunks. Every reading of the body goes through here.
 
         Raises CassetteError when a content coding is unknown or the encoded bytes are broken.
         """
-        decoders = [_ContentDecoder(e) for e in reversed(self._encodings())]
-        for chunk in self.chunks:
-            data = chunk.data
+        codings = self.response.content_encodings if self.response else []
+        if not codings:
+            yield from self.chunks
+            return
+        decoders = [_ContentDecoder(c) for c in reversed(codings)]
+        at = 0
+        for at, data in self.chunks:
             for decoder in decoders:
                 data = decoder.decode(data)
-            if data:
-                yield data
+            yield Chunk(at, data)
         tail = b""
         for decoder in decoders:
             tail = decoder.decode(tail) + decoder.flush()
         if tail:
-            yield tail
+            yield Chunk(at, tail)
+
+    def iter_body(self) -> Iterator[bytes]:
+        """Yield the body chunk by chunk, content-decoded (see :meth:`body_chunks`)."""
+        return (chunk.data for chunk in self.body_chunks() if chunk.data)
 
     @property
     def body(self) -> bytes:
@@ -146,12 +157,7 @@ class Interaction:
 
     def events(self, *, strict: bool = True) -> list[Event]:
         """Decode the (content-decoded) body into typed events with the SSE event decoder."""
-        decoder = EventDecoder(strict=strict)
-        events: list[Event] = []
-        for data in self.iter_body():
-            events += decoder.feed(data)
-        events += decoder.close()
-        return events
+        return [event for _, event in decode_timed(self, EventDecoder(strict=strict))[0]]
 
     def result(self) -> StreamResult:
         """The final state of the one response streamed (see :meth:`results`); ValueError when
@@ -178,20 +184,9 @@ class Interaction:
         wire arrival times, and where the recording client stopped when that differs."""
         offsets = [c.offset_ns for c in self.chunks]
         gaps = [b - a for a, b in itertools.pairwise(offsets)]
-        first_event: int | None = None
-        first_token: int | None = None
-        decoder = EventDecoder(strict=False)
-        decoders = [_ContentDecoder(e) for e in reversed(self._encodings())]
-        for chunk in self.chunks:
-            data = chunk.data
-            for content in decoders:
-                data = content.decode(data)
-            events = decoder.feed(data)
-            if events and first_event is None:
-                first_event = chunk.offset_ns
-            if any(is_token(e) for e in events):
-                first_token = chunk.offset_ns
-                break
+        timed = decode_timed(self, EventDecoder(strict=False))[0]
+        first_event = timed[0][0] if timed else None
+        first_token = next((at for at, event in timed if is_token(event)), None)
         end = self.end.offset_ns if self.end else (offsets[-1] if offsets else 0)
         client = self.end.client if self.end else None
         return Timing(
@@ -204,9 +199,6 @@ class Interaction:
             client_chunks=None if client is None else client.chunks,
             client_end=None if client is None else client.offset_ns / 1e9,
         )
-
-    def _encodings(self) -> list[str]:
-        return self.response.content_encodings if self.response else []
 
 
 class Timing(NamedTuple):

@@ -384,11 +384,7 @@ ReplayOutput = Literal["raw", "events", "text"]
 def _paced(inter: Interaction, speed: float | None) -> Iterator[tuple[int, bytes]]:
     """Yield (offset, decoded bytes), sleeping so chunks come at their offsets / speed."""
     start = time.perf_counter()
-    if inter.response is not None and inter.response.content_encodings:
-        stamped = [(inter.chunks[-1].offset_ns if inter.chunks else 0, inter.body)]
-    else:
-        stamped = [(c.offset_ns, c.data) for c in inter.chunks]
-    for offset, data in stamped:
+    for offset, data in inter.body_chunks():
         if speed is not None:
             delay = offset / 1e9 / speed - (time.perf_counter() - start)
             if delay > 0:

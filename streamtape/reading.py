@@ -13,6 +13,7 @@ The interaction is duck-typed (`Exchange`): this module sits below the cassette 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias
@@ -60,8 +61,6 @@ class _Request(Protocol):
 class _Head(Protocol):
     @property
     def status(self) -> int: ...
-    @property
-    def content_encodings(self) -> list[str]: ...
     def header(self, name: str) -> str | None: ...
 
 
@@ -83,7 +82,7 @@ class Exchange(Protocol):
     def chunks(self) -> Sequence[tuple[int, bytes]]: ...
     @property
     def end(self) -> _End | None: ...
-    def iter_body(self) -> Iterator[bytes]: ...
+    def body_chunks(self) -> Iterator[tuple[int, bytes]]: ...
 
 
 @dataclass
@@ -126,21 +125,16 @@ def resume_point(method: str, url: str) -> tuple[str, int | None] | None:
 
 
 def decode_timed(inter: Exchange, decoder: EventDecoder) -> tuple[list[tuple[int, Event]], int]:
-    """Each event with the offset of the chunk that completed it, and the body's size.
-    Content-encoded bodies are decoded whole, their events placed at the last chunk's offset."""
+    """Each event of the (content-decoded) body with the offset (ns since the request) of the
+    chunk that completed it, and the body's size; what the decoder gives only at the end (a last
+    frame cut off) comes at the last chunk's offset. Every timed reading of events is this one
+    (`Interaction.events()` and `.timing()`, `inspect`, the report, the diff)."""
     out: list[tuple[int, Event]] = []
     size = 0
     at = 0
-    if inter.response is not None and inter.response.content_encodings:
-        at = inter.chunks[-1][0] if inter.chunks else 0
-        for data in inter.iter_body():
-            size += len(data)
-            out += [(at, event) for event in decoder.feed(data)]
-    else:
-        for offset, data in inter.chunks:
-            at = offset
-            size += len(data)
-            out += [(at, event) for event in decoder.feed(data)]
+    for at, data in inter.body_chunks():
+        size += len(data)
+        out += [(at, event) for event in decoder.feed(data)]
     out += [(at, event) for event in decoder.close()]
     return out, size
 
@@ -223,7 +217,8 @@ def _client_stop(inter: Exchange, size: int, events: int) -> Stopped | None:
     taken = getattr(client, "chunks", None)
     if isinstance(taken, int) and taken < len(inter.chunks):
         decoder = EventDecoder(strict=False)
-        seen = sum(len(decoder.feed(data)) for _, data in inter.chunks[:taken])
+        given = itertools.islice(inter.body_chunks(), taken)
+        seen = sum(len(decoder.feed(data)) for _, data in given)
         return Stopped(
             reason="closed",
             offset_ns=int(getattr(client, "offset_ns", end.offset_ns)),
@@ -252,7 +247,7 @@ def _fold(inter: Exchange, acc: Accumulator, strict: bool) -> Reading:
         resume=resume,
     )
     if inter.response is not None and inter.response.status >= 400:
-        body = b"".join(inter.iter_body())
+        body = b"".join(data for _, data in inter.body_chunks())
         retry = inter.response.header("retry-after")
         reading.results = [http_error(inter.response.status, retry, body, len(timed))]
         return reading

@@ -44,7 +44,7 @@ ALLOWED: dict[str, set[str] | None] = {
     },
     "cassette": {"_records", "_interaction", "_reader", "_writer", "_vocabulary"},
     # faults: pure transforms of an Interaction, applied by the replay core
-    "_fault_body": {"cassette", "_interaction"},
+    "_fault_body": {"cassette"},
     "faults": {"_fault_body", "cassette", "errors", "results", "_vocabulary"},
     "_readahead": {"cassette", "_vocabulary"},
     "transport": {
