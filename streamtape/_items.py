@@ -28,14 +28,18 @@ from streamtape.events import (
 # Channels: the streamed text of one (item, family, index), e.g. ("output_text", content_index)
 # ---------------------------------------------------------------------------------------------
 
-_Key: TypeAlias = tuple[str, int]
+__all__ = ["PART_CHANNELS", "Channel", "ChannelKey", "ItemState", "item_values", "part_text"]
+
+ChannelKey: TypeAlias = tuple[str, int]
+"""A channel of an item: its family (``output_text``, ``refusal``, ``function_call_arguments``...)
+and the index of its part within the item (0 for an item's one value)."""
 
 _TEXT_PARTS: dict[str, type[OutputTextPart | ReasoningTextPart | SummaryTextPart]] = {
     "output_text": OutputTextPart,
     "reasoning_text": ReasoningTextPart,
     "reasoning_summary_text": SummaryTextPart,
 }
-_PART_CHANNELS: dict[type[Any], str] = {
+PART_CHANNELS: dict[type[Any], str] = {  # the family of a content part's text
     OutputTextPart: "output_text",
     RefusalPart: "refusal",
     ReasoningTextPart: "reasoning_text",
@@ -43,7 +47,8 @@ _PART_CHANNELS: dict[type[Any], str] = {
 }
 
 
-def _part_text(part: ContentPart) -> str | None:
+def part_text(part: ContentPart) -> str | None:
+    """The text a content part holds (a refusal's too); None for a part without text."""
     if isinstance(part, RefusalPart):
         return part.refusal
     if isinstance(part, OutputTextPart | ReasoningTextPart | SummaryTextPart):
@@ -61,14 +66,14 @@ def _with_text(part: ContentPart | None, channel: str, value: str) -> ContentPar
     return replace(part, text=value) if isinstance(part, kind) else kind(text=value)
 
 
-def _item_values(item: OutputItem) -> dict[_Key, str]:
+def item_values(item: OutputItem) -> dict[ChannelKey, str]:
     """The texts a finished item holds, keyed like the channels that stream them."""
     if isinstance(item, MessageItem):
-        out: dict[_Key, str] = {}
+        out: dict[ChannelKey, str] = {}
         for i, part in enumerate(item.content):
-            text = _part_text(part)
+            text = part_text(part)
             if text is not None:
-                out[(_PART_CHANNELS[type(part)], i)] = text
+                out[(PART_CHANNELS[type(part)], i)] = text
         return out
     if isinstance(item, ReasoningItem):
         out = {}
@@ -92,7 +97,7 @@ def _item_values(item: OutputItem) -> dict[_Key, str]:
     return {}
 
 
-class _Channel:
+class Channel:
     """Deltas of one channel and its `.done` value (which, once sent, is the value)."""
 
     __slots__ = ("deltas", "done")
@@ -105,7 +110,7 @@ class _Channel:
         return self.done if self.done is not None else "".join(self.deltas)
 
 
-class _Item:
+class ItemState:
     """What the stream said about one output item so far."""
 
     __slots__ = (
@@ -126,17 +131,17 @@ class _Item:
         self.added: OutputItem | None = None
         self.done: OutputItem | None = None
         self.name: str | None = None  # from OpenRouter's function_call_arguments.done
-        self.channels: dict[_Key, _Channel] = {}
+        self.channels: dict[ChannelKey, Channel] = {}
         # Parts announced by content_part.* / reasoning_summary_part.* events, by channel key.
-        self.parts: dict[_Key, ContentPart] = {}
+        self.parts: dict[ChannelKey, ContentPart] = {}
         self.annotations: dict[int, dict[int, Annotation]] = {}
         # Begun before a resumed stream's first event: its deltas may lack their beginning.
         self.partial = False
 
-    def channel(self, key: _Key) -> _Channel:
+    def channel(self, key: ChannelKey) -> Channel:
         found = self.channels.get(key)
         if found is None:
-            found = self.channels[key] = _Channel()
+            found = self.channels[key] = Channel()
         return found
 
     def agrees(self, streamed: str, final: str) -> bool:
@@ -144,7 +149,7 @@ class _Item:
         `partial`) ending with it."""
         return streamed == final or (self.partial and final.endswith(streamed))
 
-    def values(self) -> dict[_Key, str]:
+    def values(self) -> dict[ChannelKey, str]:
         return {key: ch.value() for key, ch in self.channels.items()}
 
     def build(self) -> OutputItem | None:

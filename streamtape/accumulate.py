@@ -20,7 +20,7 @@ from typing import TypeAlias
 
 from msgspec.structs import replace
 
-from streamtape._items import _PART_CHANNELS, _Item, _item_values, _Key, _part_text
+from streamtape._items import PART_CHANNELS, ChannelKey, ItemState, item_values, part_text
 from streamtape.events import (
     ContentPart,
     Done,
@@ -207,7 +207,7 @@ class _Run:
         self.error: ErrorEvent | None = None
         self.done_seen = False
         self.last_seq: int | None = None
-        self.items: dict[str | int, _Item] = {}  # by item id; id-less items by output_index
+        self.items: dict[str | int, ItemState] = {}  # by item id; id-less items by output_index
         self.unknown_reported: set[str] = set()
         self.problems: list[Problem] = []
         # A resumed stream (`starting_after`) begins mid-response; `streams` counts the streams
@@ -330,11 +330,11 @@ class _Run:
 
     def _find(
         self, event: Event, item_id: str, output_index: int, index: int, seq: int | None
-    ) -> _Item:
+    ) -> ItemState:
         """The item an item-scoped event belongs to; an unknown id is reported once."""
         found = self.items.get(item_id)
         if found is None:
-            found = self.items[item_id] = _Item(item_id, output_index)
+            found = self.items[item_id] = ItemState(item_id, output_index)
             if self.resumed:
                 found.partial = True  # announced before the resume point: no false alarm
             elif item_id not in self.unknown_reported:
@@ -353,7 +353,7 @@ class _Run:
             key: str | int = item_id if item_id is not None else event.output_index
             item = self.items.get(key)
             if item is None:
-                item = self.items[key] = _Item(item_id, event.output_index)
+                item = self.items[key] = ItemState(item_id, event.output_index)
             item.added = event.item
             return
         if isinstance(event, ResponseOutputItemDoneEvent):
@@ -364,7 +364,7 @@ class _Run:
                 key = item_id if item_id is not None else event.output_index
                 item = self._find(event, str(key), event.output_index, index, seq)
             item.done = event.item
-            self._compare(item, _item_values(event.item), event.type, index, seq)
+            self._compare(item, item_values(event.item), event.type, index, seq)
             return
         item_id = getattr(event, "item_id", None)
         if not isinstance(item_id, str):
@@ -393,7 +393,7 @@ class _Run:
             found = item.annotations.setdefault(event.content_index, {})
             found[event.annotation_index] = event.annotation
 
-    def _done(self, item: _Item, event: _DoneEvent, index: int, seq: int | None) -> None:
+    def _done(self, item: ItemState, event: _DoneEvent, index: int, seq: int | None) -> None:
         if isinstance(event, ResponseReasoningSummaryTextDoneEvent):
             position = event.summary_index
         elif isinstance(
@@ -422,19 +422,19 @@ class _Run:
 
     def _part(
         self,
-        item: _Item,
+        item: ItemState,
         part: ContentPart,
         position: int,
         event: Event,
         index: int,
         seq: int | None,
     ) -> None:
-        family = _PART_CHANNELS.get(type(part))
+        family = PART_CHANNELS.get(type(part))
         if family is None:
             return
         key = (family, position)
         item.parts[key] = part
-        text = _part_text(part)
+        text = part_text(part)
         if not event.type.endswith(".done") or text is None:
             return
         if key in item.channels:
@@ -443,7 +443,7 @@ class _Run:
             item.channel(key).done = text  # the part's text was never streamed: take it whole
 
     def _compare(
-        self, item: _Item, final: dict[_Key, str], where: str, index: int, seq: int | None
+        self, item: ItemState, final: dict[ChannelKey, str], where: str, index: int, seq: int | None
     ) -> None:
         """Report each streamed channel whose value differs from the finished form's text."""
         for key, text in final.items():
@@ -471,7 +471,7 @@ class _Run:
             item = streamed.get(position)
             if item is not None:
                 self._compare(
-                    item, _item_values(final), f"{event.type} output[{position}]", index, seq
+                    item, item_values(final), f"{event.type} output[{position}]", index, seq
                 )
                 if item.partial and item.done is None:
                     item.done = final
