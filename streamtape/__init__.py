@@ -21,7 +21,9 @@ if TYPE_CHECKING:
         accumulate,
         accumulate_all,
     )
-    from streamtape.cassette import Cassette, CassetteWriter, Chunk, Interaction
+    from streamtape.cassette.interaction import Chunk, Interaction
+    from streamtape.cassette.reader import Cassette
+    from streamtape.cassette.writer import CassetteWriter
     from streamtape.decode import EventDecoder, aiter_events, decode_event, iter_events
     from streamtape.errors import (
         CassetteError,
@@ -90,10 +92,10 @@ _WHERE = {
     "StreamResult": "streamtape.accumulate",
     "accumulate": "streamtape.accumulate",
     "accumulate_all": "streamtape.accumulate",
-    "Cassette": "streamtape.cassette",
-    "CassetteWriter": "streamtape.cassette",
-    "Chunk": "streamtape.cassette",
-    "Interaction": "streamtape.cassette",
+    "Cassette": "streamtape.cassette.reader",
+    "CassetteWriter": "streamtape.cassette.writer",
+    "Chunk": "streamtape.cassette.interaction",
+    "Interaction": "streamtape.cassette.interaction",
     "EventDecoder": "streamtape.decode",
     "aiter_events": "streamtape.decode",
     "decode_event": "streamtape.decode",

@@ -628,9 +628,9 @@ def test_later_interactions_compress_against_earlier_ones(tmp_path: Path) -> Non
 def test_a_frame_ends_after_max_frame_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import streamtape._writer
+    import streamtape.cassette.writer
 
-    monkeypatch.setattr(streamtape._writer, "_MAX_FRAME_BYTES", 300)
+    monkeypatch.setattr(streamtape.cassette.writer, "_MAX_FRAME_BYTES", 300)
     path = tmp_path / "c.ndjson.zst"
     streams = [[b"data: %d-%d\n\n" % (n, i) for i in range(5)] for n in range(4)]
     with new_writer(path, flush_interval=None) as writer:

@@ -1,48 +1,86 @@
-"""The import direction of the design: each module imports only the layers below it."""
+"""The import direction of the design: each module imports only its own layer and those below,
+and the table below lists every import of the package's modules, so that a new one is a choice
+made where a reviewer sees it."""
 
 from __future__ import annotations
 
 import ast
+import graphlib
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "streamtape"
 
-# What each module may import from the package; a module not listed here fails the test, so a
-# new module must be placed in the layering on purpose.
-ALLOWED: dict[str, set[str] | None] = {
+# The layers of docs/architecture.md, bottom up: a module imports its own layer and those below.
+LAYERS: dict[str, set[str]] = {
+    "leaves": {"_version", "_vocabulary", "_units", "_httpx_compat", "_jsonpath", "errors"}
+    | {"events", "sse", "_speedups", "redact", "matching"},
+    "decoding": {"decode", "accumulate", "_items", "results"},
+    "cassette": {"reading", "cassette", "cassette.records", "cassette.interaction"}
+    | {"cassette.reader", "cassette.writer", "cassette.lock"},
+    "transport core": {"transport", "_readahead", "faults", "_fault_body", "seal"},
+    "stacks": {"_stacks", "_patching", "_aiohttp", "_urllib3", "server", "_uvicorn"},
+    "blocks": {"tape"},
+    "views": {"render", "report", "_html", "diff", "scan", "convert"}
+    | {"bench", "bench._inputs", "bench._report"},
+    "faces": {"cli", "_cli_errors", "_cli_mutate", "_cli_serve", "_cli_report", "_cli_diff"}
+    | {"pytest_plugin", "__main__"},
+    "facade": {"__init__"},  # re-exports the public names, loading each on first use
+}
+RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
+LAYER = {module: name for name, modules in LAYERS.items() for module in modules}
+UPWARD = {
+    ("tape", "diff"): "drift mode gives diff's verdict on live streams",
+}
+
+# Every streamtape module each module imports (at any depth: inside functions and under
+# TYPE_CHECKING too), exactly: an import added or dropped fails until this table says so.
+IMPORTS: dict[str, set[str]] = {
     "_version": set(),
     "_vocabulary": set(),
     "_units": set(),
     "_httpx_compat": set(),
-    "errors": set(),
-    "sse": {"_speedups"},  # its fast path in C, when built
-    "events": set(),
     "_jsonpath": set(),
-    "redact": {"errors", "_jsonpath"},
-    "matching": {"errors", "_jsonpath"},
+    "errors": set(),
+    "events": set(),
+    "sse": {"_speedups"},  # its fast path in C, when built
+    "redact": {"_jsonpath"},
+    "matching": {"_jsonpath", "errors"},
     "decode": {"sse", "events", "errors"},
     "results": {"events", "_vocabulary"},
     "_items": {"events"},
-    "accumulate": {"results", "_items", "events", "errors"},
+    "accumulate": {"results", "_items", "events"},
     "reading": {"accumulate", "decode", "events", "results", "_vocabulary"},
-    # cassette.py is the facade of the four modules below it: format, model, reader, writer
-    "_records": set(),
-    "_interaction": {"_records", "decode", "accumulate", "errors", "events", "reading"},
-    "_reader": {"_records", "_interaction", "errors", "_version"},
-    "_lock": {"errors"},
-    "_writer": {
-        "_records",
-        "_interaction",
-        "_reader",
-        "_lock",
+    # the cassette package: its facade, the format, what a read interaction is, reader, writer
+    "cassette": {
+        "cassette.records",
+        "cassette.interaction",
+        "cassette.reader",
+        "cassette.writer",
+        "_vocabulary",
+    },
+    "cassette.records": set(),
+    "cassette.interaction": {
+        "cassette.records",
+        "decode",
+        "accumulate",
+        "errors",
+        "events",
+        "reading",
+    },
+    "cassette.reader": {"cassette.records", "cassette.interaction", "errors", "_version"},
+    "cassette.lock": {"errors"},
+    "cassette.writer": {
+        "cassette.records",
+        "cassette.interaction",
+        "cassette.reader",
+        "cassette.lock",
         "redact",
         "errors",
         "_version",
         "_vocabulary",
     },
-    "cassette": {"_records", "_interaction", "_reader", "_writer", "_vocabulary"},
     # faults: pure transforms of an Interaction, applied by the replay core
     "_fault_body": {"cassette"},
     "faults": {"_fault_body", "cassette", "errors", "results", "_vocabulary"},
@@ -56,7 +94,6 @@ ALLOWED: dict[str, set[str] | None] = {
         "matching",
         "redact",
         "errors",
-        "_version",
     },
     "seal": {"errors"},
     # the HTTP stacks besides httpx: one adapter each over the transport core
@@ -64,6 +101,8 @@ ALLOWED: dict[str, set[str] | None] = {
     "_aiohttp": {"_stacks", "transport", "cassette", "seal"},
     "_urllib3": {"_stacks", "transport", "cassette", "seal"},
     "_patching": {"_httpx_compat", "_stacks", "_aiohttp", "_urllib3", "errors"},
+    "server": {"cassette", "errors", "faults", "matching", "redact", "transport"},
+    "_uvicorn": {"errors"},
     "tape": {
         "_httpx_compat",
         "_vocabulary",
@@ -74,84 +113,88 @@ ALLOWED: dict[str, set[str] | None] = {
         "redact",
         "errors",
         "accumulate",
-        "events",
         "seal",
         "_stacks",
         "_patching",
         "diff",
         "reading",
     },
-    "bench._inputs": {"cassette", "sse", "bench._report"},
+    "_html": set(),
+    "render": {"cassette", "decode", "events", "reading", "results"},
+    "diff": {"_vocabulary", "_units", "cassette", "accumulate", "events", "sse", "errors"},
+    "report": {"cassette", "accumulate", "events", "render", "diff", "_html", "_units"},
+    "scan": {"cassette", "decode", "accumulate", "redact", "errors"},
+    "convert": {"cassette", "decode", "events", "errors"},
     "bench._report": set(),
-    "bench": {"bench._inputs", "bench._report", "decode", "sse", "events", "errors", "_version"},
-    "server": {"cassette", "errors", "faults", "matching", "redact", "transport"},
-    "_uvicorn": {"errors"},
+    "bench._inputs": {"cassette", "sse", "bench._report"},
+    "bench": {"bench._inputs", "bench._report", "decode", "sse", "events"},
     "_cli_errors": {"errors"},
+    "_cli_mutate": {"_cli_errors", "faults", "_fault_body", "cassette", "_vocabulary"},
     "_cli_serve": {"_cli_errors", "_vocabulary", "server", "_uvicorn", "_cli_mutate"},
-    "_cli_mutate": {"_cli_errors", "faults", "_fault_body", "cassette", "errors", "_vocabulary"},
+    "_cli_report": {"_cli_errors", "report"},
+    "_cli_diff": {"cassette", "diff", "report", "errors"},
     "cli": {
         "_cli_errors",
         "_cli_mutate",
-        "tape",
+        "_cli_serve",
+        "_cli_report",
+        "_cli_diff",
+        "_units",
+        "_vocabulary",
         "transport",
         "cassette",
         "decode",
         "accumulate",
-        "events",
-        "sse",
-        "redact",
-        "matching",
         "errors",
         "bench",  # inside the bench command only
         "convert",
         "render",
         "reading",
         "scan",
-        "_version",
-        "_cli_serve",
-        "_cli_report",
-        "_cli_diff",
-        "_units",
-        "_vocabulary",
     },
-    "_html": set(),
-    "report": {"cassette", "accumulate", "events", "render", "diff", "_html", "_units"},
-    "diff": {"_vocabulary", "_units", "cassette", "accumulate", "events", "sse", "errors"},
-    "_cli_report": {"_cli_errors", "report"},
-    "_cli_diff": {"cassette", "diff", "report", "errors"},
-    "scan": {"cassette", "decode", "accumulate", "redact", "errors"},
-    "convert": {"cassette", "decode", "events", "sse", "errors", "_version"},
-    "render": {"cassette", "decode", "accumulate", "events", "sse", "errors", "reading", "results"},
     "pytest_plugin": {
         "_vocabulary",
-        "tape",
-        "faults",
-        "cassette",
-        "accumulate",
         "errors",
-        "matching",
-        "redact",
-        "transport",
+        "tape",  # the rest load when a test first uses the marker or a fixture
+        "faults",
         "server",  # inside tape_server only
         "_uvicorn",
         "diff",  # inside drift mode only
         "report",  # with --tape-report only
     },
-    "__main__": {"cli", "render", "cassette", "decode", "accumulate"},
-    "__init__": None,  # the facade re-exports everything
+    "__main__": {"cli"},
+    "__init__": {
+        "_version",
+        "accumulate",
+        "cassette.interaction",
+        "cassette.reader",
+        "cassette.writer",
+        "decode",
+        "errors",
+        "events",
+        "faults",
+        "matching",
+        "redact",
+        "sse",
+        "tape",
+        "transport",
+    },
 }
 NEVER_TOGETHER = [("cli", "pytest_plugin"), ("pytest_plugin", "cli")]
 
 
-def imported_modules(path: Path) -> set[str]:
-    """The `streamtape.X` modules a file imports, at any depth of the file."""
+def imported_modules(path: Path, module: str = "") -> set[str]:
+    """The `streamtape.X` modules a file imports, at any depth of the file; ``module`` (its own
+    dotted name) places relative imports."""
+    package = module.split(".")[:-1] if path.name != "__init__.py" else module.split(".")
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                names = [f"streamtape.{node.module or ''}"]
+                base = ["streamtape", *package[: len(package) - node.level + 1]]
+                names = [".".join([*base, node.module] if node.module else base)]
             else:
                 names = [node.module or ""]
                 if node.module == "streamtape":
@@ -174,14 +217,37 @@ FILES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 MODULES = sorted(FILES)
 
 
+def test_every_module_is_in_the_table_and_a_layer() -> None:
+    assert set(IMPORTS) == set(MODULES), "add the module to IMPORTS, or drop its row"
+    assert set(MODULES) <= set(RANK), "place the module in LAYERS"
+
+
 @pytest.mark.parametrize("module", MODULES)
-def test_module_imports_only_lower_layers(module: str) -> None:
-    assert module in ALLOWED, f"streamtape/{module} is not placed in the layering"
-    allowed = ALLOWED[module]
-    if allowed is None:
-        return
-    extra = imported_modules(FILES[module]) - allowed - {module}
-    assert not extra, f"streamtape/{module} imports {sorted(extra)}, above or beside its layer"
+def test_a_module_imports_exactly_what_the_table_lists(module: str) -> None:
+    found = imported_modules(FILES[module], module) - {module}
+    listed = IMPORTS[module]
+    assert found - listed == set(), f"streamtape/{module} imports more: update IMPORTS"
+    assert listed - found == set(), f"streamtape/{module} no longer imports these: update IMPORTS"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_imports_go_down_the_layers(module: str) -> None:
+    upward = {
+        target
+        for target in IMPORTS[module]
+        if RANK[target] > RANK[module] and (module, target) not in UPWARD
+    }
+    assert not upward, (
+        f"streamtape/{module} ({LAYER[module]}) imports {sorted(upward)} from above its layer"
+    )
+
+
+def test_imports_flow_one_way() -> None:
+    graphlib.TopologicalSorter(IMPORTS).prepare()  # CycleError names a cycle
+
+
+def test_the_upward_exceptions_are_used() -> None:
+    assert all(target in IMPORTS[module] for module, target in UPWARD)
 
 
 def test_leaves_import_nothing_outside_stdlib_and_msgspec() -> None:
@@ -224,11 +290,21 @@ def test_leaves_import_nothing_outside_stdlib_and_msgspec() -> None:
 def test_the_layer_rule_itself_catches_an_upward_import(tmp_path: Path) -> None:
     bad = tmp_path / "sse.py"
     bad.write_text("from streamtape.cassette import Cassette\nimport streamtape.tape\n")
-    assert imported_modules(bad) == {"cassette", "tape"}
+    assert imported_modules(bad, "sse") == {"cassette", "tape"}
+    assert RANK["cassette"] > RANK["sse"]
+    assert RANK["tape"] > RANK["sse"]
+
+
+def test_relative_imports_are_placed_in_their_package(tmp_path: Path) -> None:
+    inner = tmp_path / "reader.py"
+    inner.write_text("from .records import X\nfrom . import lock\nfrom ..errors import E\n")
+    assert imported_modules(inner, "cassette.reader") == {
+        "cassette.records",
+        "cassette",
+        "errors",
+    }
 
 
 @pytest.mark.parametrize(("a", "b"), NEVER_TOGETHER)
 def test_cli_and_pytest_plugin_never_import_each_other(a: str, b: str) -> None:
-    path = PACKAGE / f"{a}.py"
-    if path.exists():
-        assert b not in imported_modules(path)
+    assert b not in imported_modules(FILES[a], a)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sse_server import FIXTURES, Route, SSEServer, sse_chunks
 
-from streamtape._lock import CassetteLock
 from streamtape.cassette import Cassette, CassetteWriter
+from streamtape.cassette.lock import CassetteLock
 from streamtape.errors import CassetteError
 
 FIXTURE = FIXTURES / "pydantic-ai" / "test_openai_responses_stream.1.sse"
@@ -24,7 +24,7 @@ CHILD = """
 import sys, time, types
 from pathlib import Path
 import httpx
-import streamtape, streamtape._lock as lock
+import streamtape, streamtape.cassette.lock as lock
 
 path, mode, url, who, go, waiting, recorded = sys.argv[1:8]
 

@@ -591,7 +591,8 @@ def test_loading_the_plugin_imports_none_of_the_recording_machinery() -> None:
     heavy = ("httpx", "msgspec", "zstandard", "streamtape.tape", "streamtape.cassette")
     code = (
         "import sys, streamtape.pytest_plugin; "
-        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r} or m in {heavy!r}))"
+        f"print(sorted(m for m in sys.modules if m.startswith({heavy!r}) and "
+        f"(m in {heavy!r} or m.startswith(tuple(h + '.' for h in {heavy!r})))))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -69,8 +69,8 @@ WORDS |= {"shape", "shapes", "kind", "lane", "match_on", "policy", "unused", "to
 PLAIN = {"str", "str | None", "Sequence[str]", "Sequence[str] | None", "tuple[str, ...]"}
 OPEN = {
     # a newer 2.x file may hold an end state this version does not know: read as written
-    ("streamtape._records", "EndRecord", "outcome"),
-    ("streamtape._interaction", "StreamEnd", "outcome"),
+    ("streamtape.cassette.records", "EndRecord", "outcome"),
+    ("streamtape.cassette.interaction", "StreamEnd", "outcome"),
     ("streamtape.render", "InteractionSummary", "outcome"),  # an end state or "unfinished"
     ("streamtape.render", "InteractionSummary.__init__", "outcome"),
     ("streamtape.decode", "_malformed", "kind"),  # an event's type

@@ -11,12 +11,24 @@ from typing import NamedTuple
 import msgspec
 import zstandard
 
-from streamtape._records import ErrorInfo
 from streamtape.accumulate import StreamResult
+from streamtape.cassette.records import ErrorInfo
 from streamtape.decode import EventDecoder
 from streamtape.errors import CassetteError
 from streamtape.events import Event
 from streamtape.reading import decode_timed, read_exchange
+
+__all__ = [
+    "Chunk",
+    "ClientStop",
+    "Interaction",
+    "RecordedRequest",
+    "RecordedResponse",
+    "StreamEnd",
+    "Timing",
+    "content_encodings",
+    "is_token",
+]
 
 
 class RecordedRequest(msgspec.Struct, frozen=True):
@@ -45,7 +57,7 @@ class RecordedResponse(msgspec.Struct, frozen=True):
     @property
     def content_encodings(self) -> list[str]:
         """The content codings applied to the body, in the order they were applied."""
-        return _content_encodings(self.headers)
+        return content_encodings(self.headers)
 
 
 class Chunk(NamedTuple):
@@ -226,7 +238,9 @@ def is_token(event: Event) -> bool:
     return event.type.endswith(".delta") and bool(getattr(event, "delta", None))
 
 
-def _content_encodings(headers: Sequence[tuple[str, str]]) -> list[str]:
+def content_encodings(headers: Sequence[tuple[str, str]]) -> list[str]:
+    """The content codings ``headers`` say were applied to a body, in the order applied
+    (``identity`` left out)."""
     codings: list[str] = []
     for name, value in headers:
         if name.lower() == "content-encoding":

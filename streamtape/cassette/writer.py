@@ -20,16 +20,18 @@ from urllib.parse import urlsplit
 
 import zstandard
 
-from streamtape._interaction import ClientStop, _content_encodings
-from streamtape._lock import DEFAULT_LOCK_TIMEOUT, CassetteLock
-from streamtape._reader import Cassette
-from streamtape._records import (
-    _ENCODER,
-    _READ_SIZE,
+from streamtape._version import __version__
+from streamtape._vocabulary import EndState
+from streamtape.cassette.interaction import ClientStop, content_encodings
+from streamtape.cassette.lock import DEFAULT_LOCK_TIMEOUT, CassetteLock
+from streamtape.cassette.reader import Cassette
+from streamtape.cassette.records import (
     DICTIONARIES,
     DICTIONARY_ID,
+    ENCODER,
     FORMAT_NAME,
     FORMAT_VERSION,
+    READ_SIZE,
     ChunkRecord,
     ClientInfo,
     Derivation,
@@ -39,10 +41,8 @@ from streamtape._records import (
     Record,
     RequestRecord,
     ResponseRecord,
-    _compression_dict,
+    compression_dict,
 )
-from streamtape._version import __version__
-from streamtape._vocabulary import EndState
 from streamtape.errors import CassetteError
 from streamtape.redact import DEFAULT_REDACTOR, BodyStream, Redactor
 
@@ -118,7 +118,7 @@ class InteractionWriter:
     ) -> None:
         """Record the response head (headers as received, order kept, then redacted)."""
         redactor = self._writer.redactor
-        self._encoded = bool(_content_encodings(headers))
+        self._encoded = bool(content_encodings(headers))
         kept = redactor.response_headers(list(headers)) if redactor else list(headers)
         with self._writer._lock:
             if self.ended:
@@ -303,7 +303,7 @@ class CassetteWriter:
         self._cctx = zstandard.ZstdCompressor(
             level=self._level,
             write_checksum=True,
-            dict_data=None if dictionary is None else _compression_dict(dictionary, self._level),
+            dict_data=None if dictionary is None else compression_dict(dictionary, self._level),
         )
         self._cobj = self._cctx.compressobj()
         self._next_id = 1 if old_ids is None else old_ids + 1
@@ -313,7 +313,7 @@ class CassetteWriter:
             self._file: IO[bytes] = open(self.temp_path, "wb")  # noqa: SIM115 - closed in close()
             if old_ids is not None:
                 with open(self.path, "rb") as old:
-                    while block := old.read(_READ_SIZE):
+                    while block := old.read(READ_SIZE):
                         self._file.write(block)
         else:
             self.temp_path = None
@@ -425,12 +425,12 @@ class CassetteWriter:
         )
         # a frame of its own, without the dictionary: any zstd tool or older reader can read it
         plain = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
-        self._file.write(plain.compress(_ENCODER.encode(header) + b"\n"))
+        self._file.write(plain.compress(ENCODER.encode(header) + b"\n"))
         self._file.flush()
 
     def _write(self, record: Record, *, flush: bool = False) -> None:
         """Compress one line; end the frame when big, flush when asked or due. Lock held."""
-        line = _ENCODER.encode(record) + b"\n"
+        line = ENCODER.encode(record) + b"\n"
         out = self._cobj.compress(line)
         if out:
             self._file.write(out)

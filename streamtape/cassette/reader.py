@@ -12,7 +12,8 @@ from pathlib import Path
 import msgspec
 import zstandard
 
-from streamtape._interaction import (
+from streamtape._version import __version__
+from streamtape.cassette.interaction import (
     Chunk,
     ClientStop,
     Interaction,
@@ -20,25 +21,26 @@ from streamtape._interaction import (
     RecordedResponse,
     StreamEnd,
 )
-from streamtape._records import (
-    _DECODER,
-    _KNOWN_KINDS,
-    _PROBE,
-    _READ_SIZE,
+from streamtape.cassette.records import (
+    DECODER,
     FORMAT_NAME,
     FORMAT_VERSION,
+    KNOWN_KINDS,
+    PROBE,
+    READ_SIZE,
     ChunkRecord,
     EndRecord,
     Header,
     Record,
     RequestRecord,
     ResponseRecord,
-    _dictionary_bytes,
-    _frame_dict_id,
-    _parse_version,
+    dictionary_bytes,
+    frame_dict_id,
+    parse_version,
 )
-from streamtape._version import __version__
 from streamtape.errors import CassetteError
+
+__all__ = ["MAX_RECORD", "Cassette"]
 
 _MAX_HELD_BYTES = 8 << 20  # reader: yield unverified lines of a frame beyond this much
 MAX_RECORD = 256 << 20
@@ -108,14 +110,14 @@ class _Reader:
             number = 0
             unverified = 0  # lines of the current frame given out before its checksum passed
             total = 0  # decompressed bytes so far
-            while data := file.read(_READ_SIZE):
+            while data := file.read(READ_SIZE):
                 if head:
                     data, head = head + data, b""
                 view = memoryview(data)
                 i = 0
                 while i < len(view):
                     if dobj is None:
-                        dict_id = _frame_dict_id(bytes(view[i : i + 18]))
+                        dict_id = frame_dict_id(bytes(view[i : i + 18]))
                         if dict_id is None:
                             head = bytes(view[i:])
                             break
@@ -240,7 +242,7 @@ class _Reader:
         dctx = self._dctx.get(dict_id)
         if dctx is None:
             try:
-                zdict = zstandard.ZstdCompressionDict(_dictionary_bytes(dict_id))
+                zdict = zstandard.ZstdCompressionDict(dictionary_bytes(dict_id))
             except KeyError:
                 error = self._fail(
                     f"the zstd frame starting here needs dictionary id {dict_id}, which this "
@@ -260,7 +262,7 @@ class _Reader:
         if not line.strip():
             return None
         try:
-            record: Record = _DECODER.decode(line)
+            record: Record = DECODER.decode(line)
         except msgspec.DecodeError as exc:
             self._undecodable(line, number, offset, exc)  # raises, or skips an unknown kind
             return None
@@ -280,7 +282,7 @@ class _Reader:
     def _check_version(self, version: str, number: int, offset: int) -> None:
         """Refuse a header whose version is malformed or of a newer major."""
         try:
-            major, _minor = _parse_version(version)
+            major, _minor = parse_version(version)
         except ValueError:
             raise self._fail(f"bad format version {version!r}", number, offset) from None
         if major > FORMAT_VERSION[0]:
@@ -294,7 +296,7 @@ class _Reader:
     def _undecodable(self, line: bytes, number: int, offset: int, exc: msgspec.DecodeError) -> None:
         """Raise the right error for a line that did not decode; return for unknown kinds."""
         try:
-            probe = _PROBE.decode(line)
+            probe = PROBE.decode(line)
         except msgspec.DecodeError:
             raise _Damage(self._fail(f"not a JSON record ({exc})", number, offset)) from None
         if self.header is None:
@@ -305,7 +307,7 @@ class _Reader:
             version = probe.version if isinstance(probe.version, str) else ""
             self._check_version(version, number, offset)
             raise self._fail(f"bad header ({exc})", number, offset)
-        if isinstance(probe.kind, str) and probe.kind not in _KNOWN_KINDS:
+        if isinstance(probe.kind, str) and probe.kind not in KNOWN_KINDS:
             return  # a kind added by a newer minor version: skipped
         raise _Damage(self._fail(f"invalid {probe.kind} record ({exc})", number, offset))
 
@@ -475,7 +477,7 @@ class Cassette:
         reader = _Reader(path)
         pos = 0
         while pos < len(data):
-            dict_id = _frame_dict_id(data[pos : pos + 18])
+            dict_id = frame_dict_id(data[pos : pos + 18])
             try:
                 dobj = reader._decompressor(dict_id or 0, 0, pos).decompressobj()
                 out.append(dobj.decompress(view[pos:]))

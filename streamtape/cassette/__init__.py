@@ -7,13 +7,15 @@ the header's are compressed with a zstd dictionary shipped in the package (v1 fi
 still read). The layout, the timing unit and the crash/atomicity rules are documented in
 ``docs/cassette-format.md``.
 
-This module is the one users import; the work is split by job: ``_records`` (the format),
-``_interaction`` (what a read interaction looks like), ``_reader`` and ``_writer``.
+This package's names are the ones users import; the work is split by job: ``records`` (the
+format), ``interaction`` (what a read interaction looks like), ``reader``, ``writer`` and ``lock``
+(one writer per file).
 """
 
 from __future__ import annotations
 
-from streamtape._interaction import (
+from streamtape._vocabulary import END_STATES, EndState
+from streamtape.cassette.interaction import (
     Chunk,
     ClientStop,
     Interaction,
@@ -22,8 +24,8 @@ from streamtape._interaction import (
     StreamEnd,
     Timing,
 )
-from streamtape._reader import Cassette
-from streamtape._records import (
+from streamtape.cassette.reader import Cassette
+from streamtape.cassette.records import (
     DICTIONARIES,
     DICTIONARY_ID,
     FORMAT_NAME,
@@ -38,8 +40,7 @@ from streamtape._records import (
     RequestRecord,
     ResponseRecord,
 )
-from streamtape._vocabulary import END_STATES, EndState
-from streamtape._writer import DEFAULT_LOCK_TIMEOUT, CassetteWriter, InteractionWriter
+from streamtape.cassette.writer import DEFAULT_LOCK_TIMEOUT, CassetteWriter, InteractionWriter
 
 Outcome = EndState
 """Former name of `EndState`, kept for code that imported it from here; `Outcome` is the name of

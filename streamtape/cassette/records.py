@@ -25,7 +25,33 @@ DICTIONARIES: dict[int, str] = {DICTIONARY_ID: "responses-1.zdict"}
 """Every dictionary this version reads: id -> file in ``streamtape/dictionaries/``. Ids are
 never reused, and files are never changed or removed, so every cassette stays readable."""
 
-_READ_SIZE = 1 << 16  # bytes read from a cassette file at a time
+READ_SIZE = 1 << 16
+"""Bytes read from a cassette file at a time."""
+
+__all__ = [
+    "DECODER",
+    "DICTIONARIES",
+    "DICTIONARY_ID",
+    "ENCODER",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "KNOWN_KINDS",
+    "PROBE",
+    "READ_SIZE",
+    "ChunkRecord",
+    "ClientInfo",
+    "Derivation",
+    "EndRecord",
+    "ErrorInfo",
+    "Header",
+    "Record",
+    "RequestRecord",
+    "ResponseRecord",
+    "compression_dict",
+    "dictionary_bytes",
+    "frame_dict_id",
+    "parse_version",
+]
 
 
 # -- records (one JSON line each) ---------------------------------------------------------------
@@ -62,7 +88,7 @@ class Header(Record, tag="header", omit_defaults=False, frozen=True):
     @property
     def major(self) -> int:
         """The major format version (``1`` for ``"1.0"``)."""
-        return _parse_version(self.version)[0]
+        return parse_version(self.version)[0]
 
 
 class RequestRecord(Record, tag="request", frozen=True):
@@ -128,10 +154,13 @@ class EndRecord(Record, tag="end", frozen=True):
     backpressure_us: int = 0
 
 
-_KNOWN_KINDS = frozenset({"header", "request", "response", "chunk", "end"})
+KNOWN_KINDS = frozenset({"header", "request", "response", "chunk", "end"})
+"""The record kinds this version reads (a reader skips others, see ``docs/cassette-format.md``)."""
 _AnyRecord = Union[Header, RequestRecord, ResponseRecord, ChunkRecord, EndRecord]  # noqa: UP007
-_ENCODER = msgspec.json.Encoder()
-_DECODER: msgspec.json.Decoder[_AnyRecord] = msgspec.json.Decoder(_AnyRecord)
+ENCODER = msgspec.json.Encoder()
+"""The one encoder of every record written (the same input gives the same bytes)."""
+DECODER: msgspec.json.Decoder[_AnyRecord] = msgspec.json.Decoder(_AnyRecord)
+"""The decoder of a record of a known kind."""
 
 
 class _Probe(msgspec.Struct):
@@ -142,29 +171,31 @@ class _Probe(msgspec.Struct):
     version: object = None
 
 
-_PROBE = msgspec.json.Decoder(_Probe)
+PROBE = msgspec.json.Decoder(_Probe)
+"""The decoder of a line whose kind or version is not known yet (see `_Probe`)."""
 
 
-def _parse_version(version: str) -> tuple[int, int]:
+def parse_version(version: str) -> tuple[int, int]:
+    """``(major, minor)`` of a header's ``"major.minor"`` (ValueError when not numbers)."""
     major, _, minor = version.partition(".")
     return int(major), int(minor or 0)
 
 
 @cache
-def _dictionary_bytes(dict_id: int) -> bytes:
+def dictionary_bytes(dict_id: int) -> bytes:
     """The content of a shipped dictionary (KeyError: this version does not ship ``dict_id``)."""
     return (resources.files("streamtape") / "dictionaries" / DICTIONARIES[dict_id]).read_bytes()
 
 
 @cache
-def _compression_dict(dict_id: int, level: int) -> zstandard.ZstdCompressionDict:
+def compression_dict(dict_id: int, level: int) -> zstandard.ZstdCompressionDict:
     """A shipped dictionary digested for compressing at ``level`` (shared: read-only once made)."""
-    zdict = zstandard.ZstdCompressionDict(_dictionary_bytes(dict_id))
+    zdict = zstandard.ZstdCompressionDict(dictionary_bytes(dict_id))
     zdict.precompute_compress(level=level)
     return zdict
 
 
-def _frame_dict_id(data: bytes) -> int | None:
+def frame_dict_id(data: bytes) -> int | None:
     """The dictionary id in the header of the zstd frame ``data`` starts with: 0 for none (or
     not a zstd frame at all: the decompressor then says what is wrong), None while the frame
     header is not complete yet."""
