@@ -552,8 +552,11 @@ class BodyStream:
             run = len(head) - len(head.lstrip(_SECRET_CHARS))
             spans.append((0, run, False))
             self._in_key = run == len(head) and not final
-        if self._r._maybe_secret(self._before + head):
-            spans += self._r_spans(head)
+        # Matched with what is held too: a key that starts before the cut (in a run longer than
+        # the hold) is removed up to the cut here, and its rest goes with the next settle.
+        seen = buf if self._r._maybe_secret(self._before + buf) else head
+        if seen is buf:
+            spans += [(a, min(b, cut), put) for a, b, put in self._r_spans(buf) if a < cut]
         spans = _merge(spans + self._deltas.take_spans(self._base, cut))
         pieces = _split(head, self._starts(), spans)
         # a replacement can expose a match for another pattern: repeat until nothing changes
@@ -761,11 +764,13 @@ def _byte_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, in
 
 
 def _merge(spans: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
+    """Overlapping or touching spans as one, marked as the first of them is: a span that goes on
+    removing a key marked in an earlier chunk stays unmarked when a match overlaps it."""
     merged: list[tuple[int, int, bool]] = []
-    for a, b, mark in sorted(spans):
+    for a, b, mark in sorted(spans, key=lambda span: (span[0], span[2])):  # unmarked first
         if merged and a <= merged[-1][1]:
             pa, pb, pmark = merged[-1]
-            merged[-1] = (pa, max(b, pb), pmark or mark)
+            merged[-1] = (pa, max(b, pb), pmark)
         else:
             merged.append((a, b, mark))
     return merged

@@ -540,6 +540,19 @@ def test_a_body_stream_redacts_as_the_whole_body_would_at_any_chunking(
         assert b"".join(out) == DEFAULT_REDACTOR.chunk(body)
 
 
+def test_a_run_longer_than_the_hold_cut_near_its_start_loses_its_first_characters_too() -> None:
+    """A run of key characters over the 1 KiB hold is settled in part: a key that starts in the
+    settled head is matched with the held rest in view, so not even its first letter is left,
+    and the stream gives what the whole body gives at every cut."""
+    body = (b"sk-Ab3xY9kQ7zT" + b"sk-proj-Ab3_xY9-kQ7z" * 60)[:1100] + b"\n"
+    whole = DEFAULT_REDACTOR.chunk(body)
+    assert whole == MARKER.encode() + b"\n"
+    for cut in range(1000, len(body)):
+        stream = DEFAULT_REDACTOR.stream()
+        out = stream.feed(body[:cut]) + stream.feed(body[cut:]) + stream.close()
+        assert b"".join(out) == whole, cut
+
+
 def test_a_body_stream_holds_only_what_could_start_a_key() -> None:
     stream = DEFAULT_REDACTOR.stream()
     assert stream.feed(b"data: 1\n\n") == [b"data: 1\n\n"]  # nothing to wait for
