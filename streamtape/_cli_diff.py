@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from streamtape._cli_output import echo
 from streamtape.cassette import Cassette, Interaction
 from streamtape.diff import DEFAULT_VOLATILE, DiffOptions, diff_cassettes
 from streamtape.errors import StreamtapeError
@@ -99,10 +100,10 @@ def diff(
                 diff_page(result, (label_a, inter_a), (label_b, inter_b)), encoding="utf-8"
             )
     except (StreamtapeError, OSError) as exc:
-        click.echo(f"Error: {str(exc).splitlines()[0]}", err=True)
+        echo(f"Error: {str(exc).splitlines()[0]}", err=True)
         sys.exit(_ERROR)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
-        click.echo(result.text(), nl=False)
+        echo(result.text(), nl=False)
     sys.exit(EXIT[result.verdict])

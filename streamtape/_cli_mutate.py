@@ -13,6 +13,7 @@ import click
 
 from streamtape import faults as _faults
 from streamtape._cli_errors import handled
+from streamtape._cli_output import echo
 from streamtape._fault_body import pauses_as_gaps
 from streamtape._vocabulary import EndState
 from streamtape.cassette import Cassette, CassetteWriter, Derivation, Interaction
@@ -136,7 +137,7 @@ def mutate(src: str, output: str, fault_specs: tuple[str, ...]) -> None:
     if Path(output).resolve() == Path(src).resolve():
         raise click.UsageError("OUTPUT must not be SRC: a derived cassette is a new file")
     count = mutate_cassette(src, output, faults)
-    click.echo(
+    echo(
         f"wrote {count} interaction(s) to {output}: {src} with "
         + ", ".join(repr(f) for f in faults),
         err=True,

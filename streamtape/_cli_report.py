@@ -7,6 +7,7 @@ import webbrowser
 import click
 
 from streamtape._cli_errors import handled
+from streamtape._cli_output import echo
 from streamtape.report import write_report
 
 __all__ = ["report"]
@@ -34,6 +35,6 @@ def report(cassettes: tuple[str, ...], output: str, open_: bool) -> None:
       streamtape report cassettes/reasoning.ndjson.zst -o report.html --open
     """
     path = write_report(cassettes, output)
-    click.echo(f"wrote {path}")
+    echo(f"wrote {path}")
     if open_:
         webbrowser.open(path.resolve().as_uri())

@@ -11,6 +11,7 @@ import click
 
 from streamtape._cli_errors import handled
 from streamtape._cli_mutate import fault_option, parse_faults
+from streamtape._cli_output import echo
 from streamtape._vocabulary import INSTANT
 from streamtape.server import PROXY_MODES, ProxyApp, ProxyMode, ReplayApp, base_path
 
@@ -65,9 +66,7 @@ def _run(
 
     sock = bind(host, port, allow_remote=allow_remote)
     if allow_remote:
-        click.echo(
-            f"warning: listening on {host}: whoever reaches it reads the recordings", err=True
-        )
+        echo(f"warning: listening on {host}: whoever reaches it reads the recordings", err=True)
     server = uvicorn_server(app)
     if exit_after is not None:
         limit = exit_after
@@ -77,7 +76,7 @@ def _run(
                 server.should_exit = True
 
         app.on_request = count
-    click.echo(announce(url_of(sock)), nl=False)
+    echo(announce(url_of(sock)), nl=False)
     sys.stdout.flush()
     try:
         serve_forever(server, sock)
@@ -148,12 +147,12 @@ def serve(
     with suppress(KeyboardInterrupt):
         _run(app, host, port, allow_remote, exit_after, announce)
     missed = app.missed
-    click.echo(
+    echo(
         f"played {len(app.played)}, unplayed {len(app.unplayed)}, missed {len(missed)}",
         err=True,
     )
     for line in missed:
-        click.echo(f"  missed: {line}", err=True)
+        echo(f"  missed: {line}", err=True)
     if missed:
         sys.exit(1)
 
@@ -214,7 +213,7 @@ def proxy(
             _run(app, host, port, allow_remote, exit_after, announce)
     except KeyboardInterrupt:
         pass
-    click.echo(
+    echo(
         f"recorded {app.recorded}, replayed {len(app.played)}, missed {len(app.missed)}"
         + (f" -> {output}" if app.recorded else ""),
         err=True,

@@ -22,6 +22,7 @@ import httpx
 from streamtape._cli_diff import diff
 from streamtape._cli_errors import handled as _handled
 from streamtape._cli_mutate import fault_option, faulted, mutate, parse_faults
+from streamtape._cli_output import echo, style, write
 from streamtape._cli_report import report
 from streamtape._cli_serve import proxy, serve
 from streamtape._units import format_ms, format_ns
@@ -40,25 +41,6 @@ __all__ = ["cli", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
-def _color(stream: Any) -> bool:
-    """Colour only on a terminal, and never with NO_COLOR set."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
-
-
-def _style(text: str, **kwargs: Any) -> str:
-    return click.style(text, **kwargs) if _color(sys.stdout) else text
-
-
-def _write(text: str) -> None:
-    """Write to stdout's bytes directly (as replay does), without click.echo's per-call work."""
-    out: BinaryIO = sys.stdout.buffer
-    out.write(text.encode("utf-8", "surrogateescape"))
-    out.flush()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,7 +87,7 @@ class _Progress:
             self.first = now - self.start
         if self.live and now - self._shown > 0.1:
             self._shown = now
-            click.echo("\r" + self.line(), nl=False, err=True)
+            echo("\r" + self.line(), nl=False, err=True)
 
     def line(self) -> str:
         elapsed = time.perf_counter() - self.start
@@ -118,7 +100,7 @@ class _Progress:
 
     def done(self, summary: str) -> None:
         if not self.quiet:
-            click.echo(("\r" if self.live else "") + f"{self.line()}: {summary}", err=True)
+            echo(("\r" if self.live else "") + f"{self.line()}: {summary}", err=True)
 
 
 @cli.command()
@@ -226,15 +208,15 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
     s = summarize(inter, reading)
     ok = s.outcome == "complete" and (s.status or 0) < 400 and not s.problems
     head = f"#{s.id} {s.method} {s.url}"
-    click.echo(_style(head, bold=True))
+    echo(style(head, bold=True))
     outcome = s.outcome + (f" ({s.error})" if s.error else "")
-    click.echo(f"  model      {s.model or '-'}")
-    click.echo(
+    echo(f"  model      {s.model or '-'}")
+    echo(
         f"  status     {s.status if s.status is not None else '-'}, "
-        + _style(outcome, fg="green" if ok else "red")
+        + style(outcome, fg="green" if ok else "red")
     )
     if s.note is not None:
-        click.echo("  stream     " + _style(s.note, fg="yellow"))
+        echo("  stream     " + style(s.note, fg="yellow"))
     if s.response_status is not None:
         failed = s.response_error is not None or s.response_status != "completed"
         detail = f" ({s.response_error})" if s.response_error else ""
@@ -244,12 +226,12 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
             retry = s.http.get("retry_after")
             detail += f"; retry after {retry})" if retry else ")"
         resumed = ", resumed mid-response" if s.resumed else ""
-        click.echo(
+        echo(
             "  response   "
-            + _style(s.response_status + detail + resumed, fg="red" if failed else "green")
+            + style(s.response_status + detail + resumed, fg="red" if failed else "green")
         )
     if s.stopped is not None:
-        click.echo(
+        echo(
             f"  stopped    the client stopped reading ({s.stopped['reason']}) at "
             f"{format_ns(s.stopped['offset_ns'])}, after {s.stopped['bytes']} bytes and "
             f"{s.stopped['events']} events; "
@@ -259,8 +241,8 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
                 else f"the server's stream went on to {s.response_status}"
             )
         )
-    click.echo(f"  chunks     {s.chunks} ({s.bytes} bytes), {s.events} events")
-    click.echo(
+    echo(f"  chunks     {s.chunks} ({s.bytes} bytes), {s.events} events")
+    echo(
         f"  timing     first byte {format_ms(s.ttfb_ms)}, first text {format_ms(s.first_text_ms)}, "
         f"duration {format_ms(s.duration_ms)}"
     )
@@ -269,21 +251,21 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
             where = f"stopped after chunk {s.client_chunks} of {s.chunks}"
         else:
             where = "took every chunk, finished"
-        click.echo(f"  client     {where} at {format_ms(s.client_end_ms)} (wire times above)")
+        echo(f"  client     {where} at {format_ms(s.client_end_ms)} (wire times above)")
     if s.backpressure_ms:
-        click.echo(f"  recorder   held back {format_ms(s.backpressure_ms)} by a client that lagged")
+        echo(f"  recorder   held back {format_ms(s.backpressure_ms)} by a client that lagged")
     if s.usage:
         cost = s.usage.get("cost")
-        click.echo(
+        echo(
             f"  usage      {s.usage.get('input_tokens', 0)} in, "
             f"{s.usage.get('output_tokens', 0)} out, {s.usage.get('total_tokens', 0)} total"
             + (f", cost {cost}" if cost is not None else "")
         )
     if s.event_counts:
-        click.echo("  events     " + ", ".join(f"{k} {v}" for k, v in s.event_counts.items()))
+        echo("  events     " + ", ".join(f"{k} {v}" for k, v in s.event_counts.items()))
     for p in s.problems:
-        click.echo(
-            _style(
+        echo(
+            style(
                 f"  problem    {p['kind']} at event {p['event']} "
                 f"({format_ms(p['offset_ms'])}): "
                 f"{p['message']}",
@@ -292,16 +274,16 @@ def _print_summary(inter: Interaction, show_events: bool, show_timeline: bool) -
         )
     text_lines = s.output_text.splitlines()
     if text_lines:
-        click.echo("  text       " + "\n             ".join(text_lines[:5]))
+        echo("  text       " + "\n             ".join(text_lines[:5]))
         if len(text_lines) > 5:
-            click.echo(f"             ... ({len(text_lines) - 5} more lines)")
+            echo(f"             ... ({len(text_lines) - 5} more lines)")
     # one write per block, not per event: the output path stays lean in long in-process loops
     if show_events:
         rows = [f"    {offset / 1e6:10.1f} ms  {event.type}\n" for offset, event in reading.timed]
-        _write("".join(rows))
+        write("".join(rows))
     if show_timeline:
         width = min(shutil.get_terminal_size((80, 24)).columns - 4, 100)
-        _write("".join(f"  {line}\n" for line in timeline(inter, width=width)))
+        write("".join(f"  {line}\n" for line in timeline(inter, width=width)))
 
 
 @cli.command()
@@ -343,15 +325,15 @@ def inspect(path: str, show_events: bool, show_timeline: bool, as_json: bool) ->
                 entry["event_list"] = [
                     {"offset_ms": at / 1e6, "type": e.type} for at, e in timed_events(inter)
                 ]
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     if cassette.header is not None:
-        click.echo(
+        echo(
             f"{path}: recorded {cassette.header.recorded_at} with streamtape "
             f"{cassette.header.streamtape}, {len(cassette)} interaction(s)"
         )
         for step in cassette.header.derived_from or []:
-            click.echo(
+            echo(
                 f"  derived from {step.source} (sha256 {step.sha256[:16]}) with faults "
                 + " ".join(step.faults)
             )
@@ -359,13 +341,13 @@ def inspect(path: str, show_events: bool, show_timeline: bool, as_json: bool) ->
         _print_summary(inter, show_events, show_timeline)
     for r in _joined(cassette):
         first = (r.output_text.splitlines() or [""])[0]
-        click.echo(
+        echo(
             f"joined: response {r.response.id if r.response else '-'} streamed over "
             f"{r.streams} interactions: {r.outcome}, {len(r.output_text)} chars of text"
             + (f": {first[:60]}" if first else "")
         )
     if cassette.truncated:
-        click.echo(_style(f"truncated: {cassette.error}", fg="red"), err=True)
+        echo(style(f"truncated: {cassette.error}", fg="red"), err=True)
 
 
 def _joined(cassette: Cassette) -> list[StreamResult]:
@@ -429,7 +411,7 @@ def replay(
         if before:  # an answer to an earlier attempt (http_status)
             head = inter.response
             assert head is not None
-            click.echo(f"HTTP {head.status} {head.reason}: {inter.body.decode()}", err=True)
+            echo(f"HTTP {head.status} {head.reason}: {inter.body.decode()}", err=True)
             continue
         decoder = EventDecoder(strict=False)
         follower = TextFollower()
@@ -448,7 +430,7 @@ def replay(
             final = "".join(r.output_text for r in read_exchange(inter).results)
             rest = follower.rest(final)
             if rest is None:
-                click.echo(
+                echo(
                     f"\ninteraction {inter.id}: the streamed text differs from the final text; "
                     "`streamtape inspect` shows the final text and the problem",
                     err=True,
@@ -459,7 +441,7 @@ def replay(
         out.flush()
         if fault_specs and inter.end is not None and inter.end.error is not None:
             error = inter.end.error
-            click.echo(f"stream broke: {error.type}: {error.message}", err=True)
+            echo(f"stream broke: {error.type}: {error.message}", err=True)
 
 
 # -- cat ----------------------------------------------------------------------------------------
@@ -476,7 +458,7 @@ def cat(cassette: str) -> None:
       git config diff.streamtape.textconv "streamtape cat"
       echo '*.ndjson.zst diff=streamtape' >> .gitattributes
     """
-    _write(render_cat(_load(cassette, strict=False)))
+    write(render_cat(_load(cassette, strict=False)))
 
 
 # -- verify -------------------------------------------------------------------------------------
@@ -540,10 +522,10 @@ def verify(cassettes: tuple[str, ...], as_json: bool) -> None:
                     }
                 )
     if as_json:
-        click.echo(json.dumps({"ok": not problems, "problems": problems, "notes": notes}, indent=2))
+        echo(json.dumps({"ok": not problems, "problems": problems, "notes": notes}, indent=2))
     else:
         for n in notes:
-            click.echo(
+            echo(
                 f"{n['file']}: interaction {n['interaction']}: {n['outcome']}"
                 + (f" ({n['error']})" if n["error"] else "")
             )
@@ -553,9 +535,9 @@ def verify(cassettes: tuple[str, ...], as_json: bool) -> None:
                 parts.append(f"interaction {p['interaction']}")
             if p["offset_ms"] is not None:
                 parts.append(f"at {p['offset_ms']:.1f} ms")
-            click.echo(f"{': '.join(parts)}: {p['kind']}: {p['message']}", err=True)
+            echo(f"{': '.join(parts)}: {p['kind']}: {p['message']}", err=True)
         if not problems:
-            click.echo(_style(f"{len(cassettes)} cassette(s) ok", fg="green"))
+            echo(style(f"{len(cassettes)} cassette(s) ok", fg="green"))
     if problems:
         sys.exit(1)
 
@@ -614,12 +596,12 @@ def convert(src: str, output: str, to: ConvertTarget | None, interaction: int | 
         if to == "sse":
             for done in export_sse(source, output, interaction):
                 if done.path is None:
-                    click.echo(
+                    echo(
                         f"skipped interaction {done.id}: {done.skipped}, {done.bytes} bytes",
                         err=True,
                     )
                 else:
-                    click.echo(
+                    echo(
                         f"wrote interaction {done.id} ({done.bytes} bytes) to {done.path}",
                         err=True,
                     )
@@ -627,12 +609,12 @@ def convert(src: str, output: str, to: ConvertTarget | None, interaction: int | 
         if to != "ndjson":
             raise click.UsageError("SRC is a cassette already: use --to sse or --to ndjson")
         count = export(source, output, "ndjson")
-        click.echo(f"wrote {count} event(s) to {output}", err=True)
+        echo(f"wrote {count} event(s) to {output}", err=True)
         return
     if to not in (None, "cassette"):
         raise click.UsageError("--to sse/ndjson needs a cassette as SRC")
     count = convert_yaml(source, output)
-    click.echo(f"converted {count} interaction(s) to {output}", err=True)
+    echo(f"converted {count} interaction(s) to {output}", err=True)
 
 
 # -- scan ---------------------------------------------------------------------------------------
@@ -664,17 +646,17 @@ def scan(paths: tuple[str, ...], as_json: bool) -> None:
         except StreamtapeError as exc:
             unreadable.append({"file": str(file), "error": str(exc)})
     if as_json:
-        click.echo(
+        echo(
             json.dumps(
                 {"scanned": len(files), "findings": findings, "unreadable": unreadable}, indent=2
             )
         )
     else:
         for f in findings:
-            click.echo(f"{f['file']}: record {f['record']}: {f['finding']}")
+            echo(f"{f['file']}: record {f['record']}: {f['finding']}")
         for u in unreadable:
-            click.echo(f"{u['file']}: unreadable: {u['error']}", err=True)
-        click.echo(f"scanned {len(files)} cassette(s), {len(findings)} finding(s)", err=True)
+            echo(f"{u['file']}: unreadable: {u['error']}", err=True)
+        echo(f"scanned {len(files)} cassette(s), {len(findings)} finding(s)", err=True)
     if findings:
         sys.exit(1)
 
@@ -718,7 +700,7 @@ def bench(files: tuple[Path, ...], repeat: int, against: tuple[str, ...], as_jso
     progress = bench_mod.stderr_progress() if sys.stderr.isatty() else None
     names = [name.strip() for value in against for name in value.split(",") if name.strip()]
     report = bench_mod.run_bench(inputs, repeat=repeat, against=names or None, progress=progress)
-    click.echo(bench_mod.render_json(report) if as_json else bench_mod.render_table(report))
+    echo(bench_mod.render_json(report) if as_json else bench_mod.render_table(report))
     if report.failures:
         sys.exit(1)
 

@@ -19,7 +19,7 @@ from sse_server import FIXTURES, Route, SSEServer, sse_chunks
 from test_redact_planted import delta
 
 from streamtape.cassette import Cassette, CassetteWriter, ClientStop
-from streamtape.cli import _color, cli
+from streamtape.cli import cli
 from streamtape.decode import EventDecoder
 from streamtape.errors import CassetteError
 
@@ -490,21 +490,6 @@ def test_damaged_input_one_line_error_or_traceback_with_debug(tmp_path: Path) ->
     assert "junk.ndjson.zst" in err
     result = CliRunner().invoke(cli, ["--debug", "replay", str(junk)])
     assert isinstance(result.exception, CassetteError)
-
-
-class _Tty:
-    def isatty(self) -> bool:
-        return True
-
-
-def test_colour_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    assert _color(_Tty())
-    assert not _color(object())
-    monkeypatch.setenv("NO_COLOR", "1")
-    assert not _color(_Tty())
-    _code, out, _ = run("inspect", str(EXAMPLES / "text-answer.ndjson.zst"))
-    assert "\x1b[" not in out
 
 
 def test_installed_entry_point_and_module_run() -> None:

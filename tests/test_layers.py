@@ -24,7 +24,15 @@ LAYERS: dict[str, set[str]] = {
     "blocks": {"tape"},
     "views": {"render", "report", "_html", "diff", "scan", "convert"}
     | {"bench", "bench._inputs", "bench._report"},
-    "faces": {"cli", "_cli_errors", "_cli_mutate", "_cli_serve", "_cli_report", "_cli_diff"}
+    "faces": {
+        "cli",
+        "_cli_errors",
+        "_cli_output",
+        "_cli_mutate",
+        "_cli_serve",
+        "_cli_report",
+        "_cli_diff",
+    }
     | {"pytest_plugin", "__main__"},
     "facade": {"__init__"},  # re-exports the public names, loading each on first use
 }
@@ -129,12 +137,28 @@ IMPORTS: dict[str, set[str]] = {
     "bench._inputs": {"cassette", "sse", "bench._report"},
     "bench": {"bench._inputs", "bench._report", "decode", "sse", "events"},
     "_cli_errors": {"errors"},
-    "_cli_mutate": {"_cli_errors", "faults", "_fault_body", "cassette", "_vocabulary"},
-    "_cli_serve": {"_cli_errors", "_vocabulary", "server", "_uvicorn", "_cli_mutate"},
-    "_cli_report": {"_cli_errors", "report"},
-    "_cli_diff": {"cassette", "diff", "report", "errors"},
+    "_cli_output": set(),
+    "_cli_mutate": {
+        "_cli_errors",
+        "_cli_output",
+        "faults",
+        "_fault_body",
+        "cassette",
+        "_vocabulary",
+    },
+    "_cli_serve": {
+        "_cli_errors",
+        "_cli_output",
+        "_vocabulary",
+        "server",
+        "_uvicorn",
+        "_cli_mutate",
+    },
+    "_cli_report": {"_cli_errors", "_cli_output", "report"},
+    "_cli_diff": {"_cli_output", "cassette", "diff", "report", "errors"},
     "cli": {
         "_cli_errors",
+        "_cli_output",
         "_cli_mutate",
         "_cli_serve",
         "_cli_report",
