@@ -375,8 +375,9 @@ class Redactor:
         JSON bodies get ``json_paths``, the credential field names (``api_key``, ``token``,
         ``password``... at any depth) and the patterns (inside string values) and are re-encoded
         compactly, keeping key order, only when something changed; otherwise the very same bytes
-        come back. A JSON body nested too deep to decode (msgspec stops near 1,000 levels) is
-        redacted as text: the field names by a scan of its text, the patterns, no ``json_paths``.
+        come back. A JSON body nested too deep to decode (msgspec stops at Python's C recursion
+        limit, 1,000 to 10,000 levels by version) is redacted as text: the field names by a scan
+        of its text, the patterns, no ``json_paths``.
         Form bodies (``application/x-www-form-urlencoded``) get the query-parameter rules; any
         other body gets the patterns on its text.
         """
