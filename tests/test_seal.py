@@ -7,7 +7,7 @@ never attempted: ``below`` replaces ``socket.socket.connect`` and ``socket.getad
 any block opens (the seal wraps what it finds), recording each call and refusing anything that
 is not loopback without sending it (a few made-up names resolve to fixed addresses); an audit
 hook records the interpreter's own ``socket.connect`` / ``socket.getaddrinfo`` events, which
-fire in C at the real call.
+fire in C at the real call (except under a thread tracer before Python 3.12: see the hook).
 """
 
 from __future__ import annotations
@@ -56,7 +56,14 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
             _AUDITED.append((event, args[0]))
 
 
-sys.addaudithook(_audit)
+# The audit hook runs Python code inside every sys.settrace call. Before Python 3.12, sys.settrace
+# raises while any other thread is inside it (a process-wide flag: CPython gh-98257, fixed in 3.12),
+# and a tracer that reaches threads through threading.settrace (coverage's C or Python core, not
+# its sys.monitoring one) calls it in every new thread: a thread started while this hook runs dies
+# before its target ("Cannot install a trace function while another trace function is being
+# installed"). Under such a tracer the hook stays out; the functions replaced below still witness.
+if sys.version_info >= (3, 12) or (sys.gettrace() is None and threading.gettrace() is None):
+    sys.addaudithook(_audit)
 
 
 def _loopback(host: object) -> bool:
