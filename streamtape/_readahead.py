@@ -70,7 +70,10 @@ READ_AHEAD_LIMIT = 64 << 20
 DRAIN_TIMEOUT = 5.0
 """Seconds the recorder keeps reading after the client closed early."""
 
-_CLIENT_SLACK_NS = 1_000_000  # a client that finished within 1 ms of the wire kept up with it
+# A client kept up with the wire when it was given the end within 1 ms of its own time after the
+# wire ended. Its own time starts when it last woke from waiting for the reader, if that was later:
+# how soon a waiting client is woken depends on the machine's load, not on the client.
+_CLIENT_SLACK_NS = 1_000_000
 
 
 class _Wire(NamedTuple):
@@ -105,6 +108,7 @@ class _State:
         self.stopped_at: int | None = None  # when the client stopped before the end
         self.stop_how: StopReason = "closed"
         self.client_end_at: int | None = None  # when the client was given the end
+        self.woken_at: int | None = None  # when the client last woke from waiting for the reader
         self.drained = 0  # bytes read after the client stopped
         self.cut = False  # the recorder gave up on the rest of the stream
         self.backpressure_ns = 0
@@ -189,8 +193,10 @@ class _State:
         at = self.stopped_at
         if at is None and self.client_end_at is not None:
             wire = self.wire
-            if wire is not None and self.client_end_at - wire.at_ns <= _CLIENT_SLACK_NS:
-                return None
+            if wire is not None:
+                since = max(wire.at_ns, self.woken_at or 0)
+                if self.client_end_at - since <= _CLIENT_SLACK_NS:
+                    return None
             at = self.client_end_at
         if at is None:
             at = now
@@ -285,8 +291,10 @@ class SyncReadAhead:
         try:
             while True:
                 with cond:
-                    while not state.queue and not state.reader_done:
-                        cond.wait()
+                    if not state.queue and not state.reader_done:
+                        while not state.queue and not state.reader_done:
+                            cond.wait()
+                        state.woken_at = rec.now_ns()
                     if not state.queue:
                         break
                     chunk = state.take()
@@ -421,9 +429,11 @@ class AsyncReadAhead:
                     yield chunk
                 return
             while True:
-                while not state.queue and not state.reader_done:
-                    self._arrived.clear()
-                    await self._arrived.wait()
+                if not state.queue and not state.reader_done:
+                    while not state.queue and not state.reader_done:
+                        self._arrived.clear()
+                        await self._arrived.wait()
+                    state.woken_at = rec.now_ns()
                 if not state.queue:
                     break
                 chunk = state.take()

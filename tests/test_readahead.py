@@ -148,6 +148,65 @@ def test_a_client_that_keeps_up_leaves_no_client_record(path: Path) -> None:
     assert inter.timing().client_end is None
 
 
+def test_a_client_busy_with_the_last_chunk_gets_a_client_record(path: Path) -> None:
+    wire = Wire(gap=0.01)
+    with CassetteWriter(path) as writer:
+        ahead = SyncReadAhead(wire, begin(writer), close_source=wire.close)
+        for chunk in ahead:
+            if chunk == CHUNKS[-1]:
+                time.sleep(0.2)  # its own work, after the wire ended
+        ahead.close()
+    timing = recorded(path).timing()
+    assert timing.client_end is not None
+    assert timing.client_end - timing.duration >= 0.2
+
+
+LATE_NS = 50_000_000  # a waiting client woken this late by a busy machine
+
+
+def test_a_waiting_client_woken_late_still_kept_up(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Waiting for more when the wire ended is what counts, not how soon the client woke."""
+    wire = Wire(gap=0.01)
+    client = threading.get_ident()
+    with CassetteWriter(path) as writer:
+        rec = begin(writer)
+        clock = rec.now_ns
+        monkeypatch.setattr(
+            rec, "now_ns", lambda: clock() + (LATE_NS if threading.get_ident() == client else 0)
+        )
+        ahead = SyncReadAhead(wire, rec, close_source=wire.close)
+        assert list(ahead) == CHUNKS
+        ahead.close()
+    end = recorded(path).end
+    assert end is not None
+    assert end.client is None
+
+
+def test_async_waiting_client_woken_late_still_kept_up(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wire = Wire(gap=0.01)
+
+    async def run() -> list[bytes]:
+        with CassetteWriter(path) as writer:
+            rec = begin(writer)
+            clock = rec.now_ns  # late once the source is closed: the client wakes after that
+            monkeypatch.setattr(
+                rec, "now_ns", lambda: clock() + (LATE_NS if wire.closed.is_set() else 0)
+            )
+            ahead = AsyncReadAhead(wire, rec, aclose_source=wire.aclose)
+            got = [chunk async for chunk in ahead]
+            await ahead.aclose()
+            return got
+
+    assert asyncio.run(run()) == CHUNKS
+    end = recorded(path).end
+    assert end is not None
+    assert end.client is None
+
+
 def test_an_error_reaches_the_client_after_the_chunks_before_it(path: Path) -> None:
     wire = Wire(fail_after=3, gap=0.01)
     got: list[bytes] = []
