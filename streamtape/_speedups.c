@@ -19,21 +19,27 @@
  * of a CR-only stream at every line).
  *
  * The first 16 bytes go eight at a time: a byte b is CR or LF when (b ^ CR) or (b ^ LF) is zero,
- * and the classic "has a zero byte" test flags a word holding one (its bytes are then looked at
- * one by one, so the result does not depend on the byte order). Longer lines are searched with
- * memchr in windows that double. */
+ * and the classic "has a zero byte" test flags a word holding one; its lowest flagged byte is
+ * exact (on a little-endian machine with GCC or Clang it is taken from the flags, elsewhere the
+ * bytes are looked at one by one). Longer lines are searched with memchr in windows that
+ * double. */
 static Py_ssize_t
 line_end(const char *r, Py_ssize_t pos, Py_ssize_t n)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     Py_ssize_t words = 0;
     for (; n - pos >= 8 && words < 2; words++, pos += 8) {
-        uint64_t word, a, b;
+        uint64_t word, a, b, found;
         memcpy(&word, r + pos, 8);
         a = word ^ (ones * '\n');
         b = word ^ (ones * '\r');
-        if ((((a - ones) & ~a) | ((b - ones) & ~b)) & highs) {
+        found = (((a - ones) & ~a) | ((b - ones) & ~b)) & highs;
+        if (found) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return pos + (__builtin_ctzll(found) >> 3); /* the lowest flagged byte is exact */
+#else
             break;
+#endif
         }
     }
     if (words == 2) {
