@@ -88,16 +88,48 @@ data_value(const char *r, Py_ssize_t pos, Py_ssize_t e)
     return (pos < e && r[pos] == ' ') ? pos + 1 : pos;
 }
 
-/* The frame at r[pos] (a frame start) in r[0:n]: returns the offset just past its blank line, or
- * -1 when the buffer ends before it. Sets *ndata to the number of its `data` lines, [*start,
- * *stop) to the first one's value and *size to the size of its payload (the values joined by
- * LF). Reads only the frame's own lines. */
-static Py_ssize_t
-parse_frame(const char *r, Py_ssize_t pos, Py_ssize_t n, Py_ssize_t *ndata, Py_ssize_t *start,
-            Py_ssize_t *stop, Py_ssize_t *size)
+typedef struct {
+    Py_ssize_t start, stop;
+} Span;
+
+#define LOCAL_SPANS 64
+
+/* A growable array of spans, on the stack until it outgrows LOCAL_SPANS. */
+typedef struct {
+    Span *items;
+    Py_ssize_t count, cap;
+    Span local[LOCAL_SPANS];
+} Spans;
+
+static int
+push_span(Spans *spans, Py_ssize_t start, Py_ssize_t stop)
 {
-    *ndata = 0;
-    *size = -1;
+    if (spans->count == spans->cap) {
+        size_t bytes = 2 * (size_t)spans->cap * sizeof(Span);
+        Span *grown = spans->items == spans->local ? PyMem_Malloc(bytes)
+                                                   : PyMem_Realloc(spans->items, bytes);
+        if (grown == NULL) {
+            return -1;
+        }
+        if (spans->items == spans->local) {
+            memcpy(grown, spans->local, sizeof(spans->local));
+        }
+        spans->items = grown;
+        spans->cap *= 2;
+    }
+    spans->items[spans->count].start = start;
+    spans->items[spans->count].stop = stop;
+    spans->count++;
+    return 0;
+}
+
+/* The frame at r[pos] (a frame start) in r[0:n]: returns the offset just past its blank line,
+ * -1 when the buffer ends before it, or -2 when memory ran out. Appends the span of each of its
+ * `data` values to *spans (the caller drops them for a frame the buffer cut). Reads only the
+ * frame's own lines. */
+static Py_ssize_t
+parse_frame(const char *r, Py_ssize_t pos, Py_ssize_t n, Spans *spans)
+{
     while (pos < n) {
         Py_ssize_t e = line_end(r, pos, n);
         if (e == n) {
@@ -107,47 +139,38 @@ parse_frame(const char *r, Py_ssize_t pos, Py_ssize_t n, Py_ssize_t *ndata, Py_s
             return past_line_end(r, e, n);
         }
         Py_ssize_t v = data_value(r, pos, e);
-        if (v >= 0) {
-            if ((*ndata)++ == 0) {
-                *start = v;
-                *stop = e;
-            }
-            *size += e - v + 1;
+        if (v >= 0 && push_span(spans, v, e) < 0) {
+            return -2;
         }
         pos = past_line_end(r, e, n);
     }
     return -1;
 }
 
-/* The payload of the whole frame r[pos:end] (found by parse_frame, which gave its size): its
- * `data` values joined by LF, as the spec builds the data buffer. */
+/* The bytes of spans[0:count] of r joined by LF. */
 static PyObject *
-frame_payload(const char *r, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t size)
+joined_spans(const char *r, const Span *spans, Py_ssize_t count)
 {
-    PyObject *payload = PyBytes_FromStringAndSize(NULL, size);
-    if (payload == NULL) {
-        return NULL;
+    if (count == 1) {
+        return PyBytes_FromStringAndSize(r + spans[0].start, spans[0].stop - spans[0].start);
     }
-    char *out = PyBytes_AsString(payload);
-    int first = 1;
-    for (Py_ssize_t e, v; (e = line_end(r, pos, end)) > pos; pos = past_line_end(r, e, end)) {
-        if ((v = data_value(r, pos, e)) >= 0) {
-            if (!first) {
+    Py_ssize_t size = count ? count - 1 : 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        size += spans[i].stop - spans[i].start;
+    }
+    PyObject *joined = PyBytes_FromStringAndSize(NULL, size);
+    if (joined != NULL && count) {
+        char *out = PyBytes_AsString(joined);
+        for (Py_ssize_t i = 0; i < count; i++) {
+            if (i) {
                 *out++ = '\n';
             }
-            first = 0;
-            memcpy(out, r + v, (size_t)(e - v));
-            out += e - v;
+            memcpy(out, r + spans[i].start, (size_t)(spans[i].stop - spans[i].start));
+            out += spans[i].stop - spans[i].start;
         }
     }
-    return payload;
+    return joined;
 }
-
-typedef struct {
-    Py_ssize_t start, stop;
-} Span;
-
-#define LOCAL_SPANS 64
 
 static PyObject *
 find_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -175,82 +198,59 @@ find_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
 
-    /* the run: each standard frame's payload span, then one copy into the joined bytes */
-    Span local[LOCAL_SPANS], *spans = local;
-    Py_ssize_t cap = LOCAL_SPANS, count = 0, size = 0, ndata = 0, start = 0, stop = 0, odd_size;
-    Py_ssize_t next = -1;
-    while (pos < n && (next = parse_frame(r, pos, n, &ndata, &start, &stop, &odd_size)) >= 0) {
+    /* The data spans of every frame read: the run's standard payloads are spans[0:count], and
+     * those of the frame the run stopped at (when it is complete) follow them. */
+    Spans spans;
+    spans.items = spans.local;
+    spans.count = 0;
+    spans.cap = LOCAL_SPANS;
+    Py_ssize_t count = 0, next = -1;
+    while (pos < n) {
+        next = parse_frame(r, pos, n, &spans);
+        if (next == -2) {
+            if (spans.items != spans.local) {
+                PyMem_Free(spans.items);
+            }
+            return PyErr_NoMemory();
+        }
+        if (next < 0) {
+            spans.count = count; /* the unfinished frame's spans go */
+            break;
+        }
+        Py_ssize_t ndata = spans.count - count;
         if (ndata == 0) { /* dispatches nothing */
             pos = next;
             next = -1;
             continue;
         }
-        if (ndata > 1 || stop == start || (r[start] != '{' && r[start] != '[')) {
+        const Span *first = &spans.items[count];
+        if (ndata > 1 || first->stop == first->start ||
+            (r[first->start] != '{' && r[first->start] != '[')) {
             break; /* not standard: the run ends where it starts */
         }
-        if (count == cap) {
-            Span *grown = spans == local ? PyMem_Malloc(2 * (size_t)cap * sizeof(Span))
-                                         : PyMem_Realloc(spans, 2 * (size_t)cap * sizeof(Span));
-            if (grown == NULL) {
-                if (spans != local) {
-                    PyMem_Free(spans);
-                }
-                return PyErr_NoMemory();
-            }
-            if (spans == local) {
-                memcpy(grown, local, sizeof(local));
-            }
-            spans = grown;
-            cap *= 2;
-        }
-        spans[count].start = start;
-        spans[count].stop = stop;
-        size += stop - start;
         count++;
         pos = next;
         next = -1;
     }
-    PyObject *joined;
-    if (count == 1) {
-        joined = PyBytes_FromStringAndSize(r + spans[0].start, size);
-    }
-    else {
-        joined = PyBytes_FromStringAndSize(NULL, count ? size + count - 1 : 0);
-        if (joined != NULL && count) {
-            char *out = PyBytes_AsString(joined);
-            for (Py_ssize_t i = 0; i < count; i++) {
-                if (i) {
-                    *out++ = '\n';
-                }
-                memcpy(out, r + spans[i].start, (size_t)(spans[i].stop - spans[i].start));
-                out += spans[i].stop - spans[i].start;
-            }
-        }
-    }
-    if (spans != local) {
-        PyMem_Free(spans);
-    }
-    if (joined == NULL) {
-        return NULL;
-    }
-
-    /* the frame the run stopped at, when it is complete: where it ends, and its payload */
+    PyObject *joined = joined_spans(r, spans.items, count);
     PyObject *odd_end, *odd;
     if (pos < n && next >= 0) {
         odd_end = PyLong_FromSsize_t(next);
-        odd = ndata == 1 ? PyBytes_FromStringAndSize(r + start, stop - start)
-                         : frame_payload(r, pos, next, odd_size);
+        odd = joined_spans(r, spans.items + count, spans.count - count);
     }
     else {
         odd_end = Py_NewRef(Py_None);
         odd = Py_NewRef(Py_None);
     }
+    if (spans.items != spans.local) {
+        PyMem_Free(spans.items);
+    }
     PyObject *result = NULL, *count_obj = PyLong_FromSsize_t(count);
     PyObject *end_obj = PyLong_FromSsize_t(pos);
-    if (odd_end != NULL && odd != NULL && count_obj != NULL && end_obj != NULL) {
+    if (joined != NULL && odd_end != NULL && odd != NULL && count_obj != NULL && end_obj != NULL) {
         result = PyTuple_Pack(5, joined, count_obj, end_obj, odd_end, odd);
     }
-    Py_DECREF(joined);
+    Py_XDECREF(joined);
     Py_XDECREF(count_obj);
     Py_XDECREF(end_obj);
     Py_XDECREF(odd_end);
