@@ -555,8 +555,7 @@ class BodyStream:
             self._in_key = run == len(head) and not final
         # Matched with what is held too: a key that starts before the cut (in a run longer than
         # the hold) is removed up to the cut here, and its rest goes with the next settle.
-        seen = buf if self._r._maybe_secret(self._before + buf) else head
-        if seen is buf:
+        if self._r._maybe_secret(self._before + buf):
             spans += [(a, min(b, cut), put) for a, b, put in self._r_spans(buf) if a < cut]
         spans = _merge(spans + self._deltas.take_spans(self._base, cut))
         pieces = _split(head, self._starts(), spans)
