@@ -13,59 +13,109 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Offset of the first CR or LF at or after r[pos], or n when there is none. It reads no byte
- * past the line end it finds but a window as long as the line at most, so each line costs time
- * linear in its length, whatever follows it (a search for the next LF alone could run to the end
- * of a CR-only stream at every line).
- *
- * The first 16 bytes go eight at a time: a byte b is CR or LF when (b ^ CR) or (b ^ LF) is zero,
- * and the classic "has a zero byte" test flags a word holding one; its lowest flagged byte is
- * exact (on a little-endian machine with GCC or Clang it is taken from the flags, elsewhere the
- * bytes are looked at one by one). Longer lines are searched with memchr in windows that
- * double. */
-static Py_ssize_t
-line_end(const char *r, Py_ssize_t pos, Py_ssize_t n)
+/* Line ends are found 64 bytes at a time: a block's mask has bit i set when byte i is CR or LF.
+ * With SSE2 (every x86-64) that is four compares per 16 bytes; elsewhere a loop the compiler may
+ * vectorise (STREAMTAPE_NO_SIMD forces it, for testing). Bytes past the end of the buffer count
+ * as neither. */
+#if defined(__SSE2__) && !defined(STREAMTAPE_NO_SIMD)
+#include <emmintrin.h>
+static uint64_t
+block_mask(const char *p)
 {
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    Py_ssize_t words = 0;
-    for (; n - pos >= 8 && words < 2; words++, pos += 8) {
-        uint64_t word, a, b, found;
-        memcpy(&word, r + pos, 8);
-        a = word ^ (ones * '\n');
-        b = word ^ (ones * '\r');
-        found = (((a - ones) & ~a) | ((b - ones) & ~b)) & highs;
-        if (found) {
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            return pos + (__builtin_ctzll(found) >> 3); /* the lowest flagged byte is exact */
+    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    uint64_t mask = 0;
+    for (int i = 0; i < 4; i++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+        __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr));
+        mask |= (uint64_t)(uint32_t)_mm_movemask_epi8(hit) << (16 * i);
+    }
+    return mask;
+}
 #else
-            break;
+static uint64_t
+block_mask(const char *p)
+{
+    uint64_t mask = 0;
+    for (int i = 0; i < 64; i++) {
+        mask |= (uint64_t)(p[i] == '\n' || p[i] == '\r') << i;
+    }
+    return mask;
+}
 #endif
-        }
+
+static inline int
+lowest_bit(uint64_t mask) /* mask != 0 */
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(mask);
+#else
+    int i = 0;
+    while (!(mask & 1)) {
+        mask >>= 1;
+        i++;
     }
-    if (words == 2) {
-        for (Py_ssize_t width = 512; pos < n; width *= 2) {
-            Py_ssize_t high = n - pos > width ? pos + width : n;
-            const char *lf = memchr(r + pos, '\n', (size_t)(high - pos));
-            const char *cr = memchr(r + pos, '\r', (size_t)((lf ? lf - r : high) - pos));
-            if (cr != NULL || lf != NULL) {
-                return (cr != NULL ? cr : lf) - r;
-            }
-            pos = high;
-        }
-        return n;
-    }
-    while (pos < n && r[pos] != '\n' && r[pos] != '\r') {
-        pos++;
-    }
-    return pos;
+    return i;
+#endif
 }
 
-/* Offset just past the line end at r[e] (an LF, a CR, or a CR LF pair). A CR at the end of the
- * buffer is a whole line end: an LF that may follow it is then a blank line of its own. */
-static Py_ssize_t
-past_line_end(const char *r, Py_ssize_t e, Py_ssize_t n)
+/* The line ends of r[pos:n], in order: `mask` holds those of r[base:base+64] not yet taken.
+ * Blocks are read once each, in order, so one `find_frames` call reads each byte once, plus at
+ * most 63 bytes past the last line end it takes. Taking an end clears the lowest bit: no work
+ * per line depends on the one before but that (a line costs a few cycles, however short). */
+typedef struct {
+    const char *r;
+    Py_ssize_t n, base;
+    uint64_t mask;
+} Ends;
+
+static uint64_t
+mask_at(const Ends *ends, Py_ssize_t base)
 {
-    return (r[e] == '\r' && e + 1 < n && r[e + 1] == '\n') ? e + 2 : e + 1;
+    if (ends->n - base >= 64) {
+        return block_mask(ends->r + base);
+    }
+    char block[64] = {0};
+    memcpy(block, ends->r + base, (size_t)(ends->n - base));
+    return block_mask(block);
+}
+
+static void
+ends_start(Ends *ends, const char *r, Py_ssize_t pos, Py_ssize_t n)
+{
+    ends->r = r;
+    ends->n = n;
+    ends->base = pos;
+    ends->mask = pos < n ? mask_at(ends, pos) : 0;
+}
+
+/* The offset of the next CR or LF, or n when there is none left. */
+static inline Py_ssize_t
+take_end(Ends *ends)
+{
+    while (ends->mask == 0) {
+        if (ends->n - ends->base <= 64) {
+            ends->base = ends->n;
+            return ends->n;
+        }
+        ends->base += 64;
+        ends->mask = mask_at(ends, ends->base);
+    }
+    Py_ssize_t end = ends->base + lowest_bit(ends->mask);
+    ends->mask &= ends->mask - 1;
+    return end;
+}
+
+/* Offset just past the line end at r[e] (an LF, a CR, or a CR LF pair, whose LF it takes from
+ * `ends`). A CR at the end of the buffer is a whole line end: an LF that may follow it is then a
+ * blank line of its own. */
+static inline Py_ssize_t
+past_line_end(const char *r, Py_ssize_t e, Py_ssize_t n, Ends *ends)
+{
+    if (r[e] == '\r' && e + 1 < n && r[e + 1] == '\n') {
+        take_end(ends);
+        return e + 2;
+    }
+    return e + 1;
 }
 
 /* Where the value of a `data` field line r[pos:e] starts, or -1 when the line is no `data` field
@@ -125,26 +175,30 @@ push_span(Spans *spans, Py_ssize_t start, Py_ssize_t stop)
 
 /* The frame at r[pos] (a frame start) in r[0:n]: returns the offset just past its blank line,
  * -1 when the buffer ends before it, or -2 when memory ran out. Appends the span of each of its
- * `data` values to *spans (the caller drops them for a frame the buffer cut). Reads only the
- * frame's own lines. */
+ * `data` values to *spans (the caller drops them for a frame the buffer cut). */
 static Py_ssize_t
-parse_frame(const char *r, Py_ssize_t pos, Py_ssize_t n, Spans *spans)
+parse_frame(const char *r, Py_ssize_t pos, Py_ssize_t n, Ends *ends, Spans *spans)
 {
+    Ends local = *ends; /* in registers: a span written through a pointer cannot alias it */
+    Py_ssize_t result = -1;
     while (pos < n) {
-        Py_ssize_t e = line_end(r, pos, n);
+        Py_ssize_t e = take_end(&local);
         if (e == n) {
-            return -1;
+            break;
         }
         if (e == pos) {
-            return past_line_end(r, e, n);
+            result = past_line_end(r, e, n, &local);
+            break;
         }
         Py_ssize_t v = data_value(r, pos, e);
         if (v >= 0 && push_span(spans, v, e) < 0) {
-            return -2;
+            result = -2;
+            break;
         }
-        pos = past_line_end(r, e, n);
+        pos = past_line_end(r, e, n, &local);
     }
-    return -1;
+    *ends = local;
+    return result;
 }
 
 /* The bytes of spans[0:count] of r joined by LF. */
@@ -204,9 +258,11 @@ find_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     spans.items = spans.local;
     spans.count = 0;
     spans.cap = LOCAL_SPANS;
+    Ends ends;
+    ends_start(&ends, r, pos, n);
     Py_ssize_t count = 0, next = -1;
     while (pos < n) {
-        next = parse_frame(r, pos, n, &spans);
+        next = parse_frame(r, pos, n, &ends, &spans);
         if (next == -2) {
             if (spans.items != spans.local) {
                 PyMem_Free(spans.items);

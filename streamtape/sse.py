@@ -393,9 +393,15 @@ class SSEParser:
             tail += data  # no line end: only queue it
             return []
         if tail:
-            # A frame ends at a blank line, here or across the cut; until one comes, only the new
-            # bytes are searched.
-            if not _has_blank(data) and not _has_blank(bytes(tail[-1:]) + data[:1]):
+            # A frame ends at a blank line, here or across the cut. A read at least as long as the
+            # queue goes to `find_frames` with it (reading the queue again costs no more than the
+            # read: linear); after a shorter read, only when it can have ended a frame (searching
+            # for a pair of bytes costs more than `find_frames` on short lines).
+            if (
+                len(tail) > len(data)
+                and not _has_blank(data)
+                and not _has_blank(bytes(tail[-1:]) + data[:1])
+            ):
                 tail += data
                 return []
             region = b"".join((tail, data))

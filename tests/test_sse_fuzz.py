@@ -23,6 +23,7 @@ from collections.abc import Iterable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from portable_speedups import portable_find_frames
 
 from streamtape import sse
 from streamtape.sse import SSEFrame, SSEParser, _OtherPayload, _PayloadBatch
@@ -263,8 +264,8 @@ def test_both_fast_paths_equal_the_reference_under_any_split(
 ) -> None:
     expected = [(f.data, f.offset, f.truncated) for f in reference(raw)]
     chunks = pieces_of(raw, data.draw(st.lists(st.integers(0, len(raw)), max_size=12)))
-    assert through_payload_route(chunks, sse._find_frames) == expected
-    assert through_payload_route(chunks, sse._py_find_frames) == expected
+    for find in filter(None, [sse._find_frames, sse._py_find_frames, portable_find_frames()]):
+        assert through_payload_route(chunks, find) == expected, find
 
 
 @FUZZ
@@ -272,10 +273,11 @@ def test_both_fast_paths_equal_the_reference_under_any_split(
 def test_c_and_python_find_frames_agree_from_every_start(raw: bytes) -> None:
     """Same tuple from every start, and nothing past the frame after the run is read: the result
     holds when the buffer is cut just after it."""
+    finds = [sse._py_find_frames, sse._find_frames, portable_find_frames()]
     for start in range(len(raw) + 1):
         result = sse._py_find_frames(raw, start)
-        assert sse._find_frames(raw, start) == result, start
         odd = result[3]
-        if odd is not None:
-            assert sse._py_find_frames(raw[:odd], start) == result
-            assert sse._find_frames(raw[:odd], start) == result
+        for find in filter(None, finds):
+            assert find(raw, start) == result, (find, start)
+            if odd is not None:
+                assert find(raw[:odd], start) == result, (find, start)
