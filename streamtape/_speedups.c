@@ -289,6 +289,12 @@ find_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         next = -1;
     }
     PyObject *joined = joined_spans(r, spans.items, count);
+    if (count == 1 && pos == n) { /* one standard frame up to the end: its payload alone */
+        if (spans.items != spans.local) {
+            PyMem_Free(spans.items);
+        }
+        return joined;
+    }
     PyObject *odd_end, *odd;
     if (pos < n && next >= 0) {
         odd_end = PyLong_FromSsize_t(next);

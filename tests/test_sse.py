@@ -399,14 +399,14 @@ def test_fast_path_queues_a_huge_line_fed_a_byte_at_a_time(find: sse.FindFrames)
     payload = b'{"type":"x","b64":"' + b"A" * 200_000 + b'"}'
     raw = b"event: x\ndata: " + payload + b"\n\n" + b"data: [DONE]\n\n"
     parser = fast_parser(find)
-    items: list[Item] = []
+    items: list[tuple[Item, int]] = []
     for i in range(len(raw)):
-        items += as_items(parser._feed_payloads(raw[i : i + 1]))
+        items += [
+            (item, parser.last_offset) for item in as_items(parser._feed_payloads(raw[i : i + 1]))
+        ]
     done = len(raw) - 14  # `[DONE]` opens `[`: a standard frame for `find_frames`
-    assert items == [
-        _PayloadBatch(0, payload, 1, raw[:done], 0, done),
-        _PayloadBatch(done, b"[DONE]", 1, raw[done:], 0, 14),
-    ]
+    # each completes a queue that is one whole standard frame: its payload comes bare
+    assert items == [(payload, 0), (b"[DONE]", done)]
     assert parser.offset == len(raw)
 
 
@@ -415,7 +415,7 @@ def test_fast_path_queues_a_huge_line_fed_a_byte_at_a_time(find: sse.FindFrames)
 def test_fast_path_takes_any_bytes_like_and_gives_bytes(find: sse.FindFrames, kind: type) -> None:
     parser = fast_parser(find)
     frame = b'event: x\ndata: {"a":1}\n\n'
-    assert parser._feed_payloads(kind(frame)) == [_PayloadBatch(0, b'{"a":1}', 1, frame, 0, 24)]
+    assert parser._feed_payloads(kind(frame)) == b'{"a":1}'
     (batch,) = as_items(parser._feed_payloads(kind(frame * 3)))
     assert isinstance(batch, _PayloadBatch)
     assert batch.payloads == [b'{"a":1}'] * 3
@@ -472,8 +472,20 @@ def test_find_frames_joins_a_run_of_standard_frames(find: sse.FindFrames) -> Non
     many = RUN * 100  # more frames than the C version keeps on its stack
     assert find(many, 0) == (b"\n".join([JOINED] * 100), 300, len(many), None, None)
     one = b'data: {"a":1}\n\n'
-    joined = find(one, 0)[0]
-    assert (joined, type(joined)) == (b'{"a":1}', bytes)
+    assert find(one + b"data", 0) == (b'{"a":1}', 1, len(one), None, None)
+
+
+@FAST
+def test_find_frames_gives_exactly_one_standard_frame_as_its_payload_alone(
+    find: sse.FindFrames,
+) -> None:
+    """A live stream's usual read: no tuple to build and take apart."""
+    one = b'id: 1\ndata: {"a":1}\n\n'
+    for buf, start in [(one, 0), (RUN + one, len(RUN)), (one.replace(b"\n", b"\r"), 0)]:
+        payload = find(buf, start)
+        assert (payload, type(payload)) == (b'{"a":1}', bytes)
+    assert find(one + one, 0) == (b'{"a":1}\n{"a":1}', 2, 2 * len(one), None, None)
+    assert find(b": ping\n\n" + one, 0) == b'{"a":1}'  # frames that dispatch nothing pass
 
 
 @FAST
@@ -535,15 +547,21 @@ def test_find_frames_passes_over_frames_that_dispatch_nothing(find: sse.FindFram
 @FAST
 def test_find_frames_needs_the_blank_line(find: sse.FindFrames) -> None:
     for cut in range(len(RUN)):
-        joined, count, end, odd_end, odd = find(RUN[:cut], 0)
+        found = find(RUN[:cut], 0)
+        if cut == 15:  # exactly the first frame
+            assert found == b'{"a":1}'
+            continue
+        assert type(found) is tuple
+        joined, count, end, odd_end, odd = found
         assert (odd_end, odd) == (None, None)
         assert end == [0, 15, 34, len(RUN)][count]
         assert joined.count(b"\n") == max(count - 1, 0)
     assert find(b"id: 1\ndata: {}\n", 0) == (b"", 0, 0, None, None)
     assert find(b"data: {}\r\ndata: x\r", 0) == (b"", 0, 0, None, None)
     # a CR at the end is a whole line end: an LF after it would be a blank line of its own
-    assert find(b"data: {}\r\r", 0) == (b"{}", 1, 10, None, None)
-    assert find(b"data: {}\r\r\n", 0) == (b"{}", 1, 11, None, None)
+    first = b"data: []\n\n"
+    assert find(first + b"data: {}\r\r", 0) == (b"[]\n{}", 2, 20, None, None)
+    assert find(first + b"data: {}\r\r\n", 0) == (b"[]\n{}", 2, 21, None, None)
 
 
 @FAST
@@ -594,9 +612,10 @@ def count_work(parser: SSEParser) -> Work:
     work = Work()
     find, lines = parser._find, parser._lines
 
-    def counted_find(buf: bytes, start: int) -> tuple[bytes, int, int, int | None, bytes | None]:
+    def counted_find(buf: bytes, start: int) -> bytes | sse.Found:
         result = find(buf, start)
-        work.find += (len(buf) if result[3] is None else result[3]) - start
+        odd_end = None if type(result) is bytes else result[3]
+        work.find += (len(buf) if odd_end is None else odd_end) - start
         return result
 
     def counted_lines(buf: bytes, out: list[SSEFrame]) -> None:
