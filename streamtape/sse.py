@@ -348,15 +348,16 @@ class SSEParser:
         A read that completes exactly one standard frame gives its payload (the frame's offset in
         `last_offset`); runs of standard frames come as `_PayloadBatch`es and every other frame
         that dispatches as an `_OtherPayload`, in stream order. Bytes after the last complete
-        frame wait for the next read; a read is searched for a frame end only when it holds a
-        blank line, so every byte is read a bounded number of times. The last event ID, event
+        frame wait for the next read, and are read again with it only when it is at least as
+        long or can end a frame, so every byte is read a bounded number of times. The last event ID, event
         type, retry and comments are not kept here (the decoder reads payloads only): do not mix
         with `feed`.
         """
         if self._tail or self._bom_pending:
             return self._queue(data)
+        find = self._find  # an attribute load, not a method lookup: faster
         try:
-            found = self._find(data, 0)
+            found = find(data, 0)
         except TypeError:  # a bytearray or memoryview: payloads are always bytes
             return self._queue(bytes(data))
         if isinstance(found, bytes):  # a live stream's usual read: one whole standard frame
