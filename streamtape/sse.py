@@ -399,6 +399,9 @@ class SSEParser:
         tail = self._tail
         if not data:
             return []
+        if tail and 10 not in data and 13 not in data:
+            tail += data  # no line end: only queue it
+            return []
         if tail:
             # A frame ends at a blank line, here or across the cut: the read is searched for one
             # before the queue is joined to it. A long read at least as long as the queue goes to
