@@ -37,8 +37,8 @@ DEFAULT_AGAINST = (
 )
 # (decoder, shape, lowest acceptable "streamtape x"): streamtape's speed over the decoder's.
 TARGETS = [
-    ("openai", "64k", 100.0),
-    ("openai", "event", 60.0),
+    ("openai", "64k", 150.0),
+    ("openai", "event", 100.0),
     ("openai", "random", 40.0),
     ("httpx-sse", "64k", 5.0),
     ("httpx-sse", "event", 5.0),

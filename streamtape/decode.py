@@ -288,7 +288,11 @@ class EventDecoder:
             return self._one_by_one(batch)
         if len(events) != count:  # an empty payload: decode_lines skipped it
             return self._one_by_one(batch)
-        if not lines.isascii() and not all(map(_raws_valid, events)):
+        if (
+            not lines.isascii()
+            and not _WITH_RESPONSE.isdisjoint(map(type, events))  # no Python call per event
+            and not all(map(_raws_valid, events))
+        ):
             return self._one_by_one(batch)
         if done:
             events.append(Done())

@@ -349,9 +349,9 @@ class SSEParser:
         `last_offset`); runs of standard frames come as `_PayloadBatch`es and every other frame
         that dispatches as an `_OtherPayload`, in stream order. Bytes after the last complete
         frame wait for the next read, and are read again with it only when it is at least as
-        long or can end a frame, so every byte is read a bounded number of times. The last event ID, event
-        type, retry and comments are not kept here (the decoder reads payloads only): do not mix
-        with `feed`.
+        long or can end a frame, so every byte is read a bounded number of times. The last event
+        ID, event type, retry and comments are not kept here (the decoder reads payloads only):
+        do not mix with `feed`.
         """
         if self._tail or self._bom_pending:
             return self._queue(data)
