@@ -40,6 +40,15 @@ def faulted(
         yield pauses_as_gaps(_faults.apply(interaction, faults)), False
 
 
+def _with_originals(
+    interactions: Sequence[Interaction], faults: Sequence[_faults.Fault]
+) -> Iterator[tuple[Interaction, tuple[Interaction, bool]]]:
+    """What `faulted` yields, each with the recorded interaction it came from."""
+    for interaction in interactions:
+        for item in faulted([interaction], faults):
+            yield interaction, item
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as file:
@@ -76,7 +85,7 @@ def mutate_cassette(
     )
     count = 0
     try:
-        for inter, _ in faulted(cassette.interactions, faults):
+        for original, (inter, _) in _with_originals(cassette.interactions, faults):
             request = inter.request
             rec = writer.begin(request.method, request.url, request.headers, request.body)
             head = inter.response
@@ -92,8 +101,16 @@ def mutate_cassette(
                 rec.chunk(chunk.data, offset_ns=chunk.offset_ns)
             if inter.end is not None:
                 end = inter.end
-                # copied as read, a state only a newer 2.x knows included
-                rec.end(cast(EndState, end.outcome), error=end.error, offset_ns=end.offset_ns)
+                # Copied as read, a state only a newer 2.x knows included. Where the recording
+                # client stopped holds only for a body the faults left as it was; how long the
+                # recorder held off reading is a fact of the recording, kept whatever the faults.
+                rec.end(
+                    cast(EndState, end.outcome),
+                    error=end.error,
+                    offset_ns=end.offset_ns,
+                    client=end.client if inter is original else None,
+                    backpressure_ns=end.backpressure_ns,
+                )
             count += 1
     except BaseException:
         writer.discard()

@@ -16,7 +16,7 @@ from test_faults import REPLAY_BASE, recorded, the_interaction
 
 from streamtape import faults, use_cassette
 from streamtape._cli_mutate import mutate_cassette
-from streamtape.cassette import Cassette, Derivation
+from streamtape.cassette import Cassette, CassetteWriter, ClientStop, Derivation
 from streamtape.cli import cli
 from streamtape.faults import disconnect, http_status, rechunk, stall
 
@@ -229,3 +229,46 @@ def test_cat_shows_the_lineage(recorded: Path, tmp_path: Path) -> None:
     )
     code, text, _ = run("cat", str(recorded))
     assert "derived from" not in text
+
+
+def stopped_early(path: Path) -> Path:
+    """A cassette of one stream its recording client stopped reading after two chunks, once
+    held back 5 ms for lagging behind."""
+    writer = CassetteWriter(path, redactor=None, clock=lambda: 0)
+    rec = writer.begin("POST", "https://api.example/v1/responses", [], b"{}")
+    rec.response(200, [("content-type", "text/event-stream")], offset_ns=1_000_000)
+    frames = [b'data: {"type":"response.created","sequence_number":%d}\n\n' % i for i in range(4)]
+    for i, frame in enumerate(frames):
+        rec.chunk(frame, offset_ns=(2 + i) * 1_000_000)
+    stop = ClientStop(chunks=2, bytes=len(frames[0] + frames[1]), offset_ns=3_500_000)
+    rec.end("complete", offset_ns=6_000_000, client=stop, backpressure_ns=5_000_000)
+    writer.close()
+    return path
+
+
+def test_mutate_keeps_where_the_client_stopped_while_the_body_is_unchanged(
+    tmp_path: Path,
+) -> None:
+    """The end record's `client` and `backpressure_us` are copied: an `http_status` fault adds
+    an answer before the stream and leaves the stream itself as recorded. A fault that changes
+    the body (re-chunking) makes the old stopping point meaningless, so it goes; the recorder's
+    hold-off is a fact of the recording and stays."""
+    source = stopped_early(tmp_path / "src.ndjson.zst")
+    [recorded_end] = [i.end for i in Cassette.load(source).interactions]
+    assert recorded_end is not None
+    assert recorded_end.client is not None
+    assert (recorded_end.client.chunks, recorded_end.client.offset_ns) == (2, 3_500_000)
+
+    kept = tmp_path / "kept.ndjson.zst"
+    mutate_cassette(source, kept, [http_status(429)])
+    answer, stream = Cassette.load(kept).interactions
+    assert answer.end is not None
+    assert answer.end.client is None
+    assert stream.end == recorded_end
+
+    recut = tmp_path / "recut.ndjson.zst"
+    mutate_cassette(source, recut, [rechunk(size=7)])
+    [stream] = Cassette.load(recut).interactions
+    assert stream.end is not None
+    assert stream.end.client is None
+    assert stream.end.backpressure_ns == 5_000_000
