@@ -13,14 +13,7 @@ from streamtape._version import __version__
 
 if TYPE_CHECKING:
     from streamtape import events, faults
-    from streamtape.accumulate import (
-        Accumulator,
-        FunctionCall,
-        Problem,
-        StreamResult,
-        accumulate,
-        accumulate_all,
-    )
+    from streamtape.accumulate import Accumulator, accumulate, accumulate_all
     from streamtape.cassette.interaction import Chunk, Interaction
     from streamtape.cassette.reader import Cassette
     from streamtape.cassette.writer import CassetteWriter
@@ -36,6 +29,7 @@ if TYPE_CHECKING:
     from streamtape.events import Done, Event, KeepAlive, MalformedEvent, UnknownEvent
     from streamtape.matching import Matcher
     from streamtape.redact import Redactor
+    from streamtape.results import FunctionCall, Problem, StreamResult
     from streamtape.sse import SSEFrame, SSEParser
     from streamtape.tape import Tape, TapeStats, use_cassette
     from streamtape.transport import INSTANT, RecordingTransport, ReplayTransport
@@ -87,9 +81,9 @@ _WHERE = {
     "events": "streamtape.events",
     "faults": "streamtape.faults",
     "Accumulator": "streamtape.accumulate",
-    "FunctionCall": "streamtape.accumulate",
-    "Problem": "streamtape.accumulate",
-    "StreamResult": "streamtape.accumulate",
+    "FunctionCall": "streamtape.results",
+    "Problem": "streamtape.results",
+    "StreamResult": "streamtape.results",
     "accumulate": "streamtape.accumulate",
     "accumulate_all": "streamtape.accumulate",
     "Cassette": "streamtape.cassette.reader",
