@@ -199,6 +199,7 @@ IMPORTS: dict[str, set[str]] = {
         "faults",
         "matching",
         "redact",
+        "results",
         "sse",
         "tape",
         "transport",
