@@ -353,7 +353,13 @@ class SSEParser:
         ID, event type, retry and comments are not kept here (the decoder reads payloads only):
         do not mix with `feed`.
         """
-        if self._tail or self._bom_pending:
+        tail = self._tail
+        if tail:
+            if 10 not in data and 13 not in data:
+                tail += data  # no line end: only queue it (the commonest short read: no call)
+                return []
+            return self._queue(data)
+        if self._bom_pending:
             return self._queue(data)
         find = self._find  # an attribute load, not a method lookup: faster
         try:
@@ -398,9 +404,6 @@ class SSEParser:
             data = self._start_of_stream(data)
         tail = self._tail
         if not data:
-            return []
-        if tail and 10 not in data and 13 not in data:
-            tail += data  # no line end: only queue it
             return []
         if tail:
             # A frame ends at a blank line, here or across the cut: the read is searched for one
