@@ -24,9 +24,10 @@ from collections.abc import Iterable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from portable_speedups import portable_find_frames
+from test_sse import parse_fast
 
 from streamtape import sse
-from streamtape.sse import SSEFrame, SSEParser, _OtherPayload, _PayloadBatch
+from streamtape.sse import SSEFrame, SSEParser
 
 EXAMPLES = int(os.environ.get("STREAMTAPE_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -219,29 +220,6 @@ def pieces_of(raw: bytes, cuts: Iterable[int]) -> list[bytes]:
     return [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)], strict=True)]
 
 
-def through_payload_route(chunks: list[bytes], find: sse.FindFrames) -> list[tuple[str, int, bool]]:
-    """(data, offset, truncated) of each frame the decoder's route gives, batches re-parsed."""
-    parser = SSEParser()
-    parser._find = find
-    out: list[tuple[str, int, bool]] = []
-    for chunk in chunks:
-        result = parser._feed_payloads(chunk)
-        items = [result] if isinstance(result, bytes) else result  # a lone payload comes bare
-        for item in items:
-            if isinstance(item, bytes):
-                assert len(items) == 1
-                out.append((item.decode("utf-8", "replace"), parser.last_offset, False))
-            elif isinstance(item, _PayloadBatch):
-                frames = item.frames()
-                assert [f.data.encode() for f in frames] == item.payloads
-                out += [(f.data, f.offset, f.truncated) for f in frames]
-            else:
-                assert isinstance(item, _OtherPayload)
-                out.append((item.data.decode("utf-8", "replace"), item.offset, False))
-    out += [(f.data, f.offset, f.truncated) for f in parser.close()]
-    return out
-
-
 # --- the properties -------------------------------------------------------------------------------
 
 
@@ -265,7 +243,7 @@ def test_both_fast_paths_equal_the_reference_under_any_split(
     expected = [(f.data, f.offset, f.truncated) for f in reference(raw)]
     chunks = pieces_of(raw, data.draw(st.lists(st.integers(0, len(raw)), max_size=12)))
     for find in filter(None, [sse._find_frames, sse._py_find_frames, portable_find_frames()]):
-        assert through_payload_route(chunks, find) == expected, find
+        assert parse_fast(chunks, find) == expected, find
 
 
 @FUZZ
