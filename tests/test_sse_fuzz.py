@@ -4,8 +4,9 @@ Hypothesis builds streams from SSE-shaped pieces (field names, colons, spaces, e
 openers, invalid UTF-8, byte order marks, NUL) and splits them anywhere. Three things must agree
 with `reference` below, a direct transcription of the WHATWG algorithm written apart from
 `streamtape.sse` (a line regex over the whole stream, then the spec's steps on decoded text):
-the exact parser (`SSEParser.feed`), the decoder's payload route with `find_frames` in C and in
-Python, and the two `find_frames` with each other (same tuple from every start).
+the exact parser (`SSEParser.feed`), the decoder's payload route with `find_frames` in C (the
+SSE2 build and the portable one) and in Python, and the three `find_frames` with each other (the
+same result from every start).
 
 The example budget is small in the normal test run. A long run:
 
