@@ -63,7 +63,8 @@ def _py_find_frames(buf: bytes, start: int) -> bytes | Found:
     - but when `buf[start:]` is exactly one standard frame (count 1, `end == len(buf)`: a live
       stream's usual read), the result is its payload alone, the bytes object `joined`.
 
-    Nothing at or after `odd_end` is read, and no byte is read twice: a call costs time linear in
+    Nothing at or after `odd_end` changes the result (the C version looks at most 63 bytes
+    further: it reads 64 at a time), and no byte is read twice: a call costs time linear in
     `(odd_end or len(buf)) - start`, whatever the shape of the frames.
     """
     if type(buf) is not bytes:
@@ -160,7 +161,7 @@ def _data_values(frame: bytes) -> list[bytes]:
     return values
 
 
-_LONG_READ = 4096
+_LONG_READ = 4096  # a read this long, and no shorter than the queue, is not searched (`_queue`)
 # (last queued byte, first byte read) pairs that make a blank line across a cut: LF LF, LF CR, CR CR
 _BLANK_SEAMS = frozenset({(10, 10), (10, 13), (13, 13)})
 
