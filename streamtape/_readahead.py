@@ -140,6 +140,12 @@ class _State:
         self.taken_bytes += len(chunk)
         return chunk
 
+    def given(self, chunks: int, nbytes: int) -> None:
+        """The client has been given ``chunks`` (``nbytes``) in all: for a recorder whose client
+        reads the stack's own buffer rather than this queue, counted from that buffer."""
+        self.taken_chunks = chunks
+        self.taken_bytes = nbytes
+
     def reader_must_stop(self, now: int) -> bool:
         """Asked after each chunk: stop reading? Ends the recording when a drain ran out."""
         if self.ended:
@@ -162,6 +168,14 @@ class _State:
             self.settle()
         self.handoff = wire is None and not self.client_gone() and not self.cut
         self.reader_done = True
+
+    def ended_in_step(self, wire: _Wire) -> None:
+        """The source ended while the client read it in step (no read-ahead): the client counts
+        as given the end when the wire ended, so the end record is written now."""
+        self.wire = wire
+        if not self.client_gone():
+            self.client_end_at = wire.at_ns
+        self.settle()
 
     def stop(self, now: int, how: StopReason) -> None:
         """The client stopped reading before it was given the end."""
@@ -471,14 +485,10 @@ class AsyncReadAhead:
                 state.taken_bytes += len(chunk)
                 yield chunk
         except Exception as exc:
-            state.wire = _Wire("error", exc, rec.now_ns())
+            state.ended_in_step(_Wire("error", exc, rec.now_ns()))
             raise
         else:
-            state.wire = _Wire("complete", None, rec.now_ns())
-        finally:
-            if state.wire is not None:
-                state.client_end_at = state.wire.at_ns
-                state.settle()
+            state.ended_in_step(_Wire("complete", None, rec.now_ns()))
 
     async def aclose(self) -> None:
         """The client is done with the stream: drain it (up to ``drain_timeout``), then return."""

@@ -264,6 +264,12 @@ class _AnyClient(
         raise NotImplementedError
 
 
+class LiveRecording(Protocol):
+    """A stream being recorded that :meth:`RecordingTransport.finish` ends if still open."""
+
+    def finish(self) -> None: ...
+
+
 class RecordingTransport(_AnyClient):
     """Send requests through ``wrapped`` and record every interaction into ``writer``.
 
@@ -291,7 +297,7 @@ class RecordingTransport(_AnyClient):
         self.writer = writer
         self.drain_timeout = drain_timeout
         self.read_ahead_limit = read_ahead_limit
-        self._live: weakref.WeakSet[SyncReadAhead | AsyncReadAhead] = weakref.WeakSet()
+        self._live: weakref.WeakSet[LiveRecording] = weakref.WeakSet()
 
     def _send(self, request: Any) -> Any:
         return self.record(request, self.wrapped.handle_request)
@@ -318,8 +324,22 @@ class RecordingTransport(_AnyClient):
     def finish(self) -> None:
         """End the recording of every stream still open now (its end record says where the
         caller was), so a writer closed next has nothing left open; the readers let go."""
-        for ahead in list(self._live):
-            ahead.finish()
+        for live in list(self._live):
+            live.finish()
+
+    async def drained(self) -> None:
+        """Until the streams still draining on the running event loop have drained (each for at
+        most ``drain_timeout``): those a stack drains on its own after the caller let them go
+        (aiohttp's; the read-ahead streams drain while their client closes them)."""
+        for live in list(self._live):
+            drained = getattr(live, "drained", None)
+            if drained is not None:
+                await drained()
+
+    def track(self, live: LiveRecording) -> None:
+        """Have :meth:`finish` end ``live`` too (held weakly): for a stack adapter that records
+        a stream its own way rather than through this transport's read-ahead streams."""
+        self._live.add(live)
 
     def _begin(self, request: Any, body: bytes) -> InteractionWriter:
         return self.writer.begin(request.method, str(request.url), _headers(request.headers), body)
