@@ -9,28 +9,40 @@ is aiohttp's.
 
 Recording taps the response's ``StreamReader`` where the HTTP parser feeds it (``feed_data``,
 ``feed_eof``, ``set_exception``): each piece is recorded when it comes off the socket, and the
-caller reads the reader as usual, chunk by chunk. Replay gives the response a reader that pulls
-the next recorded chunk only when the caller waits for data, at its recorded offset, so
-``iter_any()`` yields the recorded chunks exactly and ``iter_chunked(n)`` slices them as the
-network would. When aiohttp decompresses a body, the decoded bytes are what the caller and the
-cassette see, so the recorded head leaves out ``Content-Encoding`` and ``Content-Length``.
+caller reads the reader as usual, chunk by chunk. A caller that releases or closes the response
+before its end (or leaves its ``async with``) gets ``release()`` / ``close()`` back at once; the
+recorder keeps the connection and reads on (a drain, on the event loop) to the stream's end, for
+at most ``drain_timeout`` and the read-ahead limit, then gives the connection back, and the end
+record says where the caller stopped, by the read-ahead's rules, as for the other stacks.
+Closing the session (one that owns its connector) and leaving an ``async with use_cassette``
+block wait for the drains; leaving a ``with`` block, the loop shutting down or the connector
+closing end them with what came (``interrupted``).
+
+Replay gives the response a reader that pulls the next recorded chunk only when the caller
+waits for data, at its recorded offset, so ``iter_any()`` yields the recorded chunks exactly and
+``iter_chunked(n)`` slices them as the network would. When aiohttp decompresses a body, the
+decoded bytes are what the caller and the cassette see, so the recorded head leaves out
+``Content-Encoding`` and ``Content-Length``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import inspect
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from streamtape._readahead import _State, _Wire
 from streamtape._stacks import (
     Resolve,
     WireRequest,
     begin,
     is_timeout,
 )
-from streamtape.cassette import ErrorInfo, Interaction, InteractionWriter
+from streamtape.cassette import EndState, ErrorInfo, Interaction, InteractionWriter
 from streamtape.seal import serving
 from streamtape.transport import (
     RecordingTransport,
@@ -82,29 +94,219 @@ async def _body(req: ClientRequest) -> bytes:
     return data
 
 
-class _Taps:
-    """The readers being recorded, found by identity from the patched ``StreamReader`` methods.
+class _Tap:
+    """One response recorded from what aiohttp's parser feeds its ``StreamReader``.
 
-    An entry holds its reader, so the reader's id cannot be reused while the entry exists."""
+    Each piece is recorded when it is fed (when it came off the socket) and goes on to the
+    reader, which the caller reads as usual. When the caller releases or closes the response
+    before the stream's end, the tap keeps the connection and drains it: the parser goes on
+    feeding the reader, each piece is recorded and dropped (the caller has gone), until the
+    stream's end, ``drain_timeout`` or the read-ahead limit; then the connection goes back to
+    the pool (a clean end after ``release``) or is closed. The caller's ``release`` / ``close``
+    return at once; a task on the loop waits for the drain (so a loop shutting down ends it),
+    and closing the session waits for it. When and how the interaction ends and where the
+    caller stopped are the read-ahead's rules (`_State`), as for every other stack.
+    """
+
+    def __init__(
+        self, taps: _Taps, reader: Any, rec: InteractionWriter, recorder: RecordingTransport
+    ) -> None:
+        self._taps = taps
+        self.reader = reader
+        self.state = _State(
+            rec, recorder.read_ahead_limit, recorder.drain_timeout, drain_cancelled=True
+        )
+        self.fed_chunks = 0  # what the parser fed before the caller stopped
+        self.fed_bytes = 0
+        self.quiet = False  # the caller's release is telling the reader: not the wire
+        self.connection: Any = None  # held while draining
+        self.connector: Any = None
+        self.keep = True  # released (True) or closed (False) by the caller
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.done: asyncio.Future[None] | None = None  # set when the drain can stop waiting
+        self.task: asyncio.Task[None] | None = None
+
+    def taken(self) -> tuple[int, int]:
+        """The chunks (any of whose bytes) and bytes the caller has taken from the reader: what
+        was fed less what its buffer still holds."""
+        buffer = self.reader._buffer
+        offset = self.reader._buffer_offset
+        left = sum(len(piece) for piece in buffer) - offset
+        return self.fed_chunks - len(buffer) + (1 if offset else 0), self.fed_bytes - left
+
+    # -- from the parser (on the loop) --
+
+    def fed(self, data: bytes) -> bool:
+        """Record a piece the parser fed; whether the reader should get it (not when drained)."""
+        state = self.state
+        if state.ended:  # the block ended: the caller reads on without the recording
+            return not state.client_gone()
+        rec = state.rec
+        rec.chunk(data, offset_ns=rec.now_ns())
+        if state.stopped_at is None:
+            self.fed_chunks += 1
+            self.fed_bytes += len(data)
+            return True
+        state.arrived(data)
+        if state.reader_must_stop(rec.now_ns()):
+            self._wake()
+        return False
+
+    def ended(self, outcome: EndState, error: BaseException | None) -> None:
+        """The parser ended the body (``complete``), or it broke (``error``)."""
+        state = self.state
+        wire = _Wire(outcome, error, state.rec.now_ns())
+        if state.stopped_at is None:  # the caller reads the reader itself: recorded as it comes
+            if not state.ended:
+                state.ended_in_step(wire)
+            self._taps.pop(self.reader)
+        elif state.ended:
+            pass
+        elif getattr(self.reader._protocol, "transport", True) is None:
+            self.finish()  # this side closed the connection under the drain: not the wire's end
+        else:
+            state.reader_ended(wire)
+        self._wake()
+
+    # -- from the caller --
+
+    def stopped(self, resp: ClientResponse, keep: bool) -> None:
+        """The caller releases (``keep``) or closes ``resp`` before the stream's end: drain it,
+        or (``drain_timeout=0``, or no running loop to drain on) end the recording ``closed``."""
+        state = self.state
+        if state.client_gone():  # stopped already (aiohttp releases more than once)
+            return
+        if state.ended:  # the block ended it: nothing more to record
+            self._taps.pop(self.reader)
+            return
+        state.given(*self.taken())
+        connection = resp._connection
+        protocol = None if connection is None else connection.protocol
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or connection is None or protocol is None:
+            state.drain_ns = 0  # nothing to drain with: recorded as without a drain
+        state.stop(state.rec.now_ns(), "closed")
+        if state.ended or loop is None or connection is None or protocol is None:
+            self._taps.pop(self.reader)
+            return
+        resp._connection = None  # the caller's release leaves the connection to the drain
+        self.connection, self.connector, self.keep = connection, connection._connector, keep
+        self.loop = loop
+        self.done = loop.create_future()
+        self.task = loop.create_task(self._drain(), name="streamtape-drain")
+        if protocol._reading_paused:  # the caller lagged behind: the parser waits for it
+            protocol.resume_reading()
+
+    # -- the drain --
+
+    async def _drain(self) -> None:
+        state = self.state
+        assert self.done is not None
+        try:
+            waits: list[asyncio.Future[Any]] = [self.done]
+            # when the connection closes (a future of aiohttp's since 3.12.x; before, the
+            # drain's deadline ends a drain whose connection was closed under it)
+            closed = getattr(self.connection.protocol, "closed", None)
+            if isinstance(closed, asyncio.Future):  # the connection closed under the drain
+                closed.add_done_callback(_retrieved)
+                waits.append(closed)
+            deadline = state.deadline_ns()
+            assert deadline is not None
+            timeout = max(0.0, (deadline - state.rec.now_ns()) / 1e9)
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not state.ended:  # out of time, or the connection was closed under the drain
+                state.cut = True
+                state.settle()
+        except asyncio.CancelledError:  # the loop is shutting down with the stream open
+            state.cut = True
+            state.settle(now=state.rec.now_ns())
+            raise
+        finally:
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """The drain is over: the connection goes back to the pool after a clean end the
+        caller released, else it is closed."""
+        self._taps.pop(self.reader)
+        connection, self.connection = self.connection, None
+        if connection is None or self.loop is None or self.loop.is_closed():
+            return  # a loop closed with the drain pending keeps it, as its session's others
+        wire = self.state.wire
+        if self.keep and wire is not None and wire.outcome == "complete" and not self.state.cut:
+            connection.release()
+        else:
+            connection.close()
+
+    def _wake(self) -> None:
+        done = self.done
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    async def drained(self) -> None:
+        """Until the drain (if one runs on this loop) is over."""
+        task = self.task
+        if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
+            await asyncio.wait({task})
+
+    def finish(self) -> None:
+        """End the recording now with what is known (the block is ending); a drain lets go."""
+        state = self.state
+        if not state.ended:
+            if not state.client_gone():
+                state.given(*self.taken())
+            state.settle(now=state.rec.now_ns())
+        loop, task = self.loop, self.task
+        if loop is None or task is None or task.done():
+            return
+        if loop.is_closed():  # closed without cancelling its tasks: this one can never run
+            task._log_destroy_pending = False  # type: ignore[attr-defined]  # asyncio's own flag
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self._wake)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a future's exception as seen (the drain only waits for it to be done)."""
+    if not future.cancelled():
+        future.exception()
+
+
+class _Taps:
+    """The responses being recorded, found by their reader from the patched ``StreamReader``
+    methods. An entry holds its reader, so the reader's id cannot be reused while it exists."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._taps: dict[int, tuple[object, InteractionWriter]] = {}
+        self._taps: dict[int, _Tap] = {}
 
-    def add(self, reader: object, rec: InteractionWriter) -> None:
+    def add(self, tap: _Tap) -> None:
         with self._lock:
-            self._taps[id(reader)] = (reader, rec)
+            self._taps[id(tap.reader)] = tap
 
-    def get(self, reader: object, pop: bool = False) -> InteractionWriter | None:
+    def get(self, reader: object) -> _Tap | None:
         with self._lock:
-            tap = self._taps.pop(id(reader), None) if pop else self._taps.get(id(reader))
-        return None if tap is None else tap[1]
+            tap = self._taps.get(id(reader))
+        return tap if tap is not None and tap.reader is reader else None
+
+    def pop(self, reader: object) -> None:
+        with self._lock:
+            tap = self._taps.get(id(reader))
+            if tap is not None and tap.reader is reader:
+                del self._taps[id(reader)]
+
+    def draining(self, connector: object) -> list[_Tap]:
+        with self._lock:
+            return [t for t in self._taps.values() if t.connector is connector]
 
     def clear(self) -> None:
         with self._lock:
-            for _, rec in self._taps.values():
-                rec.end("interrupted")
+            taps = list(self._taps.values())
             self._taps.clear()
+        for tap in taps:
+            tap.finish()
 
 
 class _ReplayBody:
@@ -158,7 +360,8 @@ class _Sent:
 
 
 class AiohttpStack:
-    """Patches ``aiohttp.ClientSession._request`` and ``StreamReader``'s feed methods."""
+    """Patches ``aiohttp.ClientSession._request`` and ``StreamReader``'s feed methods, and
+    ``ClientSession.close`` to wait for the drains on its connector."""
 
     name = "aiohttp"
 
@@ -193,6 +396,7 @@ class AiohttpStack:
         self._saved.append((session_cls, "_request", original))
         setattr(session_cls, "_request", _request)  # noqa: B010
         self._tap_reader(StreamReader)
+        self._wait_for_drains(session_cls)
 
     def uninstall(self) -> None:
         for cls, name, original in reversed(self._saved):
@@ -210,21 +414,31 @@ class AiohttpStack:
 
         @functools.wraps(feed_data)
         def tapped_feed_data(reader: Any, data: bytes, *args: Any) -> Any:
-            if data and (rec := taps.get(reader)) is not None:
-                rec.chunk(bytes(data))
+            if data and (tap := taps.get(reader)) is not None and not tap.fed(bytes(data)):
+                return False  # drained: the caller has gone
             return feed_data(reader, data, *args)
 
         @functools.wraps(feed_eof)
         def tapped_feed_eof(reader: Any) -> Any:
-            if (rec := taps.get(reader, pop=True)) is not None:
-                rec.end("complete")
+            if (tap := taps.get(reader)) is not None:
+                tap.ended("complete", None)
             return feed_eof(reader)
 
         @functools.wraps(set_exception)
         def tapped_set_exception(reader: Any, exc: BaseException, *args: Any) -> Any:
-            if (rec := taps.get(reader, pop=True)) is not None:
-                rec.end("error" if isinstance(exc, Exception) else "interrupted", error=exc)
-            return set_exception(reader, exc, *args)
+            tap = taps.get(reader)
+            if tap is None:
+                return set_exception(reader, exc, *args)
+            if not tap.quiet:
+                tap.ended("error" if isinstance(exc, Exception) else "interrupted", exc)
+                return set_exception(reader, exc, *args)
+            # the caller's release tells its reader; a drain keeps the reader's end-of-body
+            # callbacks (the protocol's), so aiohttp's own handling of the end still runs
+            callbacks = list(reader._eof_callbacks)
+            result = set_exception(reader, exc, *args)
+            if tap.connection is not None:
+                reader._eof_callbacks.extend(callbacks)
+            return result
 
         for name, patched in (
             ("feed_data", tapped_feed_data),
@@ -233,6 +447,26 @@ class AiohttpStack:
         ):
             self._saved.append((reader_cls, name, reader_cls.__dict__[name]))
             setattr(reader_cls, name, patched)
+
+    def _wait_for_drains(self, session_cls: type) -> None:
+        """Closing a session that owns its connector first waits for the drains on it."""
+        taps = self._taps
+        original = session_cls.__dict__["close"]
+
+        @functools.wraps(original)
+        async def close(session: Any) -> Any:
+            connector = session._connector
+            if connector is not None and session._connector_owner and not connector.closed:
+                try:
+                    for tap in taps.draining(connector):
+                        await tap.drained()
+                except BaseException:  # e.g. cancelled while waiting: close it all the same
+                    await original(session)
+                    raise
+            return await original(session)
+
+        self._saved.append((session_cls, "close", original))
+        setattr(session_cls, "close", close)  # noqa: B010
 
     # -- the middleware --
 
@@ -278,32 +512,36 @@ class AiohttpStack:
             http_version=f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1",
             reason=resp.reason or "",
         )
+        tap = _Tap(self._taps, reader, rec, recorder)
         # what the parser fed before the head reached us is in the buffer already
         for piece in list(getattr(reader, "_buffer", ())):
-            rec.chunk(bytes(piece))
+            tap.fed(bytes(piece))
         if reader.exception() is not None:
-            rec.end("error", error=reader.exception())
+            tap.ended("error", reader.exception())
         elif reader.is_eof():
-            rec.end("complete")
+            tap.ended("complete", None)
         else:
-            self._taps.add(reader, rec)
-            self._on_close(resp, reader, rec)
+            self._taps.add(tap)
+            recorder.track(tap)
+            self._on_close(resp, tap)
         return resp
 
-    def _on_close(self, resp: ClientResponse, reader: object, rec: InteractionWriter) -> None:
-        """Record where the caller stopped when it releases or closes the response early."""
-        taps = self._taps
-
-        def stopped() -> None:
-            if taps.get(reader, pop=True) is not None:
-                rec.end("closed")
-
-        for name in ("release", "close"):
+    @staticmethod
+    def _on_close(resp: ClientResponse, tap: _Tap) -> None:
+        """When the caller releases or closes the response before the stream's end, the tap
+        drains it (or records where the caller stopped) before aiohttp lets the reader go."""
+        for name, keep in (("release", True), ("close", False)):
             method = getattr(resp, name)
 
-            def wrapper(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
-                stopped()
-                return _method(*args, **kwargs)
+            def wrapper(
+                *args: Any, _method: Any = method, _keep: bool = keep, **kwargs: Any
+            ) -> Any:
+                tap.stopped(resp, _keep)
+                tap.quiet = True
+                try:
+                    return _method(*args, **kwargs)
+                finally:
+                    tap.quiet = False
 
             setattr(resp, name, wrapper)
 

@@ -184,7 +184,10 @@ class Tape:
     ``faults`` (:mod:`streamtape.faults`) change each interaction as it replays (the file stays
     as it is); a tape with faults that would record raises StreamtapeError on entry.
     ``drain_timeout``: while recording, how long to keep reading a stream the client closed
-    early, so the cassette holds the server's whole answer (0: stop at once).
+    early, so the cassette holds the server's whole answer (0: stop at once). An aiohttp
+    response drains on its event loop after ``release()`` returned: closing its session waits
+    for that, and so does leaving the block entered with ``async with``; leaving it entered
+    with ``with`` ends the drain there (``interrupted``).
     ``drift_fail`` is the verdict from which drift mode fails (``changed`` is stricter).
     Raises ValueError for an unknown mode; entering raises CassetteError for a missing file in
     mode ``none``; a request with no recorded match raises NoMatchError in ``none`` and in
@@ -462,6 +465,10 @@ class Tape:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        with self._lock:
+            recorder = self._recorder
+        if recorder is not None and (exc_type is None or issubclass(exc_type, Exception)):
+            await recorder.drained()  # streams the caller let go early end before the block
         self.__exit__(exc_type, exc, tb)
 
     def __call__(self, func: _F) -> _F:

@@ -25,12 +25,22 @@ def _nothing() -> None:
 
 
 class Request(NamedTuple):
-    """A POST to ``url``: ``json`` as its body (None: the bytes ``x``), ``headers`` added."""
+    """A POST to ``url``: ``json`` as its body (None: the bytes ``x``), ``headers`` added; the
+    caller stops after ``stop_after`` chunks (None: reads to the end), leaving the response's
+    block, which closes it before its end."""
 
     url: str
     json: dict[str, str] | None = None
     headers: dict[str, str] | None = None
     after_first: Callable[[], object] = _nothing
+    stop_after: int | None = None
+
+    def took(self, got: list[bytes], chunk: bytes) -> bool:
+        """Note ``chunk`` as read into ``got``; whether the caller stops reading now."""
+        got.append(chunk)
+        if len(got) == 1:
+            self.after_first()
+        return len(got) == self.stop_after
 
     @property
     def data(self) -> bytes | None:
@@ -45,9 +55,9 @@ class Client:
     refused: ClassVar[type[BaseException]]  # what a refused connection raises
 
     def read(self, request: Request, got: list[bytes]) -> None:
-        """Send ``request``, expect status 200, and append each body chunk to ``got`` as the
-        caller reads it (decoded where the response says it is compressed), calling
-        ``request.after_first()`` once the first chunk is in."""
+        """Send ``request``, expect status 200, and pass each body chunk to ``request.took``
+        as the caller reads it (decoded where the response says it is compressed), until it
+        says to stop."""
         raise NotImplementedError
 
     def post(
@@ -62,6 +72,13 @@ class Client:
         """Read the first chunk, call ``between()``, then read the rest."""
         got: list[bytes] = []
         self.read(Request(url, after_first=between), got)
+        return got
+
+    def first(self, url: str, n: int, after_first: Callable[[], object] = _nothing) -> list[bytes]:
+        """Read ``n`` chunks (calling ``after_first()`` once the first is in), then close the
+        response before its end, as the stack's caller does by leaving its block."""
+        got: list[bytes] = []
+        self.read(Request(url, after_first=after_first, stop_after=n), got)
         return got
 
     def read_broken(self, url: str) -> tuple[list[bytes], BaseException]:
@@ -96,9 +113,8 @@ class Aiohttp(Client):
             ):
                 assert response.status == 200
                 async for chunk in response.content.iter_any():
-                    got.append(chunk)
-                    if len(got) == 1:
-                        request.after_first()
+                    if request.took(got, chunk):
+                        break
 
         asyncio.run(read())
 
@@ -124,9 +140,8 @@ class Requests(Client):
         ) as response:
             assert response.status_code == 200
             for chunk in response.iter_content(None):
-                got.append(chunk)
-                if len(got) == 1:
-                    request.after_first()
+                if request.took(got, chunk):
+                    break
 
 
 class Httpx(Client):
@@ -147,9 +162,8 @@ class Httpx(Client):
         ):
             assert response.status_code == 200
             for chunk in response.iter_bytes():
-                got.append(chunk)
-                if len(got) == 1:
-                    request.after_first()
+                if request.took(got, chunk):
+                    break
 
 
 CLIENTS: dict[str, Client] = {c.name: c for c in (Aiohttp(), Requests(), Httpx())}

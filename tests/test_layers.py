@@ -106,7 +106,7 @@ IMPORTS: dict[str, set[str]] = {
     "seal": {"errors"},
     # the HTTP stacks besides httpx: one adapter each over the transport core
     "_stacks": {"transport", "cassette"},
-    "_aiohttp": {"_stacks", "transport", "cassette", "seal"},
+    "_aiohttp": {"_stacks", "_readahead", "transport", "cassette", "seal"},
     "_urllib3": {"_stacks", "transport", "cassette", "seal"},
     "_patching": {"_httpx_compat", "_stacks", "_aiohttp", "_urllib3", "errors"},
     "server": {"cassette", "errors", "faults", "matching", "redact", "transport"},

@@ -14,11 +14,11 @@ import aiohttp
 import httpx
 import pytest
 import urllib3
-from clients import CLIENTS, Client, recorded
+from clients import CLIENTS, Client, Request, recorded
 from offline import no_connections, own_server
 from sse_server import Route, SSEServer
 
-from streamtape.cassette import Cassette, CassetteWriter
+from streamtape.cassette import Cassette, CassetteWriter, Interaction
 from streamtape.errors import NoMatchError
 from streamtape.tape import use_cassette
 from streamtape.transport import INSTANT
@@ -202,6 +202,91 @@ def test_a_gzip_body_recorded_by_httpx_is_decoded_on_replay(
     own_server.stop()
     with no_connections(monkeypatch), use_cassette(path, "none", speed=INSTANT):
         assert b"".join(stack.post(url)) == b"".join(CHUNKS)
+
+
+# -- a response the caller closes before its end ----------------------------------------------
+
+
+def assert_stopped_where_the_caller_did(inter: Interaction, got: list[bytes]) -> None:
+    """The end record says where the caller stopped: the recorded chunks it had been given
+    (a caller that lagged behind may have read two of them in one go) and their bytes."""
+    assert inter.end is not None
+    client = inter.end.client
+    assert client is not None
+    assert client.bytes == len(b"".join(got))
+    assert sum(len(c.data) for c in inter.chunks[: client.chunks]) == client.bytes
+    assert client.offset_ns <= inter.end.offset_ns
+
+
+def test_a_response_closed_early_is_drained_to_its_end_and_replays_whole(
+    stack: Client, own_server: SSEServer, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = threading.Event()  # chunk 3 comes 0.3 s after the first: the caller has gone by then
+    opener = threading.Timer(0.3, gate.set)
+    url = own_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    try:
+        with use_cassette(path, record_mode="rewrite"):
+            got = stack.first(url, 1, opener.start)
+    finally:
+        opener.cancel()
+        gate.set()
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "complete"  # the recorder read on after the caller closed
+    assert b"".join(c.data for c in inter.chunks) == b"".join(CHUNKS)
+    assert_stopped_where_the_caller_did(inter, got)
+    assert inter.end.client is not None
+    assert inter.end.client.chunks < len(inter.chunks)
+    own_server.stop()
+    with no_connections(monkeypatch) as attempts:
+        with use_cassette(path, "none", speed=INSTANT):
+            assert stack.first(url, 1) == got  # the same caller stops at the same point
+        for into in CLIENTS.values():  # and any caller that reads on gets the whole stream
+            whole: list[bytes] = []
+            with use_cassette(path, "none", speed=INSTANT):
+                into.read(Request(url), whole)
+            assert whole == [c.data for c in inter.chunks]
+    assert attempts == []
+
+
+def test_without_draining_a_response_closed_early_is_recorded_as_closed(
+    stack: Client, sse_server: SSEServer, path: Path
+) -> None:
+    gate = threading.Event()  # the server holds chunk 3 until the block has ended
+    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    try:
+        with use_cassette(path, record_mode="rewrite", drain_timeout=0):
+            got = stack.first(url, 1)
+    finally:
+        gate.set()
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "closed"
+    assert 1 <= len(inter.chunks) <= 3
+    assert [c.data for c in inter.chunks] == CHUNKS[: len(inter.chunks)]
+    assert_stopped_where_the_caller_did(inter, got)
+
+
+def test_a_drain_that_runs_out_of_time_is_recorded_as_interrupted(
+    stack: Client, sse_server: SSEServer, path: Path
+) -> None:
+    gate = threading.Event()  # the server holds chunk 3 longer than the drain lasts
+    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    try:
+        with use_cassette(path, record_mode="rewrite", drain_timeout=0.3):
+            started = time.perf_counter()
+            got = stack.first(url, 1)
+            waited = time.perf_counter() - started
+    finally:
+        gate.set()
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "interrupted"
+    assert [c.data for c in inter.chunks] == CHUNKS[:3]  # every chunk that came
+    assert_stopped_where_the_caller_did(inter, got)
+    # the stack waited for the drain (httpx and requests when the response closes, aiohttp
+    # when the session closes), and no longer than drain_timeout
+    assert 0.25 < waited < 3.0
 
 
 def test_the_socket_guard_catches_a_request_that_goes_out(

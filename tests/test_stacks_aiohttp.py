@@ -1,17 +1,24 @@
 """aiohttp through use_cassette, what only aiohttp has: ``iter_chunked`` slicing the recorded
-chunks, bodies recorded as aiohttp decoded them, the openai SDK's aiohttp backend, the patch
-made on import, JSON bodies, cookies and statuses, a websocket passing through. What every
-stack does (replay with the server stopped, timing, matching, redaction, replay into the other
-stacks) is in tests/test_stacks.py."""
+chunks, bodies recorded as aiohttp decoded them, draining a response the caller let go (its
+``release()`` returns at once: the drain runs on the loop, until the session closes, the block
+ends or the loop shuts down), the openai SDK's aiohttp backend, the patch made on import, JSON
+bodies, cookies and statuses, a websocket passing through. What every stack does (replay with
+the server stopped, timing, matching, redaction, replay into the other stacks, draining a
+response closed early) is in tests/test_stacks.py."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import subprocess
 import sys
 import threading
+import time
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import aiohttp
 import httpx
@@ -23,7 +30,7 @@ from sse_server import FIXTURES, Route, SSEServer, json_route, sse_chunks
 
 from streamtape.cassette import Cassette
 from streamtape.errors import StreamtapeWarning
-from streamtape.tape import use_cassette
+from streamtape.tape import Tape, use_cassette
 from streamtape.transport import INSTANT
 
 __all__ = ["own_server"]  # the fixture, imported to be used here
@@ -79,21 +86,236 @@ def test_a_gzip_body_is_recorded_decoded_and_replays_into_both_stacks(
             assert client.post(url, json={"input": "hi"}).content == b"".join(CHUNKS)
 
 
-def test_a_response_closed_early_is_recorded_as_closed(sse_server: SSEServer, path: Path) -> None:
-    held = threading.Event()  # the server holds chunk 1 until the caller has gone
-    url = sse_server.add(Route("/early", CHUNKS, gates={1: held}))
+# -- a response the caller lets go before its end -------------------------------------------
 
-    async def first_only() -> bytes:
-        async with aiohttp.ClientSession() as session, session.post(url, data=b"x") as r:
-            return await r.content.readany()
 
-    with use_cassette(path, record_mode="rewrite"):
-        assert asyncio.run(first_only()) == CHUNKS[0]
-    held.set()
+def connections_made(made: list[str]) -> aiohttp.TraceConfig:
+    """A trace noting in ``made`` whether each request got a new connection or a pooled one."""
+
+    async def created(session: object, context: SimpleNamespace, params: object) -> None:
+        made.append("new")
+
+    async def reused(session: object, context: SimpleNamespace, params: object) -> None:
+        made.append("pooled")
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_end.append(created)
+    trace.on_connection_reuseconn.append(reused)
+    return trace
+
+
+@pytest.mark.parametrize(("how", "then"), [("release", "pooled"), ("close", "new")])
+def test_release_returns_at_once_and_the_connection_goes_back_when_the_drain_ends(
+    sse_server: SSEServer, path: Path, how: str, then: str
+) -> None:
+    gate = threading.Event()  # chunk 3 is held until the caller has let the response go
+    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    other = sse_server.add(Route("/other", CHUNKS[:1]))
+    made: list[str] = []
+
+    async def run() -> float:
+        async with aiohttp.ClientSession(trace_configs=[connections_made(made)]) as session:
+            async with use_cassette(path, record_mode="rewrite"):
+                response = await session.post(url, data=b"x")
+                assert await response.content.readany() == CHUNKS[0]
+                started = time.perf_counter()
+                if how == "release":
+                    await response.release()
+                else:
+                    response.close()
+                returned = time.perf_counter() - started
+                gate.set()
+            # leaving the async block waited for the drain; the connection is free again
+            async with session.get(other) as response:
+                assert await response.read() == CHUNKS[0]
+            return returned
+
+    try:
+        returned = asyncio.run(run())
+    finally:
+        gate.set()
+    assert returned < 1.0  # not the drain's 5 s: the server was holding chunk 3 meanwhile
     [inter] = Cassette.load(path)
     assert inter.end is not None
-    assert inter.end.outcome == "closed"
-    assert [c.data for c in inter.chunks] == CHUNKS[:1]
+    assert inter.end.outcome == "complete"
+    assert [c.data for c in inter.chunks] == CHUNKS
+    assert inter.end.client is not None
+    assert (inter.end.client.chunks, inter.end.client.bytes) == (1, len(CHUNKS[0]))
+    assert made == ["new", then]  # released: back to the pool; closed: closed at the end
+
+
+def test_a_drained_connection_goes_back_to_the_pool_fit_for_the_next_request(
+    sse_server: SSEServer, path: Path
+) -> None:
+    gate = threading.Event()  # chunk 3 is held until the caller has let the response go
+    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    other = sse_server.add(Route("/other", CHUNKS[:1]))
+    made: list[str] = []
+
+    async def run() -> bytes:
+        async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(sock_read=0.3), trace_configs=[connections_made(made)]
+        ) as session:
+            async with use_cassette(path, record_mode="rewrite"):
+                async with session.post(url, data=b"x") as response:
+                    await response.content.readany()
+                gate.set()
+            # the read timeout aiohttp stops at the end of a body must not fire in the pool
+            await asyncio.sleep(0.5)
+            async with session.get(other) as response:
+                return await response.read()
+
+    try:
+        assert asyncio.run(run()) == CHUNKS[0]
+    finally:
+        gate.set()
+    assert made == ["new", "pooled"]
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "complete"
+
+
+def test_a_caller_that_lagged_behind_is_drained_past_aiohttps_flow_control(
+    sse_server: SSEServer, path: Path
+) -> None:
+    big = [b"data: %s\n\n" % (b"x" * 8000) for _ in range(200)]  # past the reader's high water
+    url = sse_server.add(Route("/big", big))
+
+    async def run() -> None:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=b"x") as response,
+        ):
+            await response.content.readany()
+            await asyncio.sleep(0.3)  # the reader fills up and aiohttp stops reading the socket
+
+    with use_cassette(path, record_mode="rewrite", drain_timeout=3.0):
+        asyncio.run(run())
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "complete"
+    assert b"".join(c.data for c in inter.chunks) == b"".join(big)
+
+
+def test_leaving_a_with_block_while_a_drain_runs_ends_the_recording_there(
+    sse_server: SSEServer, path: Path
+) -> None:
+    gate = threading.Event()  # the server holds chunk 3 until the test has ended
+    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+
+    async def run() -> None:
+        async with aiohttp.ClientSession() as session:
+            with use_cassette(path, record_mode="rewrite"):  # a sync block cannot wait
+                async with session.post(url, data=b"x") as response:
+                    assert response.connection is not None
+                    protocol = response.connection.protocol
+                    await response.content.readany()
+            await asyncio.sleep(0.05)
+            assert protocol is not None
+            assert protocol.transport is None  # the drain let go: the connection is closed
+
+    try:
+        asyncio.run(run())
+    finally:
+        gate.set()
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "interrupted"  # as httpx's streams open when a block ends
+    assert 1 <= len(inter.chunks) <= 3
+    assert [c.data for c in inter.chunks] == CHUNKS[: len(inter.chunks)]
+    assert inter.end.client is not None
+    assert inter.end.client.chunks == 1
+
+
+def test_the_loop_shutting_down_ends_a_drain_as_interrupted_without_leaks(
+    sse_server: SSEServer, path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = threading.Event()  # the server holds chunk 3 until the test has ended
+    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    left_open: list[aiohttp.ClientSession] = []
+
+    async def run() -> None:
+        session = aiohttp.ClientSession()  # never closed: the loop ends with the drain running
+        left_open.append(session)
+        async with session.post(url, data=b"x") as response:
+            await response.content.readany()
+        await asyncio.sleep(0.1)  # chunks 1 and 2 come while draining
+
+    try:
+        with (
+            caplog.at_level(logging.WARNING, "asyncio"),
+            warnings.catch_warnings(record=True) as caught,
+        ):
+            warnings.simplefilter("always")
+            with use_cassette(path, record_mode="rewrite"):
+                asyncio.run(run())
+            left_open.clear()
+            gc.collect()
+    finally:
+        gate.set()
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "interrupted"
+    assert [c.data for c in inter.chunks] == CHUNKS[:3]  # nothing that came was lost
+    assert inter.end.client is not None
+    assert inter.end.client.chunks == 1
+    # aiohttp's own word on the session left open, and nothing else: no "Task was destroyed but
+    # it is pending!", nothing about a connection or a socket left open
+    logged = {r.getMessage().split("\n")[0] for r in caplog.records}
+    assert logged <= {"Unclosed client session"}
+    assert [str(w.message).split(" <")[0] for w in caught] == ["Unclosed client session"]
+
+
+def test_a_connector_closed_under_a_drain_ends_it_as_interrupted_at_once(
+    sse_server: SSEServer, path: Path
+) -> None:
+    gate = threading.Event()  # the server holds chunk 3 until the test has ended
+    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+
+    async def run(tape: Tape) -> None:
+        connector = aiohttp.TCPConnector()  # shared: closing the session leaves it open
+        async with aiohttp.ClientSession(connector=connector, connector_owner=False) as session:
+            async with session.post(url, data=b"x") as response:
+                await response.content.readany()
+            await asyncio.sleep(0.1)  # chunks 1 and 2 come while draining
+            await connector.close()
+            await asyncio.sleep(0.1)
+            [inter] = tape.recorded  # ended while the loop runs, not at its 5 s drain_timeout
+            assert inter.end is not None
+            assert inter.end.outcome == "interrupted"
+            assert [c.data for c in inter.chunks] == CHUNKS[:3]
+
+    try:
+        with use_cassette(path, record_mode="rewrite") as tape:
+            asyncio.run(run(tape))
+    finally:
+        gate.set()
+
+
+def test_a_session_close_cut_short_still_closes_the_session_and_ends_the_drain(
+    sse_server: SSEServer, path: Path
+) -> None:
+    gate = threading.Event()  # the server holds chunk 3 until the test has ended
+    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+
+    async def run(tape: Tape) -> None:
+        session = aiohttp.ClientSession()
+        async with session.post(url, data=b"x") as response:
+            await response.content.readany()
+        with pytest.raises(asyncio.TimeoutError):  # the close waits for the drain, cut short
+            await asyncio.wait_for(session.close(), 0.2)
+        assert session.closed
+        await asyncio.sleep(0.05)
+        [inter] = tape.recorded
+        assert inter.end is not None
+        assert inter.end.outcome == "interrupted"
+        assert [c.data for c in inter.chunks] == CHUNKS[:3]
+
+    try:
+        with use_cassette(path, record_mode="rewrite") as tape:
+            asyncio.run(run(tape))
+    finally:
+        gate.set()
 
 
 # -- the openai SDK's aiohttp backend -----------------------------------------------------------
