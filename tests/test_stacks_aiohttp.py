@@ -227,6 +227,36 @@ def test_leaving_a_with_block_while_a_drain_runs_ends_the_recording_there(
     assert inter.end.client.chunks == 1
 
 
+def test_a_block_that_ends_while_the_caller_reads_ends_the_recording_and_the_caller_reads_on(
+    sse_server: SSEServer, path: Path
+) -> None:
+    gate = threading.Event()  # the server holds chunk 3 until the block has ended
+    url = sse_server.add(Route("/open", CHUNKS, delays=0.01, gates={3: gate}))
+
+    async def run() -> list[bytes]:
+        async with aiohttp.ClientSession() as session:
+            with use_cassette(path, record_mode="rewrite"):
+                response = await session.post(url, data=b"x")
+                got = [await response.content.readany()]
+            gate.set()
+            got += [chunk async for chunk in response.content.iter_any()]
+            response.release()
+            return got
+
+    try:
+        got = asyncio.run(run())
+    finally:
+        gate.set()
+    assert b"".join(got) == b"".join(CHUNKS)  # the caller lost nothing
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "interrupted"
+    assert 1 <= len(inter.chunks) <= 3
+    assert [c.data for c in inter.chunks] == CHUNKS[: len(inter.chunks)]
+    assert inter.end.client is not None  # where the caller was when the block ended
+    assert inter.end.client.bytes == len(got[0])
+
+
 def test_the_loop_shutting_down_ends_a_drain_as_interrupted_without_leaks(
     sse_server: SSEServer, path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -264,6 +294,45 @@ def test_the_loop_shutting_down_ends_a_drain_as_interrupted_without_leaks(
     logged = {r.getMessage().split("\n")[0] for r in caplog.records}
     assert logged <= {"Unclosed client session"}
     assert [str(w.message).split(" <")[0] for w in caught] == ["Unclosed client session"]
+
+
+def test_a_loop_closed_without_cancelling_its_tasks_leaves_the_drain_to_the_block_end(
+    sse_server: SSEServer, path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = threading.Event()  # the server holds chunk 3 until the test has ended
+    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    left_open: list[aiohttp.ClientSession] = []
+
+    async def run() -> None:
+        session = aiohttp.ClientSession()  # never closed, and the loop's tasks never cancelled
+        left_open.append(session)
+        async with session.post(url, data=b"x") as response:
+            await response.content.readany()
+        await asyncio.sleep(0.1)  # chunks 1 and 2 come while draining
+
+    try:
+        with caplog.at_level(logging.WARNING, "asyncio"), warnings.catch_warnings():
+            # what the loop's owner left open (the session, and the drain's connection with
+            # it) is aiohttp's and asyncio's to warn about
+            warnings.simplefilter("ignore", ResourceWarning)
+            with use_cassette(path, record_mode="rewrite"):
+                loop = asyncio.new_event_loop()
+                try:
+                    loop.run_until_complete(run())
+                finally:
+                    loop.close()
+            left_open.clear()
+            gc.collect()
+    finally:
+        gate.set()
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "interrupted"  # ended when the block did
+    assert [c.data for c in inter.chunks] == CHUNKS[:3]
+    assert inter.end.client is not None
+    assert inter.end.client.chunks == 1
+    # no "Task was destroyed but it is pending!", and the drain raised nothing when collected
+    assert {r.getMessage().split("\n")[0] for r in caplog.records} <= {"Unclosed client session"}
 
 
 def test_a_connector_closed_under_a_drain_ends_it_as_interrupted_at_once(
