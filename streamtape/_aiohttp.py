@@ -152,8 +152,8 @@ class _Tap:
             self._wake()
         return False
 
-    def ended(self, outcome: EndState, error: BaseException | None) -> None:
-        """The parser ended the body (``complete``), or it broke (``error``)."""
+    def wire_ended(self, outcome: EndState, error: BaseException | None) -> None:
+        """The parser ended the body (``complete``), or it broke (``error``, ``interrupted``)."""
         state = self.state
         wire = _Wire(outcome, error, state.rec.now_ns())
         if state.stopped_at is None:  # the caller reads the reader itself: recorded as it comes
@@ -203,6 +203,9 @@ class _Tap:
     # -- the drain --
 
     async def _drain(self) -> None:
+        """Wait while the drain runs: the stream's end (or a cut at the read-ahead limit) wakes
+        ``done``; the deadline, the connection closing or the task's cancellation end the
+        recording ``interrupted``. Then let the connection go."""
         state = self.state
         assert self.done is not None
         try:
@@ -421,7 +424,7 @@ class AiohttpStack:
         @functools.wraps(feed_eof)
         def tapped_feed_eof(reader: Any) -> Any:
             if (tap := taps.get(reader)) is not None:
-                tap.ended("complete", None)
+                tap.wire_ended("complete", None)
             return feed_eof(reader)
 
         @functools.wraps(set_exception)
@@ -430,7 +433,7 @@ class AiohttpStack:
             if tap is None:
                 return set_exception(reader, exc, *args)
             if not tap.quiet:
-                tap.ended("error" if isinstance(exc, Exception) else "interrupted", exc)
+                tap.wire_ended("error" if isinstance(exc, Exception) else "interrupted", exc)
                 return set_exception(reader, exc, *args)
             # the caller's release tells its reader; a drain keeps the reader's end-of-body
             # callbacks (the protocol's), so aiohttp's own handling of the end still runs
@@ -517,9 +520,9 @@ class AiohttpStack:
         for piece in list(getattr(reader, "_buffer", ())):
             tap.fed(bytes(piece))
         if reader.exception() is not None:
-            tap.ended("error", reader.exception())
+            tap.wire_ended("error", reader.exception())
         elif reader.is_eof():
-            tap.ended("complete", None)
+            tap.wire_ended("complete", None)
         else:
             self._taps.add(tap)
             recorder.track(tap)
