@@ -1,6 +1,6 @@
 """The aiohttp stack: record and replay ``aiohttp.ClientSession`` requests inside a block.
 
-The seam is aiohttp's own client-middleware chain (aiohttp >= 3.12): while a block is open,
+The seam is aiohttp's own client-middleware chain (aiohttp >= 3.13): while a block is open,
 ``ClientSession._request`` runs with one more middleware, innermost, which sees each request as
 aiohttp is about to send it (URL with its query, merged headers, cookies and auth, the body
 payload) and each redirect hop on its own. Replaying returns a ``ClientResponse`` without
@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -344,10 +345,16 @@ def _replay_reader_class() -> type:
     return ReplayStreamReader
 
 
+def _version(text: str) -> tuple[int, ...]:
+    """``"3.13.2"`` as ``(3, 13, 2)`` (the leading numbers of a version string)."""
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
 class _NoProtocol:
     """The flow control a replay reader talks to: there is no socket to pause."""
 
     connected = True
+    _reading_paused = False  # read by aiohttp's StreamReader before 3.14
 
     def pause_reading(self) -> None:
         pass
@@ -379,8 +386,8 @@ class AiohttpStack:
 
         session_cls = aiohttp.ClientSession
         original = session_cls.__dict__["_request"]
-        if "middlewares" not in inspect.signature(original).parameters:
-            return  # aiohttp < 3.12: no middleware seam to use
+        if _version(aiohttp.__version__) < (3, 13):
+            return  # no middleware seam before 3.12; 3.12's payloads and reader differ
         self._reader_class = _replay_reader_class()
         middleware = functools.partial(self._middleware, resolve)
 
