@@ -448,6 +448,11 @@ class AsyncReadAhead:
                         self._arrived.clear()
                         await self._arrived.wait()
                     state.woken_at = rec.now_ns()
+                elif not state.reader_done:
+                    # A client behind the wire takes queued chunks without waiting: let the loop
+                    # run the reader between them, or a chunk arriving meanwhile is stamped only
+                    # when the client next waits.
+                    await asyncio.sleep(0)
                 if not state.queue:
                     break
                 chunk = state.take()

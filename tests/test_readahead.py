@@ -11,8 +11,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from sse_server import Route, SSEServer
 
+from streamtape import use_cassette
 from streamtape._readahead import AsyncReadAhead, SyncReadAhead
 from streamtape.cassette import Cassette, CassetteWriter, Interaction, InteractionWriter
 
@@ -504,3 +507,36 @@ def test_async_finish_lets_the_client_read_on(path: Path) -> None:
     assert inter.end is not None
     assert inter.end.outcome == "interrupted"
     assert wire.closed.is_set()
+
+
+def test_async_client_working_through_a_backlog_leaves_the_reader_room(
+    sse_server: SSEServer, path: Path
+) -> None:
+    """An async client behind the wire takes queued chunks without waiting for the reader. Each
+    chunk it takes lets the event loop run the reader, so what the server writes while the
+    client works through its backlog (blocking the loop a few ms a chunk) is read and stamped as
+    it comes, each write its own chunk, not all at once when the client next waits."""
+    chunks = [b"data: %d\n\n" % n for n in range(24)]
+    url = sse_server.add(Route("/v1/responses", chunks, delays=0.03))
+
+    async def run() -> None:
+        async with httpx.AsyncClient() as client, client.stream("POST", url) as response:
+            taken = 0
+            async for _ in response.aiter_raw():
+                taken += 1
+                if taken == 1:
+                    await asyncio.sleep(0.45)  # falls about 15 chunks behind
+                else:
+                    time.sleep(0.008)  # works through them, holding the loop
+
+    with use_cassette(path, record_mode="rewrite"):
+        asyncio.run(run())
+    sent = sse_server.sent_on("/v1/responses")
+    inter = recorded(path)
+    assert [c.data for c in inter.chunks] == chunks  # no write waited to be read with the next
+    first_sent, first_recorded = sent[0].at_ns, inter.chunks[0].offset_ns
+    late = [
+        (c.offset_ns - first_recorded) - (s.at_ns - first_sent)
+        for c, s in zip(inter.chunks, sent, strict=True)
+    ]
+    assert max(late) < 40_000_000, late  # ns: a chunk's worth of the client's work, and slack
