@@ -1,8 +1,8 @@
 """requests and urllib3 through use_cassette, what only they have: ``iter_content`` with a chunk
 size and ``iter_lines``, urllib3's own errors where a stream broke, preloaded and
-length-delimited bodies, draining a response closed early, streamed file and text bodies,
-threads. What every stack does (replay with the server stopped, timing, matching, redaction,
-replay into the other stacks) is in tests/test_stacks.py."""
+length-delimited bodies, streamed file and text bodies, threads. What every stack does (replay
+with the server stopped, timing, matching, redaction, replay into the other stacks, draining a
+response closed early) is in tests/test_stacks.py."""
 
 from __future__ import annotations
 
@@ -113,36 +113,6 @@ def test_urllib3_preloaded_and_length_delimited_bodies(
         assert pool.request("POST", url, body=b"{}").data == live
         assert requests.get(url).json() == {"ok": True, "n": 3}
     assert attempts == []
-
-
-def test_a_response_closed_early_keeps_the_stream_and_where_the_client_stopped(
-    sse_server: SSEServer, path: Path
-) -> None:
-    url = sse_server.add(Route("/early", CHUNKS, delays=0.01))
-    with use_cassette(path, record_mode="rewrite"):
-        response = requests.post(url, data=b"x", stream=True)
-        assert next(response.iter_content(None)) == CHUNKS[0]
-        response.close()
-    [inter] = Cassette.load(path)
-    assert inter.end is not None
-    assert inter.end.outcome == "complete"  # drained to the end of what the server sent
-    assert [c.data for c in inter.chunks] == CHUNKS
-    assert inter.end.client is not None
-    assert inter.end.client.chunks == 1
-
-
-def test_without_draining_a_response_closed_early_is_recorded_as_closed(
-    sse_server: SSEServer, path: Path
-) -> None:
-    url = sse_server.add(Route("/early", CHUNKS, delays=0.01))
-    with use_cassette(path, record_mode="rewrite", drain_timeout=0):
-        response = requests.post(url, data=b"x", stream=True)
-        assert next(response.iter_content(None)) == CHUNKS[0]
-        response.close()
-    [inter] = Cassette.load(path)
-    assert inter.end is not None
-    assert inter.end.outcome == "closed"
-    assert [c.data for c in inter.chunks] == CHUNKS[:1]
 
 
 @pytest.mark.parametrize("kind", ["generator", "file", "text"])
