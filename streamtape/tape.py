@@ -65,7 +65,12 @@ from streamtape.matching import DEFAULT_MATCH_ON, Matcher, MatchOn
 from streamtape.reading import read_exchanges
 from streamtape.redact import DEFAULT_REDACTOR, Redactor
 from streamtape.seal import Guard, aserve, serve
-from streamtape.transport import DRAIN_TIMEOUT, RecordingTransport, ReplayTransport
+from streamtape.transport import (
+    DRAIN_TIMEOUT,
+    READ_AHEAD_LIMIT,
+    RecordingTransport,
+    ReplayTransport,
+)
 
 __all__ = ["RECORD_MODES", "RecordMode", "Tape", "TapeStats", "use_cassette"]
 
@@ -187,7 +192,9 @@ class Tape:
     early, so the cassette holds the server's whole answer (0: stop at once). An aiohttp
     response drains on its event loop after ``release()`` returned: closing its session waits
     for that, and so does leaving the block entered with ``async with``; leaving it entered
-    with ``with`` ends the drain there (``interrupted``).
+    with ``with`` ends the drain there (``interrupted``). ``read_ahead_limit``: bytes read
+    ahead of a client that lags behind at most (then reading waits for it), and read at most
+    after it closed early (then the recording ends ``interrupted``).
     ``drift_fail`` is the verdict from which drift mode fails (``changed`` is stricter).
     Raises ValueError for an unknown mode; entering raises CassetteError for a missing file in
     mode ``none``; a request with no recorded match raises NoMatchError in ``none`` and in
@@ -209,6 +216,7 @@ class Tape:
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
         faults: Sequence[Fault] = (),
         drain_timeout: float = DRAIN_TIMEOUT,
+        read_ahead_limit: int = READ_AHEAD_LIMIT,
         drift_fail: Verdict = "different",
     ) -> None:
         # The one list of options: what this call was given, for copies (the decorator).
@@ -223,6 +231,8 @@ class Tape:
             raise ValueError(f"speed must be positive, got {speed}")
         if not drain_timeout >= 0:
             raise ValueError(f"drain_timeout must not be negative, got {drain_timeout}")
+        if not read_ahead_limit > 0:
+            raise ValueError(f"read_ahead_limit must be positive, got {read_ahead_limit}")
         if drift_fail not in VERDICTS:
             raise ValueError(f"drift_fail must be one of {', '.join(VERDICTS)}; got {drift_fail!r}")
         self.path = Path(path)
@@ -234,6 +244,7 @@ class Tape:
         self.lock_timeout = lock_timeout
         self._seen: tuple[int, int, int] | None = None  # the file as this block found it
         self.drain_timeout = drain_timeout
+        self.read_ahead_limit = read_ahead_limit
         self._sleep = sleep
         self._async_sleep = async_sleep
         self.allow_hosts = (allow_hosts,) if isinstance(allow_hosts, str) else tuple(allow_hosts)
@@ -551,7 +562,10 @@ class Tape:
                     )
                 self._writer = writer
                 self._recorder = RecordingTransport(
-                    None, self._writer, drain_timeout=self.drain_timeout
+                    None,
+                    self._writer,
+                    drain_timeout=self.drain_timeout,
+                    read_ahead_limit=self.read_ahead_limit,
                 )
             return self._recorder
 

@@ -47,7 +47,7 @@ from streamtape.redact import DEFAULT_REDACTOR, Redactor
 if TYPE_CHECKING:
     import httpx2
 
-__all__ = ["DRAIN_TIMEOUT", "INSTANT", "RecordingTransport", "ReplayTransport"]
+__all__ = ["DRAIN_TIMEOUT", "INSTANT", "READ_AHEAD_LIMIT", "RecordingTransport", "ReplayTransport"]
 
 
 # Held in a tuple so that frozen-time libraries, which swap module attributes, leave them be.

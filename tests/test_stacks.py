@@ -289,6 +289,30 @@ def test_a_drain_that_runs_out_of_time_is_recorded_as_interrupted(
     assert 0.25 < waited < 3.0
 
 
+def test_a_drain_stops_at_the_read_ahead_limit(
+    stack: Client, sse_server: SSEServer, path: Path
+) -> None:
+    """After the caller closed early, the recorder reads at most ``read_ahead_limit`` more bytes,
+    then ends the recording ``interrupted`` with what it read."""
+    gate = threading.Event()  # the rest comes once the caller has gone: all of it is drained
+    opener = threading.Timer(0.3, gate.set)
+    chunks = [CHUNKS[0]] + [b"data: " + b"y" * 1000 + b"\n\n"] * 40
+    url = sse_server.add(Route("/big", chunks, delays=0.002, gates={1: gate}))
+    try:
+        with use_cassette(path, record_mode="rewrite", read_ahead_limit=4000):
+            got = stack.first(url, 1, opener.start)
+    finally:
+        opener.cancel()
+        gate.set()
+    assert got == chunks[:1]
+    [inter] = Cassette.load(path)
+    assert inter.end is not None
+    assert inter.end.outcome == "interrupted"
+    drained = sum(len(c.data) for c in inter.chunks) - len(chunks[0])
+    assert 4000 <= drained < 4000 + 2 * len(chunks[1])  # up to the limit and one read past it
+    assert_stopped_where_the_caller_did(inter, got)
+
+
 def test_the_socket_guard_catches_a_request_that_goes_out(
     stack: Client, sse_server: SSEServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -738,6 +738,8 @@ def test_a_drain_that_times_out_records_interrupted(sse_server: SSEServer, path:
 def test_drain_timeout_goes_with_the_decorator_and_is_checked(path: Path) -> None:
     with pytest.raises(ValueError, match="drain_timeout"):
         use_cassette(path, drain_timeout=-1)
+    with pytest.raises(ValueError, match="read_ahead_limit must be positive"):
+        use_cassette(path, read_ahead_limit=0)
     seen: list[float] = []
 
     @use_cassette(path, record_mode="all", drain_timeout=1.5)
