@@ -15,7 +15,7 @@ from streamtape._cli_output import echo
 from streamtape._vocabulary import INSTANT
 from streamtape.server import PROXY_MODES, ProxyApp, ProxyMode, ReplayApp, base_path
 
-__all__ = ["proxy", "serve"]
+__all__ = ["pacing", "proxy", "serve"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,6 +48,20 @@ def _listening(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def pacing(func: F) -> F:
+    """The options of every command that plays recordings back in time: ``--speed`` and
+    ``--instant``."""
+    func = click.option("--instant", is_flag=True, help="No waiting between chunks.")(func)
+    option = click.option(
+        "--speed",
+        type=click.FloatRange(min=0, min_open=True),
+        default=1.0,
+        show_default=True,
+        help="Replay speed factor (2 = twice as fast).",
+    )
+    return option(func)
 
 
 def _run(
@@ -86,14 +100,7 @@ def _run(
 
 @click.command()
 @click.argument("cassettes", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option(
-    "--speed",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Replay speed factor (2 = twice as fast).",
-)
-@click.option("--instant", is_flag=True, help="No waiting between chunks.")
+@pacing
 @click.option(
     "--max-gap",
     type=click.FloatRange(min=0),

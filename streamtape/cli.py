@@ -24,7 +24,7 @@ from streamtape._cli_errors import handled as _handled
 from streamtape._cli_mutate import fault_option, faulted, mutate, parse_faults
 from streamtape._cli_output import echo, style, write
 from streamtape._cli_report import report
-from streamtape._cli_serve import proxy, serve
+from streamtape._cli_serve import pacing, proxy, serve
 from streamtape._units import format_ms, format_ns
 from streamtape._vocabulary import EndState
 from streamtape.accumulate import StreamResult
@@ -376,14 +376,7 @@ def _paced(inter: Interaction, speed: float | None) -> Iterator[tuple[int, bytes
 
 @cli.command()
 @click.argument("path", metavar="CASSETTE", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--speed",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Timing factor (2 = twice as fast).",
-)
-@click.option("--instant", is_flag=True, help="No waiting between chunks.")
+@pacing
 @click.option("--raw", "mode", flag_value="raw", default=True, help="Raw SSE bytes (default).")
 @click.option(
     "--events", "mode", flag_value="events", help="Each event's payload as sent, one per line."
