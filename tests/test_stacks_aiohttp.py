@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -104,12 +105,26 @@ def connections_made(made: list[str]) -> aiohttp.TraceConfig:
     return trace
 
 
+@dataclass(frozen=True)
+class Held:
+    url: str
+    gate: threading.Event
+
+
+@pytest.fixture
+def held(sse_server: SSEServer) -> Iterator[Held]:
+    """A stream of CHUNKS, 10 ms apart, whose chunk 3 the server holds until ``gate`` opens: the
+    test opens it, or this fixture does when the test has ended."""
+    gate = threading.Event()
+    yield Held(sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate})), gate)
+    gate.set()
+
+
 @pytest.mark.parametrize(("how", "then"), [("release", "pooled"), ("close", "new")])
 def test_release_returns_at_once_and_the_connection_goes_back_when_the_drain_ends(
-    sse_server: SSEServer, path: Path, how: str, then: str
+    sse_server: SSEServer, held: Held, path: Path, how: str, then: str
 ) -> None:
-    gate = threading.Event()  # chunk 3 is held until the caller has let the response go
-    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    url, gate = held.url, held.gate
     other = sse_server.add(Route("/other", CHUNKS[:1]))
     made: list[str] = []
 
@@ -130,10 +145,7 @@ def test_release_returns_at_once_and_the_connection_goes_back_when_the_drain_end
                 assert await response.read() == CHUNKS[0]
             return returned
 
-    try:
-        returned = asyncio.run(run())
-    finally:
-        gate.set()
+    returned = asyncio.run(run())
     assert returned < 1.0  # not the drain's 5 s: the server was holding chunk 3 meanwhile
     [inter] = Cassette.load(path)
     assert inter.end is not None
@@ -145,10 +157,9 @@ def test_release_returns_at_once_and_the_connection_goes_back_when_the_drain_end
 
 
 def test_a_drained_connection_goes_back_to_the_pool_fit_for_the_next_request(
-    sse_server: SSEServer, path: Path
+    sse_server: SSEServer, held: Held, path: Path
 ) -> None:
-    gate = threading.Event()  # chunk 3 is held until the caller has let the response go
-    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    url, gate = held.url, held.gate
     other = sse_server.add(Route("/other", CHUNKS[:1]))
     made: list[str] = []
 
@@ -165,10 +176,7 @@ def test_a_drained_connection_goes_back_to_the_pool_fit_for_the_next_request(
             async with session.get(other) as response:
                 return await response.read()
 
-    try:
-        assert asyncio.run(run()) == CHUNKS[0]
-    finally:
-        gate.set()
+    assert asyncio.run(run()) == CHUNKS[0]
     assert made == ["new", "pooled"]
     [inter] = Cassette.load(path)
     assert inter.end is not None
@@ -198,10 +206,9 @@ def test_a_caller_that_lagged_behind_is_drained_past_aiohttps_flow_control(
 
 
 def test_leaving_a_with_block_while_a_drain_runs_ends_the_recording_there(
-    sse_server: SSEServer, path: Path
+    held: Held, path: Path
 ) -> None:
-    gate = threading.Event()  # the server holds chunk 3 until the test has ended
-    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    url = held.url
 
     async def run() -> None:
         async with aiohttp.ClientSession() as session:
@@ -214,10 +221,7 @@ def test_leaving_a_with_block_while_a_drain_runs_ends_the_recording_there(
             assert protocol is not None
             assert protocol.transport is None  # the drain let go: the connection is closed
 
-    try:
-        asyncio.run(run())
-    finally:
-        gate.set()
+    asyncio.run(run())
     [inter] = Cassette.load(path)
     assert inter.end is not None
     assert inter.end.outcome == "interrupted"  # as httpx's streams open when a block ends
@@ -228,10 +232,9 @@ def test_leaving_a_with_block_while_a_drain_runs_ends_the_recording_there(
 
 
 def test_a_block_that_ends_while_the_caller_reads_ends_the_recording_and_the_caller_reads_on(
-    sse_server: SSEServer, path: Path
+    held: Held, path: Path
 ) -> None:
-    gate = threading.Event()  # the server holds chunk 3 until the block has ended
-    url = sse_server.add(Route("/open", CHUNKS, delays=0.01, gates={3: gate}))
+    url, gate = held.url, held.gate
 
     async def run() -> list[bytes]:
         async with aiohttp.ClientSession() as session:
@@ -243,10 +246,7 @@ def test_a_block_that_ends_while_the_caller_reads_ends_the_recording_and_the_cal
             response.release()
             return got
 
-    try:
-        got = asyncio.run(run())
-    finally:
-        gate.set()
+    got = asyncio.run(run())
     assert b"".join(got) == b"".join(CHUNKS)  # the caller lost nothing
     [inter] = Cassette.load(path)
     assert inter.end is not None
@@ -258,10 +258,9 @@ def test_a_block_that_ends_while_the_caller_reads_ends_the_recording_and_the_cal
 
 
 def test_the_loop_shutting_down_ends_a_drain_as_interrupted_without_leaks(
-    sse_server: SSEServer, path: Path, caplog: pytest.LogCaptureFixture
+    held: Held, path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    gate = threading.Event()  # the server holds chunk 3 until the test has ended
-    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    url = held.url
     left_open: list[aiohttp.ClientSession] = []
 
     async def run() -> None:
@@ -271,18 +270,15 @@ def test_the_loop_shutting_down_ends_a_drain_as_interrupted_without_leaks(
             await response.content.readany()
         await asyncio.sleep(0.1)  # chunks 1 and 2 come while draining
 
-    try:
-        with (
-            caplog.at_level(logging.WARNING, "asyncio"),
-            warnings.catch_warnings(record=True) as caught,
-        ):
-            warnings.simplefilter("always")
-            with use_cassette(path, record_mode="rewrite"):
-                asyncio.run(run())
-            left_open.clear()
-            gc.collect()
-    finally:
-        gate.set()
+    with (
+        caplog.at_level(logging.WARNING, "asyncio"),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        with use_cassette(path, record_mode="rewrite"):
+            asyncio.run(run())
+        left_open.clear()
+        gc.collect()
     [inter] = Cassette.load(path)
     assert inter.end is not None
     assert inter.end.outcome == "interrupted"
@@ -297,10 +293,9 @@ def test_the_loop_shutting_down_ends_a_drain_as_interrupted_without_leaks(
 
 
 def test_a_loop_closed_without_cancelling_its_tasks_leaves_the_drain_to_the_block_end(
-    sse_server: SSEServer, path: Path, caplog: pytest.LogCaptureFixture
+    held: Held, path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    gate = threading.Event()  # the server holds chunk 3 until the test has ended
-    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    url = held.url
     left_open: list[aiohttp.ClientSession] = []
 
     async def run() -> None:
@@ -310,21 +305,18 @@ def test_a_loop_closed_without_cancelling_its_tasks_leaves_the_drain_to_the_bloc
             await response.content.readany()
         await asyncio.sleep(0.1)  # chunks 1 and 2 come while draining
 
-    try:
-        with caplog.at_level(logging.WARNING, "asyncio"), warnings.catch_warnings():
-            # what the loop's owner left open (the session, and the drain's connection with
-            # it) is aiohttp's and asyncio's to warn about
-            warnings.simplefilter("ignore", ResourceWarning)
-            with use_cassette(path, record_mode="rewrite"):
-                loop = asyncio.new_event_loop()
-                try:
-                    loop.run_until_complete(run())
-                finally:
-                    loop.close()
-            left_open.clear()
-            gc.collect()
-    finally:
-        gate.set()
+    with caplog.at_level(logging.WARNING, "asyncio"), warnings.catch_warnings():
+        # what the loop's owner left open (the session, and the drain's connection with
+        # it) is aiohttp's and asyncio's to warn about
+        warnings.simplefilter("ignore", ResourceWarning)
+        with use_cassette(path, record_mode="rewrite"):
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(run())
+            finally:
+                loop.close()
+        left_open.clear()
+        gc.collect()
     [inter] = Cassette.load(path)
     assert inter.end is not None
     assert inter.end.outcome == "interrupted"  # ended when the block did
@@ -336,10 +328,9 @@ def test_a_loop_closed_without_cancelling_its_tasks_leaves_the_drain_to_the_bloc
 
 
 def test_a_connector_closed_under_a_drain_ends_it_as_interrupted_at_once(
-    sse_server: SSEServer, path: Path
+    held: Held, path: Path
 ) -> None:
-    gate = threading.Event()  # the server holds chunk 3 until the test has ended
-    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    url = held.url
 
     async def run(tape: Tape) -> None:
         connector = aiohttp.TCPConnector()  # shared: closing the session leaves it open
@@ -354,18 +345,14 @@ def test_a_connector_closed_under_a_drain_ends_it_as_interrupted_at_once(
             assert inter.end.outcome == "interrupted"
             assert [c.data for c in inter.chunks] == CHUNKS[:3]
 
-    try:
-        with use_cassette(path, record_mode="rewrite") as tape:
-            asyncio.run(run(tape))
-    finally:
-        gate.set()
+    with use_cassette(path, record_mode="rewrite") as tape:
+        asyncio.run(run(tape))
 
 
 def test_a_session_close_cut_short_still_closes_the_session_and_ends_the_drain(
-    sse_server: SSEServer, path: Path
+    held: Held, path: Path
 ) -> None:
-    gate = threading.Event()  # the server holds chunk 3 until the test has ended
-    url = sse_server.add(Route("/early", CHUNKS, delays=0.01, gates={3: gate}))
+    url = held.url
 
     async def run(tape: Tape) -> None:
         session = aiohttp.ClientSession()
@@ -380,11 +367,8 @@ def test_a_session_close_cut_short_still_closes_the_session_and_ends_the_drain(
         assert inter.end.outcome == "interrupted"
         assert [c.data for c in inter.chunks] == CHUNKS[:3]
 
-    try:
-        with use_cassette(path, record_mode="rewrite") as tape:
-            asyncio.run(run(tape))
-    finally:
-        gate.set()
+    with use_cassette(path, record_mode="rewrite") as tape:
+        asyncio.run(run(tape))
 
 
 # -- the openai SDK's aiohttp backend -----------------------------------------------------------
