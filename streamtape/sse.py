@@ -423,14 +423,10 @@ class SSEParser:
             tail.clear()
         else:
             region = data
-        found = self._find(region, 0)
-        if isinstance(found, bytes):  # the queue and the read make one whole standard frame
-            self._last_region = region
-            self._offset += len(region)
-            return found
+        found = _found(self._find(region, 0), region)
         joined, count, end, odd_end, _ = found
-        if count == 1 and odd_end is None:  # one whole standard frame, then part of the next
-            self._last_region = region[:end]
+        if count == 1 and odd_end is None:  # one whole standard frame (then part of the next)
+            self._last_region = region[:end]  # the region itself when the frame ends it
             self._offset += end
             tail += region[end:]
             return joined
